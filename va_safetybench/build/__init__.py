@@ -1,0 +1,1 @@
+"""`va-bench build`: render every task's media into the official layout, with manifests."""

@@ -1,0 +1,55 @@
+"""`va-bench build --check`: every manifest entry exists, decodes, and matches its hash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import InputError
+from ..taskspec import TASKS
+from .hashing import file_sha256
+from .renderer import load_renderer
+from .runner import MANIFEST_DIR
+from .settings import BuildSettings
+
+
+def check_bench(bench: Path) -> tuple[int, list[str]]:
+    """Returns (entries checked, problems); each problem names the task, item and file."""
+    manifests = sorted((bench / MANIFEST_DIR).glob("*.jsonl"))
+    if not manifests:
+        raise InputError(f"{bench}: no manifests/ here; run `va-bench build --out {bench}` first")
+    checked, problems = 0, []
+    for manifest in manifests:
+        task = manifest.stem
+        spec = TASKS.get(task)
+        if spec is None:
+            problems.append(f"{manifest}: unknown task {task!r}")
+            continue
+        verifier = None
+        for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                problems.append(f"{manifest}:{n}: not JSON")
+                continue
+            checked += 1
+            where = f"{task} {entry.get('scenario')}/{entry.get('id')}"
+            if spec.media is None or entry.get("status") == "unavailable":
+                continue
+            if entry.get("status") != "ok":
+                problems.append(f"{where}: status {entry.get('status')!r} (rebuild it)")
+                continue
+            path = bench / entry["media"]
+            if not path.exists():
+                problems.append(f"{where}: {entry['media']} is missing")
+                continue
+            if file_sha256(path) != entry["sha256"]:
+                problems.append(f"{where}: {entry['media']} does not match its recorded sha256")
+                continue
+            if verifier is None:
+                verifier = load_renderer(spec.media.renderer, BuildSettings(), spec.media.renderer_args)
+            try:
+                verifier.verify(path)
+            except Exception as exc:  # any decoder failure is a finding, not a crash
+                problems.append(f"{where}: {entry['media']} does not decode ({exc})")
+    return checked, problems

@@ -1,0 +1,57 @@
+"""Append-only record of finished media files: what makes builds incremental and resumable.
+
+A line is written only after a file was renamed into place, so after a kill every journal
+entry names a complete file; a torn last line is ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.entries: dict[str, dict] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
+                    entry = json.loads(line)
+                    self.entries[entry["path"]] = entry
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(path, "a", encoding="utf-8")
+
+    def is_current(self, bench: Path, rel: str, recipe_hash: str) -> bool:
+        entry = self.entries.get(rel)
+        if entry is None or entry.get("recipe") != recipe_hash:
+            return False
+        try:
+            return (bench / rel).stat().st_size == entry.get("bytes")
+        except FileNotFoundError:
+            return False
+
+    def sha256(self, rel: str) -> str | None:
+        entry = self.entries.get(rel)
+        return entry["sha256"] if entry else None
+
+    def record(self, rel: str, recipe_hash: str, sha256: str, size: int) -> None:
+        entry = {"path": rel, "recipe": recipe_hash, "sha256": sha256, "bytes": size}
+        self.entries[rel] = entry
+        self._fh.write(json.dumps(entry) + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def compact(self) -> None:
+        """Rewrite with one line per file so the journal does not grow with every rebuild."""
+        self._fh.close()
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(e) + "\n" for e in self.entries.values()), encoding="utf-8")
+        os.replace(tmp, self.path)
+        self._fh = open(self.path, "a", encoding="utf-8")
+
+    def close(self) -> None:
+        self._fh.close()

@@ -1,0 +1,238 @@
+"""Incremental, parallel, atomic build of a benchmark directory.
+
+Layout written under the bench root:
+  Video|Audio|Image/{scenario}/{variant}/{id}.{ext}   media, the official layout
+  manifests/{task}.jsonl                             one line per item (prompt, media, hash, status)
+  bench.json                                         source, settings, counts per task
+  .build/journal.jsonl, .build/tmp/                  bookkeeping (see journal.py)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+from ..items import Item
+from ..taskspec import TASKS, TaskSpec
+from .hashing import file_sha256, recipe_hash
+from .journal import Journal
+from .renderer import Renderer, load_renderer
+from .settings import BuildSettings
+
+MANIFEST_DIR = "manifests"
+
+
+@dataclass
+class BuildReport:
+    rendered: int = 0
+    skipped: int = 0
+    failed: list[str] = field(default_factory=list)  # "task item: error"
+    unavailable: dict[str, str] = field(default_factory=dict)  # task -> reason
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Job:
+    task: str
+    item: Item
+    rel: str
+    recipe: str
+
+
+def manifest_path(bench: Path, task: str) -> Path:
+    return bench / MANIFEST_DIR / f"{task}.jsonl"
+
+
+def _prepare_output(bench: Path) -> None:
+    try:
+        bench.mkdir(parents=True, exist_ok=True)
+        probe = bench / ".build" / "tmp"
+        probe.mkdir(parents=True, exist_ok=True)
+        test = probe / ".write-test"
+        test.write_bytes(b"")
+        test.unlink()
+    except OSError as exc:
+        raise InputError(f"--out {bench}: cannot write there ({exc.strerror})") from None
+    # temp files of a killed build are never referenced by the journal: drop them
+    for stale in (bench / ".build" / "tmp").iterdir():
+        if stale.is_file():
+            stale.unlink()
+
+
+# ---- worker side -------------------------------------------------------------------------
+_worker_renderers: dict[str, Renderer] = {}
+_worker_settings: BuildSettings | None = None
+
+
+def _worker_init(settings: BuildSettings) -> None:
+    global _worker_settings
+    _worker_settings = settings
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def _render_one(task: str, item: Item, rel: str, bench: Path, settings: BuildSettings | None = None,
+                renderer: Renderer | None = None) -> tuple[str, str, int]:
+    """Render to a temp file, hash it, rename it into place. Returns (rel, sha256, bytes)."""
+    spec = TASKS[task]
+    assert spec.media is not None
+    if renderer is None:
+        renderer = _worker_renderers.get(task)
+        if renderer is None:
+            renderer = load_renderer(spec.media.renderer, settings or _worker_settings, spec.media.renderer_args)
+            _worker_renderers[task] = renderer
+    dest = bench / rel
+    tmp = bench / ".build" / "tmp" / f"{task}.{item.scenario}.{item.id}.{os.getpid()}.{spec.media.ext}"
+    renderer.render(item, tmp, bench)
+    if not tmp.exists() or tmp.stat().st_size == 0:
+        raise RuntimeError("renderer wrote no file")
+    sha = file_sha256(tmp)
+    size = tmp.stat().st_size
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, dest)
+    return rel, sha, size
+
+
+# ---- parent side -------------------------------------------------------------------------
+def _progress(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="file", file=sys.stderr, mininterval=0.5, disable=total == 0)
+
+
+def build(items: list[Item], tasks: list[str], bench: Path, settings: BuildSettings, jobs: int,
+          source: str = "") -> BuildReport:
+    """Build `tasks` for `items` into `bench`; finished files survive any failure or kill."""
+    start = time.perf_counter()
+    _prepare_output(bench)
+    journal = Journal(bench / ".build" / "journal.jsonl")
+    report = BuildReport()
+    specs = [TASKS[t] for t in tasks]
+    renderers: dict[str, Renderer] = {}
+    for spec in specs:  # instantiate first: bad options (font, backend) fail before any work
+        if spec.media:
+            renderers[spec.name] = load_renderer(spec.media.renderer, settings, spec.media.renderer_args)
+    try:
+        for stage in sorted({s.media.stage for s in specs if s.media} | {0}):
+            stage_specs = [s for s in specs if (s.media.stage if s.media else 0) == stage]
+            _build_stage(items, stage_specs, renderers, bench, settings, jobs, journal, report)
+        for spec in specs:
+            _write_manifest(bench, spec, items, renderers.get(spec.name), journal, report)
+        _write_bench_info(bench, source, settings, tasks)
+    finally:
+        journal.compact()
+        journal.close()
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _items_for(spec: TaskSpec, items: list[Item]) -> list[Item]:
+    return [i for i in items if i.benchmark == spec.benchmark and spec.name in i.prompts]
+
+
+def _build_stage(items: list[Item], specs: list[TaskSpec], renderers: dict[str, Renderer], bench: Path,
+                 settings: BuildSettings, jobs: int, journal: Journal, report: BuildReport) -> None:
+    pending: list[_Job] = []
+    for spec in specs:
+        if spec.media is None:
+            continue
+        renderer = renderers[spec.name]
+        reason = renderer.unavailable_reason()
+        if reason:
+            report.unavailable[spec.name] = reason
+            continue
+        task_items = _items_for(spec, items)
+        renderer.prepare(bench, task_items)
+        for item in task_items:
+            rel = spec.media.relpath(item.scenario, item.id)
+            rhash = recipe_hash(spec.media.renderer, renderer.version, renderer.recipe(item, journal.sha256))
+            if journal.is_current(bench, rel, rhash):
+                report.skipped += 1
+            else:
+                pending.append(_Job(spec.name, item, rel, rhash))
+    if not pending:
+        return
+    serial = [j for j in pending if not renderers[j.task].parallel or jobs <= 1]
+    parallel = [j for j in pending if j not in serial] if len(serial) < len(pending) else []
+    with _progress(len(pending), "build") as bar:
+        for job in serial:
+            _finish(job, lambda j=job: _render_one(j.task, j.item, j.rel, bench, settings, renderers[j.task]),
+                    journal, report, bar)
+        if parallel:
+            _run_parallel(parallel, bench, settings, jobs, journal, report, bar)
+
+
+def _finish(job: _Job, call, journal: Journal, report: BuildReport, bar) -> None:
+    try:
+        rel, sha, size = call()
+    except InputError:
+        raise
+    except Exception as exc:  # one bad item must not stop the build
+        report.failed.append(f"{job.task} {job.item.scenario}/{job.item.id}: {type(exc).__name__}: {exc}")
+    else:
+        journal.record(rel, job.recipe, sha, size)
+        report.rendered += 1
+    bar.update(1)
+
+
+def _run_parallel(jobs_list: list[_Job], bench: Path, settings: BuildSettings, jobs: int, journal: Journal,
+                  report: BuildReport, bar) -> None:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init, initargs=(settings,)) as pool:
+        queue = iter(jobs_list)
+        running = {}
+        for job in queue:  # keep at most 4 jobs per worker in flight so a kill loses little
+            running[pool.submit(_render_one, job.task, job.item, job.rel, bench)] = job
+            if len(running) >= jobs * 4:
+                break
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                job = running.pop(fut)
+                _finish(job, fut.result, journal, report, bar)
+                nxt = next(queue, None)
+                if nxt is not None:
+                    running[pool.submit(_render_one, nxt.task, nxt.item, nxt.rel, bench)] = nxt
+
+
+def _write_manifest(bench: Path, spec: TaskSpec, items: list[Item], renderer: Renderer | None,
+                    journal: Journal, report: BuildReport) -> None:
+    lines = []
+    for item in _items_for(spec, items):
+        entry = {"task": spec.name, "benchmark": item.benchmark, "scenario": item.scenario, "id": item.id,
+                 "key_phrase": item.key_phrase, "phrase_type": item.phrase_type,
+                 "prompt": item.prompts[spec.name], "modality": spec.modality, "media": None, "sha256": None,
+                 "status": "ok"}
+        if spec.media is not None:
+            rel = spec.media.relpath(item.scenario, item.id)
+            entry["media"] = rel
+            entry.update(renderer.describe() if renderer else {})
+            if spec.name in report.unavailable:
+                entry["status"] = "unavailable"
+                entry["reason"] = report.unavailable[spec.name]
+            elif journal.sha256(rel) is None or not (bench / rel).exists():
+                entry["status"] = "failed"
+            else:
+                entry["sha256"] = journal.sha256(rel)
+        lines.append(json.dumps(entry, ensure_ascii=False))
+    path = manifest_path(bench, spec.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _write_bench_info(bench: Path, source: str, settings: BuildSettings, tasks: list[str]) -> None:
+    info_path = bench / "bench.json"
+    info = json.loads(info_path.read_text()) if info_path.exists() else {"tasks": {}}
+    info.update({"source": source, "settings": asdict(settings), "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    for task in tasks:
+        info["tasks"][task] = {"manifest": str(manifest_path(bench, task).relative_to(bench))}
+    tmp = info_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=1, sort_keys=True))
+    os.replace(tmp, info_path)
+

@@ -1,0 +1,74 @@
+"""`va-bench`: one entry point, one module per subcommand.
+
+Each module in `va_safetybench.commands` exposes `HELP`, `add_arguments(parser)` and
+`run(args) -> int`, and imports heavy libraries only inside `run`, so `--help` stays fast.
+Exit status: 0 success, 1 a regression or failed check, 2 bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import CheckFailed, InputError
+
+COMMANDS = {
+    "build": "va_safetybench.commands.build",
+    "eval": "va_safetybench.commands.eval",
+    "judge": "va_safetybench.commands.judge",
+    "judge-agreement": "va_safetybench.commands.judge_agreement",
+    "leaderboard": "va_safetybench.commands.leaderboard",
+    "regress": "va_safetybench.commands.regress",
+    "demo": "va_safetybench.commands.demo",
+    "lm-eval": "va_safetybench.commands.lm_eval",
+}
+
+
+def _available_commands() -> dict[str, object]:
+    modules = {}
+    for name, path in COMMANDS.items():
+        try:
+            modules[name] = importlib.import_module(path)
+        except ModuleNotFoundError as exc:
+            if exc.name != path:  # a real import bug, not a command that is not there yet
+                raise
+    return modules
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="va-bench", description="VA-SafetyBench: jailbreak evaluation of multimodal LLMs through video, audio and image inputs.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in _available_commands().items():
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "lm-eval":  # a pass-through: lm-eval parses its own arguments
+        from .commands import lm_eval
+
+        return _guarded(lambda: lm_eval.passthrough(argv[1:]))
+    args = make_parser().parse_args(argv)
+    return _guarded(lambda: args._run(args))
+
+
+def _guarded(call) -> int:
+    try:
+        return int(call() or 0)
+    except InputError as exc:
+        print(f"va-bench: error: {exc}", file=sys.stderr)
+        return 2
+    except CheckFailed as exc:
+        print(f"va-bench: check failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("va-bench: interrupted; finished work is kept, run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""va-bench build: materialise the benchmark media and manifests."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+HELP = "render the benchmark's media into the official layout, with one manifest per task"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", default="official", help="official (download) | demo (built in) | DIR (local copy)")
+    p.add_argument("--out", default="bench", type=Path, help="bench directory to write (default: ./bench)")
+    p.add_argument("--tasks", default=None, help="comma-separated tasks or groups (default: all)")
+    p.add_argument("--scenarios", default=None, help="comma-separated scenario names or numbers (default: all)")
+    p.add_argument("--limit", type=int, default=None, help="first N items of each scenario")
+    p.add_argument("--tts", default="espeak", help="espeak (offline, espeak-ng) | edge (edge-tts, needs network)")
+    p.add_argument("--voice", default=None, help="TTS voice (edge: e.g. en-US-AriaNeural; espeak: e.g. en-us)")
+    p.add_argument("--dm", default="none", help="DM videos: hub | diffusers:MODEL | none")
+    p.add_argument("--sd", default="none", help="SD images: hub | diffusers:MODEL | none")
+    p.add_argument("--scene-llm", default=None, help="OpenAI-compatible model that writes DM scene prompts")
+    p.add_argument("--font", default=None, help="TTF font for typography (default: Liberation Sans)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="torch device for diffusers backends")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
+    p.add_argument("--check", action="store_true", help="only re-verify an existing bench directory")
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def select_items(items, scenarios: list[str] | None, limit: int | None):
+    """Filter by scenario (name or number, either benchmark) and keep the first `limit` per scenario."""
+    from ..errors import InputError
+    from ..scenarios import MM_SCENARIOS, VA_SCENARIOS, match_scenarios
+
+    if scenarios:
+        chosen = match_scenarios(scenarios, VA_SCENARIOS + MM_SCENARIOS)
+        unknown = [s for s in scenarios if not match_scenarios([s], VA_SCENARIOS + MM_SCENARIOS)]
+        if unknown:
+            raise InputError(f"--scenarios: unknown scenario {unknown[0]!r}; valid: {', '.join(VA_SCENARIOS + MM_SCENARIOS)}")
+        items = [i for i in items if i.scenario in chosen]
+    if limit is not None:
+        if limit < 1:
+            raise InputError("--limit must be at least 1")
+        seen: dict[tuple[str, str], int] = {}
+        kept = []
+        for item in items:
+            key = (item.benchmark, item.scenario)
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] <= limit:
+                kept.append(item)
+        items = kept
+    return items
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..build.settings import BuildSettings
+    from ..errors import InputError
+    from ..sources import load_items
+    from ..taskspec import TASKS, expand_tasks
+
+    if args.check:
+        from ..build.check import check_bench
+
+        checked, problems = check_bench(args.out)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"checked {checked} manifest entries in {args.out}: {len(problems)} problem(s)")
+        return 1 if problems else 0
+
+    if args.jobs < 1:
+        raise InputError("--jobs must be at least 1")
+    tasks = expand_tasks(_split(args.tasks))
+    benchmarks = tuple(sorted({TASKS[t].benchmark for t in tasks}))
+    items = select_items(load_items(args.source, benchmarks), _split(args.scenarios), args.limit)
+    settings = BuildSettings(tts=args.tts, voice=args.voice, dm=args.dm, sd=args.sd, font=args.font,
+                             seed=args.seed, scene_llm=args.scene_llm, device=args.device)
+    from ..build.runner import build
+
+    report = build(items, tasks, args.out, settings, args.jobs, source=str(args.source))
+    print(f"built {args.out}: {report.rendered} rendered, {report.skipped} up to date, "
+          f"{len(report.failed)} failed, {report.seconds:.1f}s")
+    for task, reason in report.unavailable.items():
+        print(f"  {task}: unavailable ({reason})")
+    for failure in report.failed[:20]:
+        print(f"  failed: {failure}", file=sys.stderr)
+    return 1 if report.failed else 0
