@@ -1,0 +1,1 @@
+"""Model backends: `hf:`, `vllm:`, `openai:`, `tiny:` behind one small interface (base.py)."""
