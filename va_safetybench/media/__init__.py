@@ -1,0 +1,1 @@
+"""Media generators for the benchmark's task variants (one renderer module per kind)."""
