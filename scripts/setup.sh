@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian/Ubuntu machine: system packages the build and tests use, then a venv in .venv.
+# Idempotent: re-running it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+# espeak-ng: offline TTS; fonts-liberation: Arial-metric typography; chromium: leaderboard browser tests
+APT_PACKAGES="espeak-ng fonts-liberation sox chromium"
+missing=""
+for pkg in $APT_PACKAGES; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+
+PYTHON="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# Pinned so pip takes the CPU-capable build that matches torchvision's video readers; on a GPU machine
+# this is the CUDA build from PyPI.
+.venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
+.venv/bin/python -m pip install -q -e ".[dev,tts]"
