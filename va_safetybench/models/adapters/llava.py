@@ -1,0 +1,19 @@
+"""LLaVA-1.5-style models (LlavaForConditionalGeneration): CLIP tower, projector, causal LM.
+
+The encoder output SEA optimises is `get_image_features(...)`: the selected CLIP layer (CLS
+dropped under the 'default' strategy) after the multimodal projector, one row per <image> token.
+"""
+
+from __future__ import annotations
+
+from .image_text import ImageTextAdapter
+
+
+class LlavaAdapter(ImageTextAdapter):
+    positions_from_mask = True  # Llama-style 1-D rotary positions
+
+    @classmethod
+    def model_class(cls) -> type:
+        from transformers import LlavaForConditionalGeneration
+
+        return LlavaForConditionalGeneration

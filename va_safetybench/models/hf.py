@@ -1,0 +1,125 @@
+"""`hf:PATH_OR_HUB_ID`: transformers models through a family adapter, batched greedy generation.
+
+Each request's media are decoded on their own first, so a corrupt file becomes a GenerationError
+for that request only; the rest are generated in left-padded batches of `batch_size`. If a batch
+still fails (a processor or model error for one odd input), its requests are retried one by one
+so that only the offending request fails.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from .adapters import Adapter, MediaOptions, Prepared, adapter_class
+from .base import GenerationError, GenerationRequest, GenerationResult, GenerationSettings, ModelBackend, ModelInfo
+from .media_loading import MediaError
+
+METADATA_FILE = "va_safetybench.json"  # written by sea_align into the checkpoints it trains
+
+
+def _dtype(name: str) -> Any:
+    import torch
+
+    if name == "auto":
+        return "auto"
+    value = getattr(torch, name, None)
+    if not isinstance(value, torch.dtype):
+        raise InputError(f"model arg dtype={name!r} is not a torch dtype (float32, bfloat16, float16, auto)")
+    return value
+
+
+def read_metadata(path: str) -> dict:
+    """The checkpoint's va_safetybench.json (alignment recipe etc.), {} for hub ids or plain checkpoints."""
+    file = Path(path) / METADATA_FILE
+    if not file.is_file():
+        return {}
+    try:
+        return json.loads(file.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read {file}: {exc}") from exc
+
+
+class HFBackend(ModelBackend):
+    def __init__(self, name: str, dtype: str = "auto", device: str | None = None, device_map: str | None = None,
+                 attn_implementation: str | None = None, batch_size: int = 8, max_pixels: int | None = None,
+                 min_pixels: int | None = None, fps: float | None = None, trust_remote_code: bool = False) -> None:
+        from transformers import AutoConfig
+
+        try:
+            config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot load model config for hf:{name}: {exc}") from exc
+        load_kwargs: dict[str, Any] = {"dtype": _dtype(dtype)}
+        if device_map is not None:
+            load_kwargs["device_map"] = device_map
+        if attn_implementation is not None:
+            load_kwargs["attn_implementation"] = attn_implementation
+        cls = adapter_class(config.model_type)
+        adapter = cls.load(name, media_options(max_pixels, min_pixels, fps), trust_remote_code, **load_kwargs)
+        if device is not None and device_map is None:
+            adapter.model.to(device)
+        metadata = read_metadata(name)
+        info = ModelInfo("hf", name, cls.modalities, random_weights=bool(metadata.get("random_weights")),
+                         metadata=metadata)
+        self._setup(adapter, info, batch_size)
+
+    @classmethod
+    def from_adapter(cls, adapter: Adapter, info: ModelInfo, batch_size: int = 8) -> "HFBackend":
+        """A backend around an already loaded model (the tiny models are built in memory)."""
+        backend = cls.__new__(cls)
+        backend._setup(adapter, info, batch_size)
+        return backend
+
+    def _setup(self, adapter: Adapter, info: ModelInfo, batch_size: int) -> None:
+        if batch_size < 1:
+            raise InputError(f"model arg batch_size must be at least 1, got {batch_size}")
+        self.adapter = adapter
+        self.info = info
+        self.batch_size = batch_size
+
+    def generate(self, requests: list[GenerationRequest], settings: GenerationSettings) -> list[GenerationResult]:
+        results: list[GenerationResult | None] = [None] * len(requests)
+        ready: list[tuple[int, Prepared]] = []
+        for i, request in enumerate(requests):
+            try:
+                ready.append((i, self.adapter.prepare(request)))
+            except (MediaError, ValueError) as exc:
+                results[i] = GenerationError(str(exc))
+        for start in range(0, len(ready), self.batch_size):
+            chunk = ready[start:start + self.batch_size]
+            for i, result in zip((i for i, _ in chunk), self._generate_chunk([p for _, p in chunk], settings)):
+                results[i] = result
+        return results  # type: ignore[return-value]  # every slot is filled above
+
+    def _generate_chunk(self, prepared: list[Prepared], settings: GenerationSettings) -> list[GenerationResult]:
+        try:
+            return list(self.adapter.generate(self.adapter.collate(prepared), settings))
+        except Exception as exc:  # noqa: BLE001  # any processor/model failure: isolate it per request
+            if len(prepared) == 1:
+                return [GenerationError(f"{type(exc).__name__}: {exc}")]
+        return [r for p in prepared for r in self._generate_chunk([p], settings)]
+
+    def close(self) -> None:
+        import gc
+
+        import torch
+
+        del self.adapter
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def media_options(max_pixels: int | None, min_pixels: int | None, fps: float | None,
+                  default: MediaOptions | None = None) -> MediaOptions:
+    """Model args over defaults; bad values are input errors naming the option."""
+    base = default or MediaOptions()
+    options = MediaOptions(fps=base.fps if fps is None else float(fps),
+                           max_pixels=base.max_pixels if max_pixels is None else int(max_pixels),
+                           min_pixels=base.min_pixels if min_pixels is None else int(min_pixels))
+    if options.fps <= 0 or options.max_pixels <= 0 or options.min_pixels <= 0:
+        raise InputError(f"model args fps/max_pixels/min_pixels must be positive, got {options}")
+    return options

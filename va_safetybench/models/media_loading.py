@@ -1,0 +1,133 @@
+"""Read media files the way each model's official evaluation code does.
+
+Video follows qwen-vl-utils (`fetch_video`, used by Qwen2-VL's official evaluation and by
+VA-SafetyBench's scripts): frames are sampled at `fps` (default 2) with the frame count clamped to
+[4, min(768, total)] and rounded to a multiple of 2 (the temporal patch), at indices
+`linspace(0, total - 1, n).round()`; each frame is resized with bicubic antialiasing to the
+`smart_resize` size: height and width multiples of 28 whose product stays within
+[`min_pixels`, `max_pixels`] (default max 360*420, the official scripts' setting, and min 128*28*28).
+Images are returned as PIL RGB (the processor resizes them). Audio is decoded with librosa
+(soundfile, audioread fallback) to mono float32 at the processor's sampling rate, as
+Qwen2-Audio's official evaluation does.
+
+Any unreadable, empty or corrupt file raises `MediaError`, which the backend turns into a
+`GenerationError` for that request only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+VIDEO_FPS = 2.0
+VIDEO_MAX_PIXELS = 360 * 420
+VIDEO_MIN_PIXELS = 128 * 28 * 28
+FRAME_FACTOR = 2
+MIN_FRAMES = 4
+MAX_FRAMES = 768
+IMAGE_FACTOR = 28
+
+
+class MediaError(Exception):
+    """A media file that cannot be read; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Video:
+    """Sampled frames plus what the processor needs for temporal positions (Qwen2.5-VL's seconds per grid)."""
+
+    frames: Any  # float tensor (T, 3, H, W), values 0-255
+    total_frames: int
+    video_fps: float
+    indices: list[int]
+
+    def metadata(self) -> Any:
+        from transformers.video_utils import VideoMetadata
+
+        return VideoMetadata(total_num_frames=self.total_frames, fps=self.video_fps, frames_indices=self.indices,
+                             height=int(self.frames.shape[2]), width=int(self.frames.shape[3]))
+
+
+def load_image(path: Path) -> Any:
+    """PIL RGB image, fully decoded now so that a truncated file fails here and not in the processor."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return img.convert("RGB")
+    except Exception as exc:  # PIL raises many types (OSError, SyntaxError, DecompressionBombError)
+        raise MediaError(f"cannot read image {path}: {exc}") from exc
+
+
+def smart_resize(height: int, width: int, min_pixels: int, max_pixels: int,
+                 factor: int = IMAGE_FACTOR) -> tuple[int, int]:
+    """qwen-vl-utils smart_resize: multiples of `factor`, pixel count within bounds, aspect kept."""
+    if max(height, width) / min(height, width) > 200:
+        raise MediaError(f"aspect ratio {max(height, width) / min(height, width):.0f} over 200")
+    h = max(factor, round(height / factor) * factor)
+    w = max(factor, round(width / factor) * factor)
+    if h * w > max_pixels:
+        beta = math.sqrt(height * width / max_pixels)
+        h = max(factor, math.floor(height / beta / factor) * factor)
+        w = max(factor, math.floor(width / beta / factor) * factor)
+    elif h * w < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h = math.ceil(height * beta / factor) * factor
+        w = math.ceil(width * beta / factor) * factor
+    return h, w
+
+
+def sample_count(total_frames: int, video_fps: float, fps: float = VIDEO_FPS) -> int:
+    """Number of frames to sample: `fps` per second, clamped, rounded to a multiple of 2."""
+    max_frames = math.floor(min(MAX_FRAMES, total_frames) / FRAME_FACTOR) * FRAME_FACTOR
+    n = min(max(total_frames / video_fps * fps, MIN_FRAMES), max_frames)
+    n = round(n / FRAME_FACTOR) * FRAME_FACTOR
+    if not FRAME_FACTOR <= n <= total_frames:
+        raise MediaError(f"video of {total_frames} frames is too short to sample {n} frames")
+    return n
+
+
+def load_video(path: Path, fps: float = VIDEO_FPS, max_pixels: int = VIDEO_MAX_PIXELS,
+               min_pixels: int = VIDEO_MIN_PIXELS) -> Video:
+    """Sampled, resized frames (float, values 0-255) as fetch_video returns them, with sampling metadata."""
+    import av
+    import numpy as np
+    import torch
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.functional import resize
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+            rate = stream.average_rate or stream.guessed_rate
+    except Exception as exc:  # av raises InvalidDataError, IndexError (no video stream), OSError
+        raise MediaError(f"cannot read video {path}: {exc}") from exc
+    if not frames or not rate:
+        raise MediaError(f"cannot read video {path}: no decodable frames")
+    n = sample_count(len(frames), float(rate), fps)
+    idx = torch.linspace(0, len(frames) - 1, n).round().long().tolist()
+    video = torch.from_numpy(np.stack([frames[i] for i in idx])).permute(0, 3, 1, 2)
+    h, w = smart_resize(video.shape[2], video.shape[3], min_pixels, max_pixels)
+    frames_out = resize(video, [h, w], interpolation=InterpolationMode.BICUBIC, antialias=True).float()
+    return Video(frames_out, len(frames), float(rate), idx)
+
+
+def load_audio(path: Path, sampling_rate: int) -> Any:
+    """Mono float32 waveform at `sampling_rate` (the feature extractor's rate)."""
+    import warnings
+
+    import librosa
+    import numpy as np
+
+    try:
+        with warnings.catch_warnings():  # librosa warns when it falls back to audioread (mp3)
+            warnings.simplefilter("ignore")
+            wave, _ = librosa.load(str(path), sr=sampling_rate, mono=True)
+    except Exception as exc:  # soundfile.LibsndfileError, audioread.NoBackendError, EOFError
+        raise MediaError(f"cannot read audio {path}: {exc}") from exc
+    if wave.size == 0 or not np.isfinite(wave).all():
+        raise MediaError(f"cannot read audio {path}: empty or non-finite samples")
+    return wave.astype(np.float32)

@@ -1,0 +1,66 @@
+"""`BACKEND:NAME` + model args -> a ModelBackend. Backends import their heavy libraries lazily."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ..errors import InputError
+from .base import ModelBackend
+
+# backend prefix -> (module, factory); openai/vllm are optional and imported only when asked for.
+BACKENDS: dict[str, tuple[str, str]] = {
+    "hf": ("va_safetybench.models.hf", "HFBackend"),
+    "tiny": ("va_safetybench.models.tiny", "tiny_backend"),
+    "openai": ("va_safetybench.models.openai_backend", "OpenAIBackend"),
+    "vllm": ("va_safetybench.models.vllm_backend", "VLLMBackend"),
+}
+
+
+def make_backend(spec: str, model_args: dict[str, Any] | None = None) -> ModelBackend:
+    """Build the backend named by `spec` ('hf:Qwen/Qwen2-VL-7B-Instruct', 'tiny:llava', ...)."""
+    backend, sep, name = spec.partition(":")
+    if not sep or not name or backend not in BACKENDS:
+        raise InputError(f"unknown model {spec!r}: expected BACKEND:NAME with BACKEND one of "
+                         f"{', '.join(BACKENDS)}")
+    if backend == "tiny":
+        from .tiny import TINY_MODELS
+
+        if name not in TINY_MODELS:
+            raise InputError(f"unknown tiny model {name!r}; valid names: {', '.join(TINY_MODELS)}")
+    module_name, factory = BACKENDS[backend]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise InputError(f"backend {backend!r} is unavailable: {exc} (install its extra)") from exc
+    try:
+        return getattr(module, factory)(name, **(model_args or {}))
+    except TypeError as exc:
+        raise InputError(f"bad --model-args for {spec}: {exc}") from exc
+
+
+def _typed(value: str) -> Any:
+    low = value.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def parse_model_args(text: str | None) -> dict[str, Any]:
+    """'dtype=bfloat16,batch_size=8,max_pixels=151200' -> typed dict (int, float, bool, None, str)."""
+    args: dict[str, Any] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"bad --model-args entry {part!r}: expected key=value")
+        args[key.strip()] = _typed(value.strip())
+    return args

@@ -1,0 +1,200 @@
+"""Tiny randomly initialised models of each supported family, built offline from code.
+
+Why: the demo, the tests and the throughput bench need real forward passes of each
+architecture without downloading weights or tokenizers. Every piece (tokenizer, processors,
+chat template, config) is constructed here; weights are random but deterministic for a seed.
+`save_pretrained` on the result gives a directory that `hf:PATH` loads through the normal path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import InputError
+
+# The byte-level alphabet plus each family's special tokens: small, but it tokenizes any text.
+_QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+_QWEN_VL_SPECIALS = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
+_QWEN_AUDIO_SPECIALS = ["<|audio_bos|>", "<|audio_eos|>", "<|AUDIO|>"]
+_LLAVA_SPECIALS = ["<s>", "</s>", "<unk>", "<pad>", "<image>"]
+
+QWEN2_VL_CHAT_TEMPLATE = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' %}{% set image_count.value = image_count.value + 1 %}"
+    "<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' %}{% set video_count.value = video_count.value + 1 %}"
+    "<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+# llava-hf/llava-1.5-*-hf: "USER: <image>\n{prompt} ASSISTANT:"
+LLAVA_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': ' }}{% endif %}"
+    "{% if message['content'] is string %}{{ message['content'] + ' ' }}{% else %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\n' }}{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] + ' ' }}"
+    "{% endfor %}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
+)
+
+
+def _tokenizer(specials: list[str], eos: str, pad: str, bos: str | None = None) -> Any:
+    """A byte-level BPE with no merges (one token per byte) plus the family's special tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    vocab = {tok: i for i, tok in enumerate(specials)}
+    vocab.update({ch: len(specials) + i for i, ch in enumerate(alphabet)})
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens(specials)
+    kwargs = {"bos_token": bos} if bos else {}
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=eos, pad_token=pad, padding_side="left",
+                                   **kwargs)
+
+
+def _qwen2_vl(shape: str = "tiny") -> tuple[Any, Any]:
+    """Qwen2-VL: ~20M parameters at shape 'tiny'; Qwen2-VL-2B's dimensions at shape '2b'."""
+    from transformers import (Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor,
+                              Qwen2VLProcessor, Qwen2VLVideoProcessor)
+
+    tok = _tokenizer(_QWEN_SPECIALS + _QWEN_VL_SPECIALS, eos="<|im_end|>", pad="<|endoftext|>")
+    ids = tok.convert_tokens_to_ids
+    if shape == "2b":  # Qwen/Qwen2-VL-2B-Instruct config.json (vocab kept small: the tokenizer is tiny)
+        text = dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
+                    num_key_value_heads=2, mrope_section=[16, 24, 24])
+        vision = dict(depth=32, embed_dim=1280, num_heads=16)
+    else:
+        text = dict(hidden_size=384, intermediate_size=1664, num_hidden_layers=8, num_attention_heads=6,
+                    num_key_value_heads=2, mrope_section=[8, 12, 12])
+        vision = dict(depth=4, embed_dim=128, num_heads=4)
+    mrope = text.pop("mrope_section")
+    config = Qwen2VLConfig(
+        text_config=dict(vocab_size=len(tok), rms_norm_eps=1e-6, max_position_embeddings=32768,
+                         rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": mrope},
+                         bos_token_id=ids("<|endoftext|>"), eos_token_id=ids("<|im_end|>"),
+                         pad_token_id=ids("<|endoftext|>"), **text),
+        vision_config=dict(hidden_size=text["hidden_size"], mlp_ratio=4, patch_size=14, spatial_merge_size=2,
+                           temporal_patch_size=2, in_channels=3, **vision),
+        image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"),
+        tie_word_embeddings=shape == "2b",
+    )
+    # Small pixel budgets keep the tiny model fast; the real checkpoints bring their own processors.
+    pixels = dict(min_pixels=4 * 28 * 28, max_pixels=64 * 28 * 28)
+    processor = Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(**pixels), tokenizer=tok,
+                                 video_processor=Qwen2VLVideoProcessor(**pixels),
+                                 chat_template=QWEN2_VL_CHAT_TEMPLATE)
+    return Qwen2VLForConditionalGeneration(config), processor
+
+
+def _qwen2_audio(shape: str = "tiny") -> tuple[Any, Any]:
+    """Qwen2-Audio with a 2-layer Whisper-style encoder over 10 s windows of 128-bin log-mel features."""
+    from transformers import (Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor,
+                              WhisperFeatureExtractor)
+
+    tok = _tokenizer(_QWEN_SPECIALS + _QWEN_AUDIO_SPECIALS, eos="<|im_end|>", pad="<|endoftext|>")
+    ids = tok.convert_tokens_to_ids
+    chunk_seconds = 10
+    config = Qwen2AudioConfig(
+        audio_config=dict(num_mel_bins=128, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=256,
+                          d_model=64, max_source_positions=chunk_seconds * 50),
+        text_config=dict(model_type="qwen2", vocab_size=len(tok), hidden_size=128, intermediate_size=512,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         bos_token_id=ids("<|endoftext|>"), eos_token_id=ids("<|im_end|>"),
+                         pad_token_id=ids("<|endoftext|>")),
+        audio_token_index=ids("<|AUDIO|>"),
+    )
+    features = WhisperFeatureExtractor(feature_size=128, sampling_rate=16000, hop_length=160,
+                                       chunk_length=chunk_seconds, n_fft=400, padding_value=0.0)
+    processor = Qwen2AudioProcessor(feature_extractor=features, tokenizer=tok)
+    return Qwen2AudioForConditionalGeneration(config), processor
+
+
+def _llava(shape: str = "tiny") -> tuple[Any, Any]:
+    """LLaVA-1.5 layout: CLIP vision tower (penultimate layer, CLS dropped), MLP projector, Llama."""
+    from transformers import CLIPImageProcessor, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+
+    tok = _tokenizer(_LLAVA_SPECIALS, eos="</s>", pad="<pad>", bos="<s>")
+    ids = tok.convert_tokens_to_ids
+    image_size, patch = 56, 14
+    config = LlavaConfig(
+        vision_config=dict(model_type="clip_vision_model", hidden_size=64, intermediate_size=128,
+                           num_hidden_layers=2, num_attention_heads=2, image_size=image_size, patch_size=patch,
+                           projection_dim=64),
+        text_config=dict(model_type="llama", vocab_size=len(tok), hidden_size=128, intermediate_size=512,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
+                         bos_token_id=ids("<s>"), eos_token_id=ids("</s>"), pad_token_id=ids("<pad>")),
+        image_token_id=ids("<image>"), vision_feature_layer=-2, vision_feature_select_strategy="default",
+        projector_hidden_act="gelu", image_seq_length=(image_size // patch) ** 2,
+    )
+    images = CLIPImageProcessor(size={"shortest_edge": image_size}, crop_size={"height": image_size,
+                                                                               "width": image_size})
+    processor = LlavaProcessor(image_processor=images, tokenizer=tok, patch_size=patch,
+                               vision_feature_select_strategy="default", num_additional_image_tokens=1,
+                               chat_template=LLAVA_CHAT_TEMPLATE)
+    return LlavaForConditionalGeneration(config), processor
+
+
+@dataclass(frozen=True)
+class TinySpec:
+    build: Callable[[str], tuple[Any, Any]]
+    modalities: frozenset
+
+
+TINY_MODELS: dict[str, TinySpec] = {
+    "qwen2-vl": TinySpec(_qwen2_vl, frozenset({"image", "video"})),
+    "qwen2-audio": TinySpec(_qwen2_audio, frozenset({"audio"})),
+    "llava": TinySpec(_llava, frozenset({"image"})),
+}
+
+
+def build_tiny(name: str, seed: int = 0, shape: str = "tiny") -> tuple[Any, Any]:
+    """(model, processor) for a tiny family, weights drawn from `seed`; model in eval mode, float32."""
+    import torch
+
+    spec = TINY_MODELS.get(name)
+    if spec is None:
+        raise InputError(f"unknown tiny model {name!r}; valid names: {', '.join(TINY_MODELS)}")
+    torch.manual_seed(seed)
+    model, processor = spec.build(shape)
+    return model.eval(), processor
+
+
+def save_tiny(name: str, path: str, seed: int = 0, shape: str = "tiny") -> None:
+    """Write a tiny model as a normal checkpoint (`hf:PATH` loads it), marked as random weights."""
+    import json
+    from pathlib import Path
+
+    from .hf import METADATA_FILE
+
+    model, processor = build_tiny(name, seed=seed, shape=shape)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    meta = {"random_weights": True, "tiny": {"name": name, "seed": seed, "shape": shape}}
+    (Path(path) / METADATA_FILE).write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def tiny_backend(name: str, seed: int = 0, batch_size: int = 8, max_pixels: int | None = None,
+                 min_pixels: int | None = None, fps: float | None = None, shape: str = "tiny",
+                 device: str | None = None) -> Any:
+    """`tiny:NAME` as a ModelBackend (an HFBackend around the in-memory model), random_weights=True."""
+    from .adapters import MediaOptions, adapter_class
+    from .base import ModelInfo
+    from .hf import HFBackend, media_options
+
+    model, processor = build_tiny(name, seed=seed, shape=shape)
+    if device is not None:
+        model.to(device)
+    # The tiny processors cap frames at 64 patches of 28x28: sample at that size directly.
+    options = media_options(max_pixels, min_pixels, fps, MediaOptions(max_pixels=64 * 28 * 28, min_pixels=4 * 28 * 28))
+    adapter = adapter_class(model.config.model_type)(model, processor, options)
+    info = ModelInfo("tiny", name, TINY_MODELS[name].modalities, random_weights=True, metadata={"seed": seed})
+    return HFBackend.from_adapter(adapter, info, batch_size)
