@@ -247,3 +247,38 @@ def test_diffusers_backend_generates_seeded_sd_and_sd_typo(tmp_path):
             assert img.size == (1024, 16 + 90 * (len(expected_lines(items[0].key_phrase)) + 1))
         digests.append(sd.read_bytes())
     assert digests[0] == digests[1]  # seeded: the same bytes twice
+
+
+def test_hub_unpacks_the_datasets_parquet(tmp_path, monkeypatch):
+    """The Hugging Face layout (data/{config}/SD.parquet: id, question, image{bytes,path}), served from
+    a parquet written here in place of the network download; the image bytes are copied unchanged."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import huggingface_hub
+    from va_safetybench.build.runner import build
+    from va_safetybench.build.settings import BuildSettings
+    from va_safetybench.sources import load_items
+
+    items = [i for i in load_items("demo", ("mmsb",)) if i.scenario == "02-HateSpeech"]
+    jpegs = {}
+    for item in items:
+        buf = io.BytesIO()
+        Image.new("RGB", (64, 48), (int(item.id) * 40, 0, 0)).save(buf, format="JPEG")
+        jpegs[item.id] = buf.getvalue()
+    parquet = tmp_path / "SD.parquet"
+    pq.write_table(pa.table({"id": list(jpegs), "question": ["q"] * len(jpegs),
+                             "image": [{"bytes": b, "path": f"{i}.jpg"} for i, b in jpegs.items()]}), parquet)
+    asked = []
+
+    def fake_download(repo_id, filename, repo_type=None, revision=None):
+        asked.append((repo_id, filename, repo_type))
+        return str(parquet)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    monkeypatch.setenv("VA_BENCH_CACHE", str(tmp_path / "cache"))
+    report = build(items, ["mmsb_sd"], tmp_path / "b", BuildSettings(sd="hub"), jobs=1)
+    assert report.rendered == len(items) and not report.failed
+    assert asked == [("PKU-Alignment/MM-SafetyBench", "data/HateSpeech/SD.parquet", "dataset")]
+    for item in items:
+        assert (tmp_path / "b" / f"Image/02-HateSpeech/SD/{item.id}.jpg").read_bytes() == jpegs[item.id]
