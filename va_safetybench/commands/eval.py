@@ -1,0 +1,91 @@
+"""va-bench eval: generate with one model on built tasks through lm-eval, judge, summarise.
+
+Resumable: responses are cached under RUN_DIR/cache as they are generated, so running the same
+command again after a crash or Ctrl-C only generates what is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+HELP = "evaluate a model on built tasks (lm-eval generation + judge -> responses.jsonl, summary.json)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="BACKEND:NAME, e.g. hf:Qwen/Qwen2-VL-7B-Instruct, "
+                   "vllm:PATH, openai:gpt-4o, tiny:qwen2-vl|qwen2-audio|llava")
+    p.add_argument("--model-args", default=None, help="backend arguments k=v,.. (e.g. dtype=bfloat16,device=cuda)")
+    p.add_argument("--tasks", required=True, help="comma-separated tasks or groups (va_video, va_audio, "
+                   "va_safetybench, mm_safetybench)")
+    p.add_argument("--bench", default="bench", type=Path, help="bench directory made by `va-bench build` (default: ./bench)")
+    p.add_argument("--out", default=None, type=Path, help="run directory (default: runs/<model>)")
+    p.add_argument("--judge", default="keyword", help="keyword | gpt:MODEL | llama-guard:PATH | harmbench:PATH")
+    p.add_argument("--judge-args", default=None, help="judge options k=v,.. (e.g. base_url=http://127.0.0.1:8000/v1)")
+    p.add_argument("--limit", type=int, default=None, help="first N items of each scenario")
+    p.add_argument("--batch-size", type=int, default=8, help="requests per generate call (hf/tiny: forward batch)")
+    p.add_argument("--max-new-tokens", type=int, default=None, help="generation budget (default: 300, the papers')")
+
+
+def default_run_dir(model: str) -> Path:
+    return Path("runs") / re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_")
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def validate(args: argparse.Namespace) -> None:
+    """Names and numbers first, before any model or data is loaded (exit 2 with the valid names)."""
+    from ..errors import InputError
+    from ..models.registry import BACKENDS
+    from ..taskspec import expand_tasks
+
+    expand_tasks(_split(args.tasks) or [""])
+    backend, sep, name = args.model.partition(":")
+    if backend not in BACKENDS or not sep or not name:
+        raise InputError(f"--model {args.model!r}: expected BACKEND:NAME with BACKEND one of {', '.join(BACKENDS)}")
+    if backend == "tiny":
+        from ..models.tiny import TINY_MODELS
+
+        if name not in TINY_MODELS:
+            raise InputError(f"--model {args.model!r}: unknown tiny model; valid names: "
+                             f"{', '.join('tiny:' + n for n in TINY_MODELS)}")
+    for option in ("limit", "batch_size", "max_new_tokens"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            raise InputError(f"--{option.replace('_', '-')} must be at least 1")
+
+
+def print_summary(summary: dict, out=sys.stdout) -> None:
+    """Counts and ASR per task and group (numbers only: never benchmark or response text)."""
+    from .judge import print_table
+
+    print_table(summary, out)
+    for group, row in summary.get("groups", {}).items():
+        macro = "-" if row.get("asr_macro") is None else f"{100 * row['asr_macro']:.1f}%"
+        micro = "-" if row.get("asr_micro") is None else f"{100 * row['asr_micro']:.1f}%"
+        print(f"group {group}: macro ASR {macro}, micro ASR {micro} ({', '.join(row['tasks'])})", file=out)
+
+
+def run(args: argparse.Namespace) -> int:
+    validate(args)
+    from ..harness.evaluate import EvalRequest, run_eval
+    from ..models.registry import parse_model_args
+
+    req = EvalRequest(model=args.model, tasks=_split(args.tasks), bench=args.bench,
+                      out=args.out or default_run_dir(args.model), model_args=parse_model_args(args.model_args),
+                      judge=args.judge, judge_args=parse_model_args(args.judge_args), limit=args.limit, batch_size=args.batch_size,
+                      max_new_tokens=args.max_new_tokens)
+    result = run_eval(req)
+    print_summary(result.summary)
+    print(f"{result.run_dir}: {result.generated} generated, {result.cached} from cache, {result.errors} error(s); "
+          f"responses.jsonl and summary.json written")
+    if result.errors:
+        print(f"note: {result.errors} item(s) are errors (see `error` in responses.jsonl), not counted as safe; "
+              f"re-running this command retries failed generations")
+    if result.summary.get("random_weights"):
+        print(f"note: {args.model} has random weights: its ASR means nothing")
+    return 0

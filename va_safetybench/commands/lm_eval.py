@@ -1,0 +1,47 @@
+"""va-bench lm-eval ARGS: lm-eval's own command line, with our model class and tasks available.
+
+Everything after `lm-eval` goes to lm-eval unchanged; we only register the `va-bench` model
+class first and add `--include_path <our tasks>` when the user did not pass one. Example:
+  va-bench lm-eval run --model va-bench --model_args model=tiny:qwen2-vl \
+      --tasks va_video_typo --metadata '{"bench": "bench"}' --limit 4 --output_path out --log_samples
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "run lm-eval's own CLI with the va-bench model class and our tasks (all arguments pass through)"
+_SUBCOMMANDS = ("run", "ls", "validate")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("args", nargs=argparse.REMAINDER, help="lm-eval arguments, e.g. run --model va-bench --tasks ...")
+
+
+def with_include_path(argv: list[str], tasks_dir: str) -> list[str]:
+    """argv plus `--include_path tasks_dir` unless the user gave one or asked for nothing but help."""
+    if any(a == "--include_path" or a.startswith("--include_path=") for a in argv):
+        return list(argv)
+    if not [a for a in argv if a not in _SUBCOMMANDS and a not in ("-h", "--help")]:
+        return list(argv)
+    return [*argv, "--include_path", tasks_dir]
+
+
+def passthrough(argv: list[str]) -> int:
+    from lm_eval.__main__ import cli_evaluate
+
+    from ..harness import lm_eval_models  # noqa: F401  (registers the `va-bench` model class)
+    from ..harness.docs import tasks_dir
+
+    saved = sys.argv
+    sys.argv = ["lm-eval", *with_include_path(argv, str(tasks_dir()))]
+    try:
+        cli_evaluate()
+    finally:
+        sys.argv = saved
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return passthrough(args.args)

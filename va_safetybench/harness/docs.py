@@ -1,0 +1,156 @@
+"""lm-eval task documents read from a built bench directory's manifests.
+
+Our lm-eval tasks (tasks/safetybench/*.yaml) carry no data: their `custom_dataset` calls
+`load_dataset` here, which reads `manifests/{task}.jsonl` written by `va-bench build`. The bench
+directory comes from, in order:
+  1. lm-eval task metadata key `bench`: `lm-eval ... --metadata '{"bench": "DIR"}'`,
+     `TaskManager(metadata={"bench": DIR})`, or `bench=DIR` in --model_args (lm-eval merges
+     model_args into task metadata);
+  2. the environment variable VA_BENCH_DIR.
+Prompts are the official strings exactly as the manifest holds them. Media travel as absolute
+paths: images through `doc_to_image` (path strings), audio through `doc_to_audio` (path
+strings), video as {"type": "video", "path": ...} entries of the `visual` list.
+
+Scoring is not lm-eval's job here: the per-document metric `answered` (1 when the model returned
+non-empty text) only exists because lm-eval needs a metric; safe/unsafe verdicts and ASR come from
+the judge step of `va-bench eval` / `va-bench judge`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..taskspec import TASKS
+
+BENCH_ENV = "VA_BENCH_DIR"
+VIDEO_EXTS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
+
+
+def tasks_dir() -> Path:
+    """The directory of our lm-eval YAMLs: packaged inside va_safetybench (wheel), else the repo's tasks/."""
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "tasks", package.parent / "tasks"):
+        if (candidate / "safetybench").is_dir():
+            return candidate
+    raise InputError(f"lm-eval task configs not found next to {package} (expected tasks/safetybench/); reinstall va-safetybench")
+
+
+def build_hint(task: str, bench: Path) -> str:
+    source = ""
+    info = bench / "bench.json"
+    if info.is_file():
+        try:
+            src = json.loads(info.read_text()).get("source")
+        except (OSError, json.JSONDecodeError):
+            src = None
+        source = f" --source {src}" if src else ""
+    return f"run `va-bench build{source} --tasks {task} --out {bench}` first"
+
+
+def resolve_bench(metadata: dict[str, Any] | None = None) -> Path:
+    bench = (metadata or {}).get("bench") or os.environ.get(BENCH_ENV)
+    if not bench:
+        raise InputError(f"no bench directory given: pass --bench DIR (va-bench eval), --metadata "
+                         f"'{{\"bench\": \"DIR\"}}' (lm-eval) or set {BENCH_ENV}; make one with "
+                         f"`va-bench build --tasks TASK --out DIR`")
+    return Path(str(bench)).expanduser().resolve()
+
+
+def read_manifest(bench: Path, task: str) -> list[dict]:
+    """The manifest lines of `task`; a missing manifest names the build command that makes it."""
+    if task not in TASKS:
+        raise InputError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
+    path = bench / "manifests" / f"{task}.jsonl"
+    if not path.is_file():
+        raise InputError(f"{path} not found: {build_hint(task, bench)}")
+    entries = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise InputError(f"{path}:{n}: not valid JSON; {build_hint(task, bench)}") from None
+    if not entries:
+        raise InputError(f"{path} lists no items: {build_hint(task, bench)}")
+    return entries
+
+
+def unavailable_reason(entries: list[dict]) -> str | None:
+    for entry in entries:
+        if entry.get("status") == "unavailable":
+            return entry.get("reason") or "unavailable"
+    return None
+
+
+def task_docs(bench: Path, task: str) -> list[dict]:
+    """One document per manifest item, media as absolute paths.
+
+    An unavailable task (e.g. DM built with --dm none) is refused with the build's reason; an "ok"
+    item whose media file is gone means the bench is incomplete and is refused with the build
+    command. Items whose render failed stay in, so that their failure is counted as an error.
+    """
+    entries = read_manifest(bench, task)
+    reason = unavailable_reason(entries)
+    if reason:
+        raise InputError(f"task {task} is unavailable in {bench}: {reason}")
+    docs = []
+    for entry in entries:
+        media = entry.get("media")
+        path = bench / media if media else None
+        if path is not None and entry.get("status") == "ok" and not path.is_file():
+            raise InputError(f"{path} is missing ({task} {entry['scenario']}/{entry['id']}): {build_hint(task, bench)}")
+        docs.append({
+            "task": task, "benchmark": entry["benchmark"], "scenario": entry["scenario"], "id": str(entry["id"]),
+            "key": f"{entry['benchmark']}/{entry['scenario']}/{entry['id']}",
+            "prompt": entry.get("prompt"), "question": entry.get("question"),
+            "modality": entry.get("modality") or TASKS[task].modality,
+            "media": str(path) if path is not None else None, "media_sha256": entry.get("sha256"),
+        })
+    return docs
+
+
+def first_per_scenario(docs: list[dict], limit: int) -> list[int]:
+    """Indices of the first `limit` documents of each scenario (`--limit` means the same as in build)."""
+    seen: dict[str, int] = {}
+    keep = []
+    for i, doc in enumerate(docs):
+        seen[doc["scenario"]] = seen.get(doc["scenario"], 0) + 1
+        if seen[doc["scenario"]] <= limit:
+            keep.append(i)
+    return keep
+
+
+# ---- lm-eval hooks (referenced by tasks/safetybench/utils.py) ---------------------------------
+def load_dataset(va_task: str, **metadata: Any):
+    """`custom_dataset` of our YAMLs: lm-eval passes task metadata plus dataset_kwargs {va_task}."""
+    import datasets
+
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(task_docs(resolve_bench(metadata), va_task))})
+
+
+def doc_to_text(doc: dict) -> str:
+    """The official prompt; empty for VA Audio-only, where the audio is the whole question."""
+    return doc["prompt"] or ""
+
+
+def doc_to_image(doc: dict) -> list:
+    """`visual` entries: image paths, or {"type": "video", "path": ...} for videos."""
+    if not doc["media"]:
+        return []
+    if Path(doc["media"]).suffix.lower() in VIDEO_EXTS:
+        return [{"type": "video", "path": doc["media"]}]
+    return [doc["media"]]
+
+
+def doc_to_audio(doc: dict) -> list:
+    return [doc["media"]] if doc["media"] else []
+
+
+def process_results(doc: dict, results: list[str]) -> dict[str, float]:
+    """Placeholder metric lm-eval requires: did the model answer at all. Verdicts come from the judge."""
+    return {"answered": float(bool(results and results[0].strip()))}

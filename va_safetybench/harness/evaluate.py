@@ -1,0 +1,196 @@
+"""One evaluation run: lm-eval generation over our tasks -> judge -> responses.jsonl + summary.json.
+
+Run directory layout:
+  RUN_DIR/cache/generations.jsonl  resumable response cache (see cache.py); a rerun skips what it holds
+  RUN_DIR/lm_eval/results.json     lm-eval's own results (placeholder metric `answered` only)
+  RUN_DIR/lm_eval/samples_{task}.jsonl  lm-eval's sample logs
+  RUN_DIR/responses.jsonl          one line per item: model, task, scenario, id, prompt, question,
+                                   media, response, error, verdict {label, raw, categories}, judge
+  RUN_DIR/summary.json             counts and ASR per task, scenario and group (summary.py)
+Generation errors (corrupt media, API failures) become verdict "error" for that item only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..taskspec import TASKS, GROUPS
+from .docs import first_per_scenario, read_manifest, task_docs, tasks_dir, unavailable_reason
+
+
+@dataclass
+class EvalRequest:
+    model: str  # BACKEND:NAME
+    tasks: list[str]  # task and group names as the user gave them
+    bench: Path
+    out: Path
+    model_args: dict[str, Any] = field(default_factory=dict)
+    judge: str = "keyword"
+    judge_args: dict[str, Any] = field(default_factory=dict)
+    limit: int | None = None  # first N items of each scenario
+    batch_size: int = 8
+    max_new_tokens: int | None = None
+
+
+@dataclass
+class EvalResult:
+    run_dir: Path
+    summary: dict
+    generated: int
+    cached: int
+    errors: int
+
+
+def plan_tasks(names: list[str], bench: Path) -> tuple[list[str], list[str]]:
+    """(tasks to run in table order, notes on skipped ones).
+
+    A task named explicitly must be runnable; a task reached through a group is skipped, with a
+    note, when the build marked it unavailable (e.g. DM videos built with --dm none).
+    """
+    explicit = {n for n in names if n in TASKS}
+    chosen: list[str] = []
+    for name in names:
+        if name in TASKS:
+            chosen.append(name)
+        elif name in GROUPS:
+            chosen.extend(GROUPS[name])
+        else:
+            raise InputError(f"unknown task or group {name!r}; valid names: {', '.join(list(TASKS) + list(GROUPS))}")
+    tasks, notes = [], []
+    for task in (t for t in TASKS if t in chosen):
+        reason = unavailable_reason(read_manifest(bench, task))
+        if reason and task not in explicit:
+            notes.append(f"skipping {task}: unavailable in this bench ({reason})")
+            continue
+        tasks.append(task)
+    if not tasks:
+        raise InputError(f"nothing to evaluate: {'; '.join(notes)}")
+    return tasks, notes
+
+
+def check_modalities(tasks: list[str], modalities: frozenset, explicit: set[str], model: str) -> tuple[list[str], list[str]]:
+    """Drop group tasks the model cannot take (noted); an explicit one is an error."""
+    kept, notes = [], []
+    for task in tasks:
+        modality = TASKS[task].modality
+        if modality == "text" or modality in modalities:
+            kept.append(task)
+        elif task in explicit:
+            raise InputError(f"{model} takes {', '.join(sorted(modalities)) or 'text only'}; it cannot run "
+                             f"{task} ({modality})")
+        else:
+            notes.append(f"skipping {task}: {model} does not take {modality}")
+    if not kept:
+        raise InputError(f"{model} can run none of the requested tasks")
+    return kept, notes
+
+
+def run_eval(req: EvalRequest) -> EvalResult:
+    from judges.registry import make_judge
+
+    judge = make_judge(req.judge, **req.judge_args)  # a bad judge spec fails before any generation
+    bench = req.bench.expanduser().resolve()
+    tasks, notes = plan_tasks(req.tasks, bench)
+    docs = {t: task_docs(bench, t) for t in tasks}  # refuses missing manifests/media before loading the model
+    for note in notes:
+        print(note, file=sys.stderr)
+    run_dir = req.out
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    from .lm_eval_models import DEFAULT_MAX_NEW_TOKENS, VABenchLM
+
+    lm = VABenchLM(model=req.model, cache=str(run_dir / "cache" / "generations.jsonl"), batch_size=req.batch_size,
+                   **req.model_args)
+    try:
+        info = lm.backend.info
+        tasks, notes = check_modalities(tasks, info.modalities, {t for t in req.tasks if t in TASKS}, req.model)
+        for note in notes:
+            print(note, file=sys.stderr)
+        if info.random_weights:
+            print(f"note: {req.model} has random weights: its ASR means nothing (demo/test model)", file=sys.stderr)
+        samples = {t: first_per_scenario(docs[t], req.limit) for t in tasks} if req.limit else None
+        results = _generate(lm, tasks, bench, samples, req)
+    finally:
+        lm.close()
+    _write_lm_eval_outputs(run_dir / "lm_eval", results)
+
+    from ..commands.judge import judge_rows
+
+    rows = [_response_row(o, req.model, bench) for o in lm.outcomes]
+    judgements = judge_rows(judge, rows)
+    judge_id = {"name": judge.name, "version": judge.version}
+    for row, j in zip(rows, judgements):
+        row["verdict"] = {"label": j["label"], "raw": j["raw"], "categories": j["categories"]}
+        row["judge"] = judge_id
+    _atomic_write(run_dir / "responses.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+    from judges.aggregate import Record
+
+    from ..summary import bench_fingerprint, write_summary
+
+    records = [Record(j["task"], j["scenario"], j["id"], j["label"]) for j in judgements]
+    generation = {"max_new_tokens": req.max_new_tokens or DEFAULT_MAX_NEW_TOKENS, "temperature": 0.0,
+                  "limit_per_scenario": req.limit}
+    summary = write_summary(run_dir, records, model=req.model, backend=info.backend,
+                            random_weights=info.random_weights, judge=judge_id,
+                            bench=bench_fingerprint(bench, tasks), alignment=info.metadata.get("alignment"),
+                            generation=generation)
+    return EvalResult(run_dir, summary, lm.generated, sum(o.cached for o in lm.outcomes), summary["errors"])
+
+
+class _QuietCustomDataset(logging.Filter):
+    """lm-eval warns on every custom_dataset task that kwargs can be passed; ours are documented."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Custom kwargs can be passed" not in record.getMessage()
+
+
+def _generate(lm, tasks: list[str], bench: Path, samples: dict | None, req: EvalRequest) -> dict:
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    logging.getLogger("lm_eval.api.task").addFilter(_QuietCustomDataset())
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False, metadata={"bench": str(bench)})
+    gen_kwargs = {"max_gen_toks": req.max_new_tokens} if req.max_new_tokens else None
+    return simple_evaluate(model=lm, tasks=tasks, task_manager=manager, samples=samples, log_samples=True,
+                           gen_kwargs=gen_kwargs, batch_size=req.batch_size, bootstrap_iters=0,
+                           random_seed=0, numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0)
+
+
+def _write_lm_eval_outputs(folder: Path, results: dict) -> None:
+    from lm_eval.utils import handle_non_serializable
+
+    folder.mkdir(parents=True, exist_ok=True)
+    samples = results.pop("samples", {})
+    _atomic_write(folder / "results.json", json.dumps(results, indent=1, default=handle_non_serializable,
+                                                      ensure_ascii=False))
+    for task, rows in samples.items():
+        _atomic_write(folder / f"samples_{task}.jsonl", "".join(
+            json.dumps(r, default=handle_non_serializable, ensure_ascii=False) + "\n" for r in rows))
+
+
+def _response_row(o, model: str, bench: Path) -> dict:
+    return {"model": model, "task": o.task, "scenario": o.doc.get("scenario"), "id": o.doc.get("id", str(o.doc_id)),
+            "prompt": o.prompt, "question": o.doc.get("question"), "media": [_relative(m, bench) for m in o.media],
+            "response": o.response, "error": o.error}
+
+
+def _relative(media: str, bench: Path) -> str:
+    try:
+        return str(Path(media).relative_to(bench))
+    except ValueError:
+        return media
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

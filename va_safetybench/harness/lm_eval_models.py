@@ -1,0 +1,272 @@
+"""lm-eval model class `va-bench`: any of our ModelBackends behind lm-eval's LM interface.
+
+    lm-eval run --model va-bench --model_args model=tiny:qwen2-vl,cache=runs/x/cache.jsonl,KEY=VAL ...
+
+model_args: `model` is our BACKEND:NAME spec (hf:PATH, vllm:PATH, openai:MODEL, tiny:FAMILY); `cache`
+(optional) a response-cache file that makes the run resumable (see cache.py); `bench` is task
+metadata (lm-eval merges model_args into it) and is ignored here; every other key goes to the
+backend. lm-eval's `--device` is ignored: pass `device=` in model_args where the backend takes one.
+
+generate_until turns each Instance (context, gen_kwargs, aux {"visual": [...], "audio": [...]})
+into a GenerationRequest: visual entries are image paths, {"type": "video"|"image", "path": ...},
+video paths (by extension) or PIL images (lm-eval's own image tasks; written to a scratch PNG);
+audio entries are paths, {"path": ...} or {"array", "sampling_rate"} (written to a scratch WAV).
+An empty context with media means the media carry the whole question (prompt None).
+A failed generation returns "" to lm-eval and is kept, with its error, in `outcomes`, so that the
+caller (va-bench eval) counts it as an error rather than as a response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lm_eval.api.model import LM
+from lm_eval.api.registry import register_model
+
+from ..models.base import GenerationError, GenerationRequest, GenerationSettings, Media
+from .cache import ResponseCache, cache_key
+from .docs import VIDEO_EXTS
+
+DEFAULT_MAX_NEW_TOKENS = 300  # the papers' setting
+# backend arguments that change where or how fast a model runs, not what it answers
+_NOT_IN_CACHE_KEY = frozenset({"batch_size", "device", "device_map", "concurrency", "api_key", "timeout", "max_retries",
+                               "tensor_parallel_size", "data_parallel_size", "gpu_memory_utilization"})
+
+
+@dataclass
+class Outcome:
+    """One answered lm-eval request, in request order."""
+
+    task: str
+    doc_id: int
+    doc: dict
+    prompt: str | None
+    media: list[str]
+    response: str | None
+    error: str | None
+    cached: bool
+
+
+@dataclass
+class _Pending:
+    index: int
+    task: str
+    doc_id: int
+    doc: dict
+    request: GenerationRequest
+    settings: GenerationSettings
+    key: str
+    media_names: list[str] = field(default_factory=list)
+
+
+def settings_from_gen_kwargs(gen_kwargs: dict | None, default_max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> GenerationSettings:
+    """lm-eval generation kwargs (until, max_gen_toks, do_sample, temperature, top_p) -> our settings."""
+    kw = dict(gen_kwargs or {})
+    until = kw.get("until") or ()
+    stop = (until,) if isinstance(until, str) else tuple(until)
+    sample = bool(kw.get("do_sample", False)) and float(kw.get("temperature", 1.0)) > 0
+    return GenerationSettings(max_new_tokens=int(kw.get("max_gen_toks", default_max_new_tokens)),
+                              temperature=float(kw.get("temperature", 1.0)) if sample else 0.0,
+                              top_p=float(kw.get("top_p", 1.0)) if sample else 1.0,
+                              seed=int(kw.get("seed", 0)), stop=stop)
+
+
+def truncate_at_stop(text: str, stop: tuple[str, ...]) -> str:
+    for s in stop:
+        if s:
+            text = text.split(s, 1)[0]
+    return text
+
+
+@register_model("va-bench")
+class VABenchLM(LM):
+    MULTIMODAL = True  # lm-eval only sends doc_to_image / doc_to_audio tasks to models that say so
+
+    def __init__(self, model: str | None = None, cache: str | None = None, batch_size: int | str | None = 1,
+                 max_batch_size: int | None = None, device: str | None = None, bench: str | None = None,
+                 max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, **backend_args: Any) -> None:
+        super().__init__()
+        from ..errors import InputError
+        from ..models.registry import make_backend
+
+        if not model:
+            raise InputError("--model_args: model=BACKEND:NAME is required (e.g. model=tiny:qwen2-vl)")
+        self.spec = str(model)
+        self.batch_size = _batch_size(batch_size, max_batch_size)
+        if "batch_size" not in backend_args and _factory_accepts(self.spec, "batch_size"):
+            backend_args["batch_size"] = self.batch_size  # hf/tiny: also the forward-pass batch
+        self.backend_args = backend_args
+        self.backend = make_backend(self.spec, self.backend_args)
+        self.max_new_tokens = int(max_new_tokens)
+        self.cache = ResponseCache(Path(cache)) if cache else None
+        self.outcomes: list[Outcome] = []
+        self.generated = 0  # requests sent to the backend in this process
+        self._scratch: tempfile.TemporaryDirectory | None = None
+        self._file_sha: dict[str, str] = {}
+
+    # ---- lm-eval interface -------------------------------------------------------------
+    def loglikelihood(self, requests, disable_tqdm: bool = False):
+        raise NotImplementedError(
+            "model 'va-bench' only generates (our backends expose no token log-probabilities); "
+            "run loglikelihood / multiple-choice tasks with lm-eval's own `hf` model")
+
+    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+        return self.loglikelihood(requests, disable_tqdm)
+
+    def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+        from tqdm import tqdm
+
+        texts: list[str] = [""] * len(requests)
+        pending: list[_Pending] = []
+        for i, inst in enumerate(requests):
+            item = self._prepare(i, inst)
+            hit = self.cache.get(item.key) if self.cache is not None else None
+            if hit is not None:
+                texts[i] = hit
+                self._record(item, hit, None, cached=True)
+            else:
+                pending.append(item)
+        bar = tqdm(total=len(requests), initial=len(requests) - len(pending), desc=f"generate {self.spec}",
+                   unit="req", file=sys.stderr, mininterval=1.0, disable=disable_tqdm)
+        with bar:
+            for batch in self._batches(pending):
+                results = self.backend.generate([p.request for p in batch], batch[0].settings)
+                self.generated += len(batch)
+                fresh = []
+                for p, result in zip(batch, results):
+                    if isinstance(result, GenerationError):
+                        self._record(p, None, result.message, cached=False)
+                        continue
+                    text = truncate_at_stop(result, p.settings.stop)
+                    texts[p.index] = text
+                    self._record(p, text, None, cached=False)
+                    fresh.append({"key": p.key, "task": p.task, "item": p.doc.get("key", p.doc_id), "response": text})
+                if self.cache is not None:
+                    self.cache.append(fresh)
+                bar.update(len(batch))
+        self.outcomes.sort(key=lambda o: (o.task, o.doc_id))
+        return texts
+
+    def close(self) -> None:
+        self.backend.close()
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+
+    # ---- internals ---------------------------------------------------------------------
+    def _prepare(self, index: int, inst) -> _Pending:
+        context, gen_kwargs, *aux = inst.args
+        aux = aux[0] if aux else {}
+        media = tuple(self._visual(v) for v in _as_list(aux.get("visual"))) + \
+            tuple(self._audio(a) for a in _as_list(aux.get("audio")))
+        prompt = context if (context or not media) else None
+        settings = settings_from_gen_kwargs(gen_kwargs, self.max_new_tokens)
+        doc = inst.doc if isinstance(inst.doc, dict) else {}
+        fields = {"model": self.spec,
+                  "model_args": {k: str(v) for k, v in sorted(self.backend_args.items()) if k not in _NOT_IN_CACHE_KEY},
+                  "task": inst.task_name, "item": doc.get("key", inst.doc_id), "prompt": prompt,
+                  "media": [[m.kind, self._sha(m.path)] for m in media], "settings": settings.cache_fields()}
+        return _Pending(index, inst.task_name, inst.doc_id, doc, GenerationRequest(prompt, media), settings,
+                        cache_key(fields), [str(m.path) for m in media])
+
+    def _record(self, p: _Pending, response: str | None, error: str | None, cached: bool) -> None:
+        self.outcomes.append(Outcome(p.task, p.doc_id, p.doc, p.request.prompt, p.media_names, response, error, cached))
+
+    def _batches(self, pending: list[_Pending]):
+        by_settings: dict[GenerationSettings, list[_Pending]] = {}
+        for p in pending:
+            by_settings.setdefault(p.settings, []).append(p)
+        for group in by_settings.values():
+            for start in range(0, len(group), self.batch_size):
+                yield group[start:start + self.batch_size]
+
+    def _sha(self, path: Path) -> str:
+        """Content hash for the cache key (a rebuilt file gets a new key); unreadable files key by path."""
+        name = str(path)
+        if name not in self._file_sha:
+            try:
+                h = hashlib.sha256()
+                with open(path, "rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(chunk)
+                self._file_sha[name] = h.hexdigest()
+            except OSError:
+                self._file_sha[name] = "missing:" + name
+        return self._file_sha[name]
+
+    def _scratch_dir(self) -> Path:
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="va-bench-media-")
+        return Path(self._scratch.name)
+
+    def _visual(self, entry: Any) -> Media:
+        if isinstance(entry, dict):
+            kind = entry.get("type", "image")
+            if kind not in ("image", "video") or "path" not in entry:
+                raise ValueError(f"visual entry needs type image|video and a path, got keys {sorted(entry)}")
+            return Media(kind, Path(entry["path"]))
+        if isinstance(entry, (str, Path)):
+            path = Path(entry)
+            return Media("video" if path.suffix.lower() in VIDEO_EXTS else "image", path)
+        if hasattr(entry, "save") and hasattr(entry, "tobytes"):  # a PIL image from an lm-eval task
+            digest = hashlib.sha256(entry.tobytes() + repr((entry.mode, entry.size)).encode()).hexdigest()[:32]
+            path = self._scratch_dir() / f"{digest}.png"
+            if not path.exists():
+                entry.convert("RGB").save(path)
+            return Media("image", path)
+        raise TypeError(f"unsupported visual entry of type {type(entry).__name__}")
+
+    def _audio(self, entry: Any) -> Media:
+        if isinstance(entry, (str, Path)):
+            return Media("audio", Path(entry))
+        if not isinstance(entry, dict):
+            raise TypeError(f"unsupported audio entry of type {type(entry).__name__}")
+        if entry.get("path") and (entry.get("array") is None or Path(entry["path"]).is_file()):
+            return Media("audio", Path(entry["path"]))
+        if entry.get("array") is not None and "sampling_rate" in entry:  # lm-eval's HF audio datasets
+            import numpy as np
+            import soundfile
+
+            array = np.asarray(entry["array"], dtype=np.float32)
+            digest = hashlib.sha256(array.tobytes() + str(entry["sampling_rate"]).encode()).hexdigest()[:32]
+            path = self._scratch_dir() / f"{digest}.wav"
+            if not path.exists():
+                soundfile.write(path, array, int(entry["sampling_rate"]))
+            return Media("audio", path)
+        raise TypeError(f"audio entry needs a path or an array with sampling_rate, got keys {sorted(entry)}")
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _factory_accepts(spec: str, parameter: str) -> bool:
+    """Whether the backend named by `spec` takes `parameter` (batch_size: hf and tiny do)."""
+    import importlib
+    import inspect
+
+    from ..models.registry import BACKENDS
+
+    entry = BACKENDS.get(spec.partition(":")[0])
+    if entry is None:
+        return False  # make_backend reports the unknown backend
+    try:
+        factory = getattr(importlib.import_module(entry[0]), entry[1])
+    except ImportError:
+        return False
+    return parameter in inspect.signature(factory).parameters
+
+
+def _batch_size(batch_size: int | str | None, max_batch_size: int | None) -> int:
+    """lm-eval passes an int, a digit string or 'auto[:N]'; auto means max_batch_size (or 8)."""
+    text = str(batch_size if batch_size is not None else 1)
+    if text.startswith("auto"):
+        return int(max_batch_size or 8)
+    return max(1, int(text))

@@ -1,0 +1,79 @@
+"""The `summary.json` of one run (schema in ARCHITECTURE.md), shared by `va-bench eval` and `va-bench judge`.
+
+Counts, ASR, intervals and group scores come from judges.aggregate; this module adds what
+identifies the run (model, judge, benchmark manifests, package versions) and writes the file
+atomically so that a reader never sees half a summary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+SUMMARY_NAME = "summary.json"
+_VERSIONED_PACKAGES = ("va-safetybench", "lm-eval", "torch", "transformers", "vllm", "openai")
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for name in _VERSIONED_PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def bench_fingerprint(bench: Path, tasks: list[str]) -> dict[str, str]:
+    """{path, manifest_sha256}: one sha256 over the evaluated tasks' manifests, in task-name order."""
+    digest = hashlib.sha256()
+    for task in sorted(tasks):
+        digest.update(task.encode() + b"\0")
+        digest.update((bench / "manifests" / f"{task}.jsonl").read_bytes())
+        digest.update(b"\0")
+    return {"path": str(bench), "manifest_sha256": digest.hexdigest()}
+
+
+def write_summary(run_dir: Path, records: list, *, model: str, backend: str, random_weights: bool,
+                  judge: dict[str, str], bench: dict[str, str], alignment: dict | None = None,
+                  generation: dict | None = None, created: str | None = None,
+                  versions: dict[str, str] | None = None) -> dict[str, Any]:
+    """Aggregate `records` (judges.aggregate.Record) and write RUN_DIR/summary.json; returns the summary.
+
+    `va-bench judge` passes the identifying fields of the previous summary back in, with its own
+    judge, so a re-judged run keeps its model and bench identity.
+    """
+    from judges.aggregate import group_scores, summarize_tasks
+
+    from .taskspec import GROUPS
+
+    tasks = summarize_tasks(records)
+    summary: dict[str, Any] = {
+        "model": model,
+        "backend": backend,
+        "random_weights": bool(random_weights),
+        "judge": {"name": judge["name"], "version": judge["version"]},
+        "bench": bench,
+        "created": created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "versions": versions or package_versions(),
+        "errors": sum(t["error"] for t in tasks.values()),
+        "tasks": tasks,
+        "groups": group_scores(tasks, GROUPS),
+    }
+    if generation:
+        summary["generation"] = generation
+    if alignment:
+        summary["alignment"] = alignment
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / SUMMARY_NAME
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return summary
