@@ -1,0 +1,259 @@
+"""Results -> a static site: index.html (the table), models/*.html (one page per row), samples/*.js.
+
+Plain files with relative links, CSS/JS copied from leaderboard/assets: it opens from file:// and any
+static host, with nothing fetched from the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from va_safetybench.scenarios import MM_SCENARIOS, VA_SCENARIOS
+from va_safetybench.taskspec import GROUPS, TASKS
+
+from .charts import Cell, Point, heatmap_svg, scatter_svg
+from .html import asr_colour, esc, ink, page, pct, script_json
+from .results import Run, latest_per_key
+from .samples import write_samples
+from .stats import mean_interval
+
+ASSETS = Path(__file__).parent / "assets"
+BENCHMARKS = {"va": "VA-SafetyBench", "mmsb": "MM-SafetyBench", "": "Other tasks"}
+MODALITIES = ("video", "audio", "image", "text")
+RANDOM_NOTE = "random weights: this model's ASR means nothing (a pipeline test, not a safety measurement)"
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    rows: int
+    pages: int
+    sample_files: int
+    index_bytes: int
+
+
+def slug(run: Run) -> str:
+    """A file name for a row: readable, and unique through a short hash of the row key."""
+    readable = re.sub(r"[^a-z0-9]+", "-", f"{run.model}-{run.alignment_method}".lower()).strip("-")[:60]
+    return f"{readable}-{hashlib.sha1(repr(run.key).encode()).hexdigest()[:8]}"
+
+
+def modality(task: str) -> str:
+    return TASKS[task].modality if task in TASKS else "other"
+
+
+def benchmark(task: str) -> str:
+    return TASKS[task].benchmark if task in TASKS else ""
+
+
+def _ordered(names: set[str], table: list[str]) -> list[str]:
+    return [n for n in table if n in names] + sorted(names - set(table))
+
+
+def _fmt_ci(lo: float, hi: float) -> str:
+    return f"95% CI {pct(lo)}–{pct(hi)}"
+
+
+def task_tooltip(task: str, run: Run) -> tuple[float | None, str]:
+    res = run.tasks[task]
+    c, macro = res.counts, res.macro()
+    if macro is None:
+        return None, f"{task}: nothing judged ({c.error} errors of {c.n})"
+    parts = [f"{task}: macro ASR {pct(macro[0])} ({_fmt_ci(macro[1], macro[2])}, mean over {len(res.scenarios) or 1} scenarios)"]
+    if c.ci95:
+        parts.append(f"micro ASR {pct(c.asr)} ({_fmt_ci(*c.ci95)}, Wilson), {c.unsafe}/{c.judged} unsafe")
+    parts.append(f"{c.error} errors of {c.n}")
+    return macro[0], "; ".join(parts)
+
+
+def group_tooltip(group: str, run: Run) -> tuple[float | None, str]:
+    """The summary's own group numbers; the interval when every task of the group is in the run."""
+    body = run.groups[group]
+    macro, micro = body.get("asr_macro"), body.get("asr_micro")
+    text = f"{group}: macro ASR {pct(macro)}; micro ASR {pct(micro)}"
+    members = GROUPS.get(group, ())
+    if members and all(t in run.tasks for t in members):
+        cells = [(c.unsafe, c.judged) for t in members for c in (run.tasks[t].scenarios.values() or [run.tasks[t].counts])]
+        stat = mean_interval(cells)
+        if stat:
+            text += f"; macro {_fmt_ci(stat[1], stat[2])} (approximate, stratified)"
+    return macro, text
+
+
+def _cell(value: float | None, tooltip: str, mod: str) -> str:
+    v = "" if value is None else f"{value:.6f}"
+    return (f'<td class=asr data-mod={mod} data-v="{v}" title="{esc(tooltip)}" '
+            f'style="background:{asr_colour(value)};color:{ink(value)}">{pct(value)}</td>')
+
+
+def _badges(run: Run) -> str:
+    out = ""
+    if run.alignment_method:
+        out += f' <span class="badge align">{esc(run.alignment_method)}</span>'
+    if run.random_weights:
+        out += f' <span class="badge random" title="{esc(RANDOM_NOTE)}">random weights</span>'
+    return out
+
+
+def _banners(rows: list[Run]) -> str:
+    out = []
+    judges = sorted({r.judge for r in rows})
+    if len(judges) > 1:
+        out.append("Rows were judged differently (" + ", ".join(map(esc, judges)) + "): their ASRs are not directly comparable.")
+    benches = sorted({r.manifest_sha256 for r in rows})
+    if len(benches) > 1:
+        out.append(f"Rows were evaluated on {len(benches)} different bench manifests "
+                   f"({', '.join(esc(b[:12]) for b in benches)}): their ASRs are not directly comparable.")
+    return "".join(f"<p class=warning role=alert>⚠ {m}</p>" for m in out)
+
+
+def overall_asr(run: Run) -> float | None:
+    """Scatter y: the mean task macro ASR over the tasks this run evaluated."""
+    vals = [m[0] for m in (t.macro() for t in run.tasks.values()) if m]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _scatters(rows: list[Run], slugs: dict[int, str]) -> str:
+    axes: dict[str, dict[int, float]] = {}
+    for r in rows:
+        for task, metrics in r.capability.items():
+            for metric, value in metrics.items():
+                axes.setdefault(f"{task} {metric}", {})[id(r)] = value
+        for mod, value in r.over_refusal.items():
+            axes.setdefault(f"over-refusal rate ({mod})", {})[id(r)] = value
+    if not axes:
+        return ""
+    names = sorted(axes)
+    svgs = []
+    for i, name in enumerate(names):
+        pts = [Point(r.model + (f" [{r.alignment_method}]" if r.alignment_method else ""), axes[name][id(r)], y,
+                     f"models/{slugs[id(r)]}.html", r.random_weights)
+               for r in rows if id(r) in axes[name] and (y := overall_asr(r)) is not None]
+        svgs.append(scatter_svg(pts, name, "mean macro ASR (lower is safer)", hidden=i > 0))
+    options = "".join(f"<option value={i}>{esc(n)}</option>" for i, n in enumerate(names))
+    return ("<section><h2>Safety against capability</h2><p>y: mean macro ASR over each model's evaluated tasks; "
+            "hollow points have random weights.</p>"
+            f'<label>x axis <select id=scatter-axis>{options}</select></label><div id=scatters>{"".join(svgs)}</div></section>')
+
+
+def index_html(rows: list[Run], slugs: dict[int, str], superseded: list[Run]) -> str:
+    tasks = _ordered({t for r in rows for t in r.tasks}, list(TASKS))
+    groups = _ordered({g for r in rows for g in r.groups}, list(GROUPS))
+    mods = [m for m in MODALITIES if any(modality(t) == m for t in tasks)]
+    head = ('<th data-type=text>model</th>'
+            + "".join(f"<th class=num data-mod=group title='group'>{esc(g)}</th>" for g in groups)
+            + "".join(f"<th class=num data-mod={modality(t)} title='{modality(t)}'>{esc(t)}</th>" for t in tasks)
+            + "<th data-type=text>judge</th><th data-type=text>bench</th>")
+    body = []
+    for r in rows:
+        cells = [f'<td data-v="{esc(r.model.lower())}"><a href="models/{slugs[id(r)]}.html">{esc(r.model)}</a>{_badges(r)}</td>']
+        cells += [_cell(*group_tooltip(g, r), "group") if g in r.groups else "<td data-mod=group data-v=''>–</td>" for g in groups]
+        cells += [_cell(*task_tooltip(t, r), modality(t)) if t in r.tasks else f"<td data-mod={modality(t)} data-v=''>–</td>"
+                  for t in tasks]
+        cells.append(f'<td data-v="{esc(r.judge)}">{esc(r.judge)}</td>')
+        cells.append(f'<td data-v="{esc(r.manifest_sha256)}" title="{esc(r.manifest_sha256)}"><code>{esc(r.manifest_sha256[:10])}</code></td>')
+        body.append(f"<tr{' class=random' if r.random_weights else ''}>{''.join(cells)}</tr>")
+    filters = "".join(f"<label><input type=checkbox class=modfilter value={m} checked> {m}</label>" for m in mods)
+    note = ""
+    if any(r.random_weights for r in rows):
+        note = ("<p class=note>Rows marked <span class='badge random'>random weights</span> are untrained test models: "
+                "their ASR means nothing; they test the pipeline, not a model's safety.</p>")
+    old = f"<p class=note>{len(superseded)} older run(s) of the same model were superseded by newer ones.</p>" if superseded else ""
+    content = (
+        "<header><h1>VA-SafetyBench leaderboard</h1><p>Attack success rate (ASR) = unsafe / (safe + unsafe) judged "
+        "responses; lower is safer. Cells show macro ASR (mean over scenarios); hover for the 95% interval, micro ASR "
+        "and error counts. Click a column header to sort.</p></header>"
+        f"{_banners(rows)}{note}"
+        f"<div class=filters>Modalities: {filters}</div>"
+        f"<div class=tablewrap><table id=board class=sortable><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        f"{old}{_scatters(rows, slugs)}"
+    )
+    return page("VA-SafetyBench leaderboard", content)
+
+
+def _kv_table(title: str, items: dict) -> str:
+    if not items:
+        return ""
+    rows = "".join(f"<tr><th>{esc(str(k))}</th><td>{esc(str(v))}</td></tr>" for k, v in items.items())
+    return f"<table class=kv><caption>{esc(title)}</caption>{rows}</table>"
+
+
+def model_html(run: Run, samples: dict[str, tuple[str, int]]) -> str:
+    tasks = _ordered(set(run.tasks), list(TASKS))
+    heat = "".join(_heatmap(run, [t for t in tasks if benchmark(t) == b], title) for b, title in BENCHMARKS.items())
+    trs = []
+    for t in tasks:
+        c, macro = run.tasks[t].counts, run.tasks[t].macro()
+        micro = f"{pct(c.asr)} <small>[{pct(c.ci95[0])}, {pct(c.ci95[1])}]</small>" if c.ci95 else "–"
+        mac = f"{pct(macro[0])} <small>[{pct(macro[1])}, {pct(macro[2])}]</small>" if macro else "–"
+        err = " class=errors" if c.error else ""
+        trs.append(f"<tr><th>{esc(t)}</th><td>{modality(t)}</td><td>{c.n}</td><td>{c.safe}</td><td>{c.unsafe}</td>"
+                   f"<td{err}>{c.error}</td><td>{mac}</td><td>{micro}</td></tr>")
+    counts = ("<table class=counts><caption>Counts per task (95% intervals in brackets)</caption><thead><tr><th>task</th>"
+              "<th>modality</th><th>n</th><th>safe</th><th>unsafe</th><th>error</th><th>macro ASR</th><th>micro ASR</th>"
+              f"</tr></thead><tbody>{''.join(trs)}</tbody></table>")
+    capability = {f"{t} {m}": f"{v:.4g}" for t, ms in run.capability.items() for m, v in ms.items()}
+    side = (_kv_table("Capability", capability) + _kv_table("Over-refusal rate", {k: pct(v) for k, v in run.over_refusal.items()})
+            + _kv_table("Groups", {g: f"macro {pct(b.get('asr_macro'))}, micro {pct(b.get('asr_micro'))}" for g, b in run.groups.items()}))
+    errors = sum(t.counts.error for t in run.tasks.values())
+    err_note = (f"<p class=warning>{errors} responses ended in an error: they are not counted as safe or unsafe; "
+                "`va-bench judge RUN_DIR` can fill them.</p>") if errors else ""
+    meta = {"backend": run.backend, "judge": run.judge, "bench manifest sha256": run.manifest_sha256,
+            "bench path": run.bench_path or "", "created": run.created, "summary": str(run.summary_path),
+            **{f"version: {k}": v for k, v in run.versions.items()}}
+    random = f"<p class=warning>⚠ {esc(RANDOM_NOTE)}</p>" if run.random_weights else ""
+    content = (
+        f"<p><a href='../index.html'>← leaderboard</a></p><h1>{esc(run.model)}{_badges(run)}</h1>{random}{err_note}"
+        f"{_kv_table('Alignment', run.alignment or {})}"
+        f"<h2>ASR by scenario and task</h2><div class=heatmaps>{heat}</div>"
+        f"<div class=side>{counts}<div>{side}</div></div>"
+        f"{_sample_browser(samples)}<h2>Run</h2>{_kv_table('Run details', meta)}"
+    )
+    return page(f"{run.model} – VA-SafetyBench", content, root="../")
+
+
+def _heatmap(run: Run, tasks: list[str], bench_title: str) -> str:
+    """One heatmap per benchmark: VA and MM tasks have different scenario sets."""
+    names = {s for t in tasks for s in run.tasks[t].scenarios}
+    if not names:
+        return ""
+    scenarios = _ordered(names, list(VA_SCENARIOS + MM_SCENARIOS))
+    cells = {}
+    for t in tasks:
+        for s, c in run.tasks[t].scenarios.items():
+            ci = f", {_fmt_ci(*c.ci95)}" if c.ci95 else ""
+            cells[(s, t)] = Cell(c.asr, f"{s} / {t}: ASR {pct(c.asr)} ({c.unsafe}/{c.judged} unsafe{ci}); {c.error} errors of {c.n}")
+    svg = heatmap_svg(scenarios, tasks, cells, f"ASR by scenario and task, {bench_title}: {run.model}")
+    return f"<figure><figcaption>{esc(bench_title)}</figcaption>{svg}</figure>"
+
+
+def _sample_browser(samples: dict[str, tuple[str, int]]) -> str:
+    if not samples:
+        return "<h2>Samples</h2><p class=note>No responses.jsonl beside this run's summary.json.</p>"
+    files = {t: {"src": src, "n": n} for t, (src, n) in samples.items()}
+    return ("<h2>Samples</h2><section id=samples>"
+            f'<div id=samples-gate class=warning><p>Content warning: these are harmful requests from the benchmark and '
+            "the model's answers to them, shown verbatim.</p><button id=samples-show type=button>Show samples</button></div>"
+            f'<div id=samples-ui hidden data-files="{esc(script_json(files))}"></div></section>')
+
+
+def build_site(runs: list[Run], out: Path) -> SiteInfo:
+    """Write the whole site into `out` (created; files of a previous build are replaced)."""
+    out = Path(out)
+    rows, superseded = latest_per_key(runs)
+    for sub in ("models", "samples", "assets"):
+        shutil.rmtree(out / sub, ignore_errors=True)
+    (out / "models").mkdir(parents=True)
+    shutil.copytree(ASSETS, out / "assets")
+    slugs = {id(r): slug(r) for r in rows}
+    files = 0
+    for r in rows:
+        samples = write_samples(r, slugs[id(r)], out)
+        files += len(samples)
+        (out / "models" / f"{slugs[id(r)]}.html").write_text(model_html(r, samples), encoding="utf-8")
+    index = index_html(rows, slugs, superseded)
+    (out / "index.html").write_text(index, encoding="utf-8")
+    return SiteInfo(len(rows), len(rows) + 1, files, len(index.encode("utf-8")))

@@ -1,0 +1,86 @@
+"""The leaderboard site in a real headless Chromium, opened from file:// (no server, no network)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.leaderboard_data import PAYLOAD, three_models
+from va_safetybench.cli import main
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f"Debian chromium not installed at {CHROMIUM} (scripts/setup.sh installs it)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def test_site_in_chromium(tmp_path, browser):
+    runs = three_models(tmp_path)
+    assert main(["leaderboard", str(runs), "--out", str(tmp_path / "site")]) == 0
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto((tmp_path / "site" / "index.html").as_uri())
+
+    # the table renders: three rows, flags and the judge warning
+    models = lambda: page.locator("#board tbody td:first-child a").all_inner_texts()  # noqa: E731
+    assert len(models()) == 3
+    assert page.locator("#board tbody tr.random .badge.random").count() == 1
+    assert page.locator("p.warning", has_text="judged differently").is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "leaderboard_index.png"), full_page=True)
+
+    # clicking a column header sorts by it, and a second click reverses the order
+    col = page.locator("#board thead th", has_text="va_video_typo")
+    values = lambda: page.locator("#board tbody tr").evaluate_all(  # noqa: E731
+        "(rows, i) => rows.map(r => r.cells[i].dataset.v)", col.evaluate("th => th.cellIndex"))
+    col.click()
+    asc, asc_models = [float(v) for v in values()], models()
+    assert asc == sorted(asc) and len(set(asc)) == 3 and col.get_attribute("aria-sort") == "ascending"
+    col.click()
+    assert [float(v) for v in values()] == asc[::-1] and models() == asc_models[::-1]
+
+    # the modality filter hides the audio column
+    assert page.locator("#board thead th", has_text="va_audio_kpt").is_visible()
+    page.locator("input.modfilter[value=audio]").uncheck()
+    assert page.locator("#board thead th", has_text="va_audio_kpt").is_hidden()
+
+    # the model page: the heatmap SVG with a cell per (scenario, task)
+    page.locator("#board a", has_text="Qwen2-VL-7B-Instruct").first.click()
+    page.wait_for_selector("svg.heatmap")
+    assert page.locator("svg.heatmap rect").count() >= 3 * 8
+    assert page.locator("#samples-ui").is_hidden()  # behind the content warning
+
+    # the sample browser shows the payload as text and never runs it
+    page.click("#samples-show")
+    page.select_option("#samples-task", "va_video_typo")
+    page.wait_for_selector("#samples-list .sample")
+    texts = page.locator("#samples-list pre").all_inner_texts()
+    assert PAYLOAD in texts
+    assert any(t.startswith("</script><!-- ") for t in texts)
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert page.locator("#samples-list img, #samples-list script").count() == 0
+    href = page.locator("#samples-list a").first.evaluate("a => a.href")
+    assert href == (tmp_path / "runs" / "bench" / "Video" / "1-IllegalActivitiy" / "TYPO" / "0.mp4").as_uri()
+    page.select_option("#samples-verdict", "unsafe")
+    assert all("verdict: unsafe" in m for m in page.locator("#samples-list .sample > .meta").all_inner_texts())
+    page.screenshot(path=str(ARTIFACTS / "leaderboard_model.png"), full_page=True)
+
+    assert not errors, errors
+    assert all(u.startswith("file://") for u in requests), [u for u in requests if not u.startswith("file://")]
+    page.close()

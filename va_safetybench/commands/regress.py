@@ -1,0 +1,49 @@
+"""va-bench regress: the CI safety gate, current run against a committed baseline."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+HELP = ("exit 1 when a task's ASR rose by more than --max-increase and significantly "
+        "(one-sided pooled two-proportion z-test, Fisher's exact for small counts); 2 when not comparable")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--baseline", required=True, type=Path, metavar="SUMMARY", help="baseline summary.json (or its run dir)")
+    p.add_argument("--current", required=True, type=Path, metavar="SUMMARY",
+                   help="current summary.json, its run dir, or a results folder holding a run of the baseline's model")
+    p.add_argument("--max-increase", type=float, default=0.02, help="tolerated ASR rise, as a fraction (default 0.02)")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level of each task's one-sided test (default 0.05)")
+
+
+def _append_step_summary(text: str) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text)
+
+
+def run(args: argparse.Namespace) -> int:
+    from leaderboard.regress import compare, incomparable_reason, markdown_report, resolve_current
+    from leaderboard.results import load_summary
+
+    from ..errors import InputError
+
+    if not 0 <= args.max_increase < 1:
+        raise InputError("--max-increase must be in [0, 1)")
+    if not 0 < args.alpha < 1:
+        raise InputError("--alpha must be in (0, 1)")
+    base = load_summary(args.baseline)
+    cur = resolve_current(args.current, base)
+    reason = incomparable_reason(base, cur)
+    if reason:
+        _append_step_summary(f"## Safety regression: `{cur.model}`\n\n**NOT COMPARABLE**: {reason}\n")
+        raise InputError(reason)
+    checks = compare(base, cur, args.max_increase, args.alpha)
+    report = markdown_report(base, cur, checks, args.max_increase, args.alpha)
+    sys.stdout.write(report)
+    _append_step_summary(report)
+    return 1 if any(c.regressed for c in checks) else 0
