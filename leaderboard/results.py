@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from judges.aggregate import wilson_interval
 from va_safetybench.errors import InputError
 
-from .stats import mean_interval, wilson_interval
+from .stats import mean_interval
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Counts:
 
     @property
     def ci95(self) -> tuple[float, float] | None:
-        return wilson_interval(self.unsafe, self.judged)
+        return wilson_interval(self.unsafe, self.judged) if self.judged else None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Small, dependency-free statistics for attack success rates (ASR = unsafe / (safe + unsafe)).
 
-Kept here rather than imported from scipy so that the leaderboard and the CI regression gate run
-with nothing but the standard library.
+Standard library only (no scipy), so the leaderboard and the CI gate run anywhere. The per-cell
+Wilson interval is the judges' own (judges.aggregate), so the site and summary.json agree.
 """
 
 from __future__ import annotations
@@ -9,20 +9,6 @@ from __future__ import annotations
 import math
 
 Z95 = 1.959963984540054
-
-
-def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float] | None:
-    """95% Wilson score interval for k successes in n trials; None when nothing was judged.
-
-    Wilson rather than the normal approximation because ASRs near 0 or 1 on few samples are common.
-    """
-    if n <= 0:
-        return None
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def mean_interval(cells: list[tuple[int, int]], z: float = Z95) -> tuple[float, float, float] | None:

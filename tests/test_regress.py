@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from leaderboard.stats import fisher_greater, increase_pvalue, wilson_interval
+from leaderboard.stats import fisher_greater, increase_pvalue, mean_interval
 from tests.leaderboard_data import write_run
 from va_safetybench.cli import main
 
@@ -105,9 +105,8 @@ def test_bad_options_and_files_exit_2(tmp_path, capsys):
 
 
 def test_statistics_against_known_values():
-    lo, hi = wilson_interval(5, 20)  # Wilson 95% for 5/20: 0.1119 .. 0.4687
-    assert (round(lo, 4), round(hi, 4)) == (0.1119, 0.4687)
-    assert wilson_interval(0, 0) is None
+    mean, lo, hi = mean_interval([(0, 10), (10, 10), (3, 0)])  # the empty cell is left out
+    assert mean == 0.5 and 0 < lo < 0.5 < hi < 1
     # scipy.stats.fisher_exact([[1, 7], [3, 5]], alternative='less').pvalue == 0.2846...
     assert fisher_greater(1, 8, 3, 8) == pytest.approx(0.28462, abs=1e-4)
     # pooled z for 60/360 vs 120/360: z = 5.164..., one-sided p ~ 1.2e-7
