@@ -225,7 +225,18 @@ def _tiny_sd_pipeline(path: Path) -> Path:
     return path / "model"
 
 
-def test_diffusers_backend_generates_seeded_sd_and_sd_typo(tmp_path):
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models gain nothing from threads, and on a busy machine threads spin: use one."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_diffusers_backend_generates_seeded_sd_and_sd_typo(tmp_path, one_torch_thread):
     """In-process (torch is imported once): the runner loads the saved pipeline and renders."""
     from va_safetybench.build.runner import build
     from va_safetybench.build.settings import BuildSettings
