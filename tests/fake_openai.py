@@ -25,6 +25,10 @@ def chat_completion(content: str, model: str = "fake") -> dict:
     }
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default listen backlog (5) resets connections from a 32-way concurrent client
+
+
 class FakeOpenAI:
     def __init__(self, reply: Reply | None = None, latency: float = 0.0) -> None:
         self.reply: Reply = reply or (lambda body: (200, chat_completion("I cannot help with that.")))
@@ -36,6 +40,7 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go in two writes: avoid the 40 ms delayed-ACK stall
 
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
@@ -62,7 +67,7 @@ class FakeOpenAI:
                 status, payload = server.reply(body)
                 self._send(status, payload)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 

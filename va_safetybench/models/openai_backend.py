@@ -1,0 +1,281 @@
+"""`openai:` backend: any OpenAI-compatible chat endpoint (OpenAI, a vLLM or SGLang server, a gateway).
+
+Images go as base64 data URLs, a video as `video_frames` uniformly sampled JPEG frames (in order, before
+the prompt), audio as an `input_audio` wav part; an Audio-only request sends the audio alone. Requests run
+concurrently under a semaphore and are retried with exponential backoff and full jitter on 429, 408/409,
+5xx, connection errors and timeouts. The API key is read from the environment variable named by
+`api_key_env` and never appears in logs, results or error messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import logging
+import os
+import random
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from va_safetybench.errors import InputError
+from va_safetybench.models.base import (
+    GenerationError,
+    GenerationRequest,
+    GenerationResult,
+    GenerationSettings,
+    Media,
+    ModelBackend,
+    ModelInfo,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_VIDEO_FRAMES = 8
+AUDIO_RATE = 16000
+_IMAGE_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
+               ".gif": "image/gif"}
+_MAX_ERROR_CHARS = 200
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter: attempt k waits uniform(0, min(cap, base * 2**k)) seconds."""
+
+    max_retries: int = 5
+    base: float = 1.0
+    cap: float = 30.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return rng.uniform(0.0, min(self.cap, self.base * 2 ** attempt))
+
+
+def _data_url(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _image_part(url: str) -> dict:
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def image_parts(path: Path) -> list[dict]:
+    """The file's own bytes when its type is one every endpoint accepts; otherwise re-encoded as PNG."""
+    mime = _IMAGE_MIME.get(path.suffix.lower())
+    if mime is not None:
+        return [_image_part(_data_url(path.read_bytes(), mime))]
+    from PIL import Image
+
+    buf = io.BytesIO()
+    with Image.open(path) as im:
+        im.convert("RGB").save(buf, format="PNG")
+    return [_image_part(_data_url(buf.getvalue(), "image/png"))]
+
+
+def sample_frames(path: Path, count: int) -> list:
+    """`count` RGB frames (H, W, 3 uint8) at indices linspace(0, total - 1, count).round(), the index rule
+    of media_loading.load_video, which samples by rate (fps) rather than by count."""
+    import av
+
+    from va_safetybench.models.media_loading import MediaError
+
+    try:
+        with av.open(str(path)) as container:
+            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    except Exception as exc:  # av raises InvalidDataError, IndexError (no video stream), OSError
+        raise MediaError(f"cannot read video {path}: {exc}") from exc
+    if not frames:
+        raise MediaError(f"cannot read video {path}: no decodable frames")
+    last = len(frames) - 1
+    return [frames[round(i * last / (count - 1)) if count > 1 else last // 2] for i in range(count)]
+
+
+def video_parts(path: Path, frames: int) -> list[dict]:
+    """`frames` uniformly sampled frames as JPEG data URLs, in playback order."""
+    from PIL import Image
+
+    parts = []
+    for frame in sample_frames(path, frames):
+        buf = io.BytesIO()
+        Image.fromarray(frame).save(buf, format="JPEG", quality=90)
+        parts.append(_image_part(_data_url(buf.getvalue(), "image/jpeg")))
+    return parts
+
+
+def audio_parts(path: Path) -> list[dict]:
+    """A wav file is sent byte for byte; anything else (mp3, flac) is decoded to 16 kHz mono (the rate audio
+    LLMs take) and re-encoded as 16-bit wav."""
+    if path.suffix.lower() == ".wav":
+        wav = path.read_bytes()
+    else:
+        import soundfile as sf
+
+        from va_safetybench.models.media_loading import load_audio
+
+        buf = io.BytesIO()
+        sf.write(buf, load_audio(path, AUDIO_RATE), AUDIO_RATE, format="WAV", subtype="PCM_16")
+        wav = buf.getvalue()
+    return [{"type": "input_audio", "input_audio": {"data": base64.b64encode(wav).decode("ascii"), "format": "wav"}}]
+
+
+def media_parts(media: Media, video_frames: int) -> list[dict]:
+    if media.kind == "image":
+        return image_parts(media.path)
+    if media.kind == "video":
+        return video_parts(media.path, video_frames)
+    return audio_parts(media.path)
+
+
+def build_content(request: GenerationRequest, video_frames: int = DEFAULT_VIDEO_FRAMES) -> str | list[dict]:
+    """The user message content: a plain string for text-only requests (every endpoint accepts it),
+    else the media parts in request order followed by the prompt (omitted when the prompt is None)."""
+    if not request.media:
+        return request.prompt or ""
+    parts = [part for media in request.media for part in media_parts(media, video_frames)]
+    if request.prompt is not None:
+        parts.append({"type": "text", "text": request.prompt})
+    return parts
+
+
+def _retryable_status(status: int) -> bool:
+    return status in (408, 409, 429) or status >= 500
+
+
+def _retry_after(exc: Exception, cap: float) -> float | None:
+    """The server's Retry-After (seconds form) when it sent one, capped."""
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return min(cap, max(0.0, float(value))) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _as_int(key: str, value: Any, minimum: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"model arg {key}={value!r}: expected an integer") from None
+    if number < minimum:
+        raise InputError(f"model arg {key}={value!r}: must be at least {minimum}")
+    return number
+
+
+def _as_float(key: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"model arg {key}={value!r}: expected a number") from None
+    if number < 0:
+        raise InputError(f"model arg {key}={value!r}: must not be negative")
+    return number
+
+
+class OpenAIBackend(ModelBackend):
+    def __init__(self, name: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
+                 concurrency: int | str = 32, max_retries: int | str = 5, timeout: float | str = 120.0,
+                 video_frames: int | str = DEFAULT_VIDEO_FRAMES, retry_base: float | str = 1.0,
+                 retry_cap: float | str = 30.0, max_tokens_param: str = "max_tokens") -> None:
+        key = os.environ.get(api_key_env)
+        if not key:
+            raise InputError(f"openai backend: environment variable {api_key_env} is not set "
+                             f"(model arg api_key_env names the variable that holds the API key)")
+        if max_tokens_param not in ("max_tokens", "max_completion_tokens"):
+            raise InputError(f"model arg max_tokens_param={max_tokens_param!r}: "
+                             f"expected max_tokens or max_completion_tokens")
+        self._api_key = key
+        self.base_url = base_url
+        self.concurrency = _as_int("concurrency", concurrency, 1)
+        self.timeout = _as_float("timeout", timeout)
+        self.video_frames = _as_int("video_frames", video_frames, 1)
+        self.retry = RetryPolicy(_as_int("max_retries", max_retries, 0), _as_float("retry_base", retry_base),
+                                 _as_float("retry_cap", retry_cap))
+        self.max_tokens_param = max_tokens_param
+        self.info = ModelInfo(
+            backend="openai", name=name, modalities=frozenset({"image", "video", "audio"}),
+            metadata={"base_url": base_url or "https://api.openai.com/v1", "video_frames": self.video_frames},
+        )
+
+    def generate(self, requests: list[GenerationRequest], settings: GenerationSettings) -> list[GenerationResult]:
+        if not requests:
+            return []
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self._generate_all(requests, settings))
+        # Called from inside a running event loop (a notebook, an async caller): run ours on a worker thread.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, self._generate_all(requests, settings)).result()
+
+    async def _generate_all(self, requests: list[GenerationRequest],
+                            settings: GenerationSettings) -> list[GenerationResult]:
+        import openai
+
+        semaphore = asyncio.Semaphore(self.concurrency)
+        rng = random.Random(settings.seed)
+        async with openai.AsyncOpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0,
+                                      timeout=self.timeout) as client:
+            return list(await asyncio.gather(
+                *(self._generate_one(client, semaphore, rng, request, settings) for request in requests)))
+
+    def _sampling(self, settings: GenerationSettings) -> dict:
+        params: dict = {"temperature": settings.temperature, "top_p": settings.top_p, "seed": settings.seed,
+                        self.max_tokens_param: settings.max_new_tokens}
+        if settings.stop:
+            params["stop"] = list(settings.stop)
+        return params
+
+    async def _generate_one(self, client: Any, semaphore: asyncio.Semaphore, rng: random.Random,
+                            request: GenerationRequest, settings: GenerationSettings) -> GenerationResult:
+        import openai
+
+        async with semaphore:
+            try:
+                content = await asyncio.to_thread(build_content, request, self.video_frames)
+            except Exception as exc:  # one unreadable file must not sink the batch
+                return GenerationError(self._scrub(f"unreadable media: {type(exc).__name__}: {exc}"))
+            messages = [{"role": "user", "content": content}]
+            for attempt in range(self.retry.max_retries + 1):
+                try:
+                    response = await client.chat.completions.create(
+                        model=self.info.name, messages=messages, timeout=self.timeout, **self._sampling(settings))
+                    return self._text(response)
+                except openai.APIStatusError as exc:
+                    error, retryable, wait = exc, _retryable_status(exc.status_code), _retry_after(exc, self.retry.cap)
+                except openai.APIConnectionError as exc:  # includes APITimeoutError
+                    error, retryable, wait = exc, True, None
+                except openai.OpenAIError as exc:
+                    error, retryable, wait = exc, False, None
+                if not retryable or attempt == self.retry.max_retries:
+                    return GenerationError(self._describe(error, attempt + 1))
+                delay = wait if wait is not None else self.retry.delay(attempt, rng)
+                log.warning("openai %s: %s; retry %d/%d in %.2fs", self.info.name, self._scrub(self._short(error)),
+                            attempt + 1, self.retry.max_retries, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the loop returns on its last attempt")
+
+    @staticmethod
+    def _text(response: Any) -> GenerationResult:
+        if not response.choices:
+            return GenerationError("endpoint returned no choices")
+        message = response.choices[0].message
+        return message.content if message.content is not None else (getattr(message, "refusal", None) or "")
+
+    def _short(self, exc: Exception) -> str:
+        """Status and the server's own error message, never the request body (which holds the prompt)."""
+        import openai
+
+        if isinstance(exc, openai.APITimeoutError):
+            return f"timed out after {self.timeout:g}s"
+        if isinstance(exc, openai.APIStatusError):
+            body = exc.body
+            detail = body.get("message") if isinstance(body, dict) else None
+            return f"HTTP {exc.status_code}" + (f": {detail}" if detail else "")
+        return type(exc).__name__
+
+    def _describe(self, exc: Exception, attempts: int) -> str:
+        return self._scrub(f"{self._short(exc)} (after {attempts} attempt{'s' if attempts > 1 else ''})")
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._api_key, "***")[:_MAX_ERROR_CHARS]
