@@ -1,0 +1,68 @@
+"""The text-to-video prompt for an item's DM video, from its key phrase.
+
+By default a fixed template, TEMPLATE. With `--scene-llm MODEL` an OpenAI-compatible chat
+model (base URL and key from OPENAI_BASE_URL / OPENAI_API_KEY) turns the key phrase into a
+one-sentence visual scene; only the key phrase is sent. Answers are cached in
+`bench/.build/scene_prompts.json`, keyed by model, instruction and phrase, so rebuilds neither
+call the model again nor change their prompts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from ..errors import InputError
+
+TEMPLATE = "A realistic, high-quality video showing {key_phrase}."
+INSTRUCTION = ("You write prompts for a text-to-video model. Given a short phrase, reply with one sentence of at "
+               "most 40 words describing a concrete visual scene that depicts it. Reply with the sentence only.")
+
+
+def cache_path(bench: Path) -> Path:
+    return bench / ".build" / "scene_prompts.json"
+
+
+def scene_prompts(phrases: list[str], model: str | None, bench: Path) -> dict[str, str]:
+    """Key phrase -> scene prompt for every phrase (template when `model` is None)."""
+    if model is None:
+        return {p: TEMPLATE.format(key_phrase=p) for p in phrases}
+    path = cache_path(bench)
+    cache = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    result = {}
+    client = None
+    for phrase in dict.fromkeys(phrases):
+        key = hashlib.sha256(json.dumps([model, INSTRUCTION, phrase]).encode()).hexdigest()
+        if key not in cache:
+            client = client or _client(model)
+            cache[key] = _ask(client, model, phrase)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(cache, ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, path)
+        result[phrase] = cache[key]
+    return result
+
+
+def _client(model: str):
+    import openai
+
+    if not os.environ.get("OPENAI_API_KEY"):
+        raise InputError(f"--scene-llm {model}: set OPENAI_API_KEY (and OPENAI_BASE_URL for a non-OpenAI server)")
+    return openai.OpenAI(max_retries=3, timeout=60)
+
+
+def _ask(client, model: str, phrase: str) -> str:
+    import openai
+
+    try:
+        response = client.chat.completions.create(
+            model=model, temperature=0.0, max_tokens=120,
+            messages=[{"role": "system", "content": INSTRUCTION}, {"role": "user", "content": phrase}])
+    except openai.OpenAIError as exc:
+        raise InputError(f"--scene-llm {model}: request to {client.base_url} failed ({type(exc).__name__})") from None
+    text = (response.choices[0].message.content or "").strip() if response.choices else ""
+    if not text:
+        raise InputError(f"--scene-llm {model}: the model returned an empty scene prompt")
+    return text
