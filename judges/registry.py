@@ -1,0 +1,32 @@
+"""Judge specs ("keyword", "gpt:MODEL", "llama-guard:PATH", ...) -> a Judge."""
+
+from __future__ import annotations
+
+from va_safetybench.errors import InputError
+
+from .base import Judge
+
+SPECS = ("keyword", "keyword:jailbreakbench", "keyword:gcg", "gpt", "gpt:MODEL", "llama-guard:PATH", "harmbench:PATH")
+
+
+def make_judge(spec: str, **options) -> Judge:
+    """Build the judge a spec names; `options` go to its constructor (e.g. base_url=, cache_dir=).
+
+    Plain "keyword" is keyword:jailbreakbench; plain "gpt" is gpt:gpt-4o-mini.
+    """
+    kind, _, arg = spec.partition(":")
+    if kind == "keyword":
+        from .keyword import DEFAULT_LIST, KeywordJudge
+
+        return KeywordJudge(arg or DEFAULT_LIST, **options)
+    if kind == "gpt":
+        from .gpt import DEFAULT_MODEL, GPTJudge
+
+        return GPTJudge(arg or DEFAULT_MODEL, **options)
+    if kind in ("llama-guard", "harmbench"):
+        if not arg:
+            raise InputError(f"judge {spec!r} needs a checkpoint folder: {kind}:PATH")
+        from .local import HarmBenchJudge, LlamaGuardJudge
+
+        return (LlamaGuardJudge if kind == "llama-guard" else HarmBenchJudge)(arg, **options)
+    raise InputError(f"unknown judge {spec!r}; valid: {', '.join(SPECS)}")

@@ -1,0 +1,168 @@
+"""va-bench judge: re-judge the stored responses of a run directory, without generating.
+
+Reads RUN_DIR/responses.jsonl (written by `va-bench eval`), writes beside it
+`judgements-{judge}.jsonl` (one verdict per response) and `summary-{judge}.json` (the run's
+metadata from summary.json when present, this judge's name and version, and the tasks/groups
+sections). The eval run's own summary.json is left untouched. Responses that failed to
+generate (response null) are `error` verdicts. Nothing from the responses is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+HELP = "re-judge a run's stored responses with another judge (no generation); writes summary-{judge}.json"
+
+REQUIRED = ("task", "scenario", "id")
+CARRIED_META = ("model", "backend", "random_weights", "bench", "versions", "generation")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", type=Path, help="a run directory written by va-bench eval (holds responses.jsonl)")
+    add_judge_options(p, "--judge", "keyword", "judge spec: keyword[:jailbreakbench|gcg] | gpt[:MODEL] | "
+                      "llama-guard:PATH | harmbench:PATH (default: keyword)")
+
+
+def add_judge_options(p: argparse.ArgumentParser, flag: str, default: str | None, help_text: str) -> None:
+    """The judge selector plus the options judges take (shared with judge-agreement)."""
+    p.add_argument(flag, default=default, required=default is None, help=help_text)
+    p.add_argument("--base-url", default=None, help="gpt judge: OpenAI-compatible endpoint (default: OpenAI)")
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="gpt judge: environment variable holding the key")
+    p.add_argument("--concurrency", type=int, default=32, help="gpt judge: requests in flight (default: 32)")
+    p.add_argument("--cache-dir", default=None, help="gpt judge: verdict cache (default: ~/.cache/va-safetybench/judge)")
+    p.add_argument("--no-cache", action="store_true", help="gpt judge: neither read nor write the verdict cache")
+    p.add_argument("--batch-size", type=int, default=8, help="local judges: responses per forward pass")
+    p.add_argument("--device", default=None, help="local judges: torch device (default: cuda if available)")
+
+
+def judge_options(spec: str, args: argparse.Namespace) -> dict:
+    """Constructor options for the judge kind `spec` names, from the shared command-line options."""
+    kind = spec.partition(":")[0]
+    if kind == "gpt":
+        return {"base_url": args.base_url, "api_key_env": args.api_key_env, "concurrency": args.concurrency,
+                "cache_dir": args.cache_dir, "use_cache": not args.no_cache}
+    if kind in ("llama-guard", "harmbench"):
+        return {"batch_size": args.batch_size, "device": args.device}
+    return {}
+
+
+def judge_slug(spec: str) -> str:
+    """A file-name-safe form of a judge spec ('llama-guard:/m/LG3' -> 'llama-guard_LG3')."""
+    kind, _, arg = spec.partition(":")
+    if arg and kind in ("llama-guard", "harmbench"):
+        arg = Path(arg.rstrip("/")).name
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{kind}_{arg}" if arg else kind)
+
+
+def read_responses(run_dir: Path) -> list[dict]:
+    """The rows of RUN_DIR/responses.jsonl; InputError naming the file and line for a bad one."""
+    from ..errors import InputError
+
+    path = run_dir / "responses.jsonl"
+    if not path.is_file():
+        raise InputError(f"{path}: not found (is {run_dir} a run directory written by va-bench eval?)")
+    rows, seen = [], set()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{number}: not JSON ({exc.msg})") from None
+        missing = [k for k in REQUIRED if not isinstance(row, dict) or k not in row]
+        if missing:
+            raise InputError(f"{path}:{number}: missing field {missing[0]!r}")
+        if row.get("response") is not None and not isinstance(row["response"], str):
+            raise InputError(f"{path}:{number}: 'response' must be a string or null")
+        key = (row["task"], row["scenario"], str(row["id"]))
+        if key in seen:
+            raise InputError(f"{path}:{number}: duplicate response for task {key[0]} scenario {key[1]} id {key[2]}")
+        seen.add(key)
+        rows.append(row)
+    if not rows:
+        raise InputError(f"{path}: no responses")
+    return rows
+
+
+def judge_rows(judge, rows: list[dict]) -> list[dict]:
+    """One judgement dict per row: generated responses go to the judge, failed generations are errors."""
+    from judges.base import JudgeInput, Verdict
+
+    generated = [i for i, r in enumerate(rows) if r.get("response") is not None]
+    inputs = [JudgeInput(task=rows[i]["task"], scenario=rows[i]["scenario"], prompt=rows[i].get("prompt"),
+                         response=rows[i]["response"], question=rows[i].get("question")) for i in generated]
+    verdicts: list = [Verdict("error", "no response: generation failed")] * len(rows)
+    for i, v in zip(generated, judge.judge(inputs)):
+        verdicts[i] = v
+    return [{"task": r["task"], "scenario": r["scenario"], "id": str(r["id"]), "label": v.label, "raw": v.raw,
+             "categories": list(v.categories), "judge": judge.name, "judge_version": judge.version}
+            for r, v in zip(rows, verdicts)]
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_judgements(run_dir: Path, slug: str, judgements: list[dict]) -> Path:
+    path = run_dir / f"judgements-{slug}.jsonl"
+    write_atomic(path, "".join(json.dumps(j, ensure_ascii=False) + "\n" for j in judgements))
+    return path
+
+
+def read_judgements(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def build_summary(run_dir: Path, judge, judgements: list[dict]) -> dict:
+    from judges.aggregate import Record, group_scores, summarize_tasks
+
+    from ..taskspec import GROUPS
+
+    old_path = run_dir / "summary.json"
+    old = json.loads(old_path.read_text(encoding="utf-8")) if old_path.is_file() else {}
+    tasks = summarize_tasks(Record(j["task"], j["scenario"], j["id"], j["label"]) for j in judgements)
+    errors = sum(t["error"] for t in tasks.values())
+    return {**{k: old[k] for k in CARRIED_META if k in old},
+            "judge": {"name": judge.name, "version": judge.version},
+            "rejudged_from": "responses.jsonl", "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "errors": errors, "tasks": tasks, "groups": group_scores(tasks, GROUPS)}
+
+
+def print_table(summary: dict, out=None) -> None:
+    """Counts and ASR per task (numbers only: never response text)."""
+    out = out or sys.stdout
+
+    def pct(x):
+        return "   -  " if x is None else f"{100 * x:5.1f}%"
+
+    print(f"{'task':<22} {'n':>5} {'safe':>5} {'unsafe':>6} {'error':>5}  {'ASR':>6}  {'macro':>6}", file=out)
+    for task, t in summary["tasks"].items():
+        print(f"{task:<22} {t['n']:>5} {t['safe']:>5} {t['unsafe']:>6} {t['error']:>5}  {pct(t['asr'])}  "
+              f"{pct(t['asr_macro'])}", file=out)
+    if summary["errors"]:
+        print(f"{summary['errors']} responses could not be judged (label 'error', outside ASR); "
+              "run va-bench judge again to retry them", file=out)
+
+
+def run(args: argparse.Namespace) -> int:
+    from judges.registry import make_judge
+
+    rows = read_responses(args.run_dir)
+    judge = make_judge(args.judge, **judge_options(args.judge, args))
+    judgements = judge_rows(judge, rows)
+    slug = judge_slug(args.judge)
+    write_judgements(args.run_dir, slug, judgements)
+    summary = build_summary(args.run_dir, judge, judgements)
+    out = args.run_dir / f"summary-{slug}.json"
+    write_atomic(out, json.dumps(summary, indent=2) + "\n")
+    print_table(summary)
+    print(f"wrote {out}")
+    return 0
