@@ -34,10 +34,6 @@ class VideoInfo:
     fps: float
     frames: int  # frames actually decoded
 
-    @property
-    def seconds(self) -> float:
-        return self.frames / self.fps
-
 
 def write_video(frames: Iterable[np.ndarray], dest: Path, fps: int = FPS) -> int:
     """Encode RGB uint8 frames (H x W x 3, all one size) to H.264 MP4; returns the frame count."""
