@@ -12,6 +12,8 @@ from ..taskspec import TASKS
 from .layout import MM_ROOT, VA_KINDS, VA_ROOT, mm_file, va_file
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo_data"
+# benign twins of the demo set (same schema and prompt templates): over-refusal tasks render them
+BENIGN_DIR = Path(__file__).resolve().parent.parent / "capability" / "data" / "benign"
 
 MM_FIELDS = ("Question", "Key Phrase", "Phrase Type", "Rephrased Question", "Rephrased Question(SD)")
 VA_FIELDS = {
@@ -27,16 +29,18 @@ MM_TASK_FIELDS = {t.name: t.official_field for t in TASKS.values() if t.benchmar
 
 
 def resolve_source_dir(source: str, cache: Path | None = None) -> Path:
-    """'official' | 'demo' | a directory -> the directory holding the question files."""
+    """'official' | 'demo' | 'benign' | a directory -> the directory holding the question files."""
     if source == "demo":
         return DEMO_DIR
+    if source == "benign":
+        return BENIGN_DIR
     if source == "official":
         from .official import fetch_official
 
         return fetch_official(cache)
     root = Path(source)
     if not root.is_dir():
-        raise InputError(f"--source {source!r}: not 'official', 'demo' or an existing directory")
+        raise InputError(f"--source {source!r}: not 'official', 'demo', 'benign' or an existing directory")
     if not (root / VA_ROOT).is_dir() and not (root / MM_ROOT).is_dir():
         raise InputError(f"--source {source!r}: holds neither {VA_ROOT}/ nor {MM_ROOT}/ (see shared/data layout)")
     return root
