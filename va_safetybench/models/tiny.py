@@ -60,21 +60,29 @@ def _tokenizer(specials: list[str], eos: str, pad: str, bos: str | None = None) 
                                    **kwargs)
 
 
-def _qwen2_vl(shape: str = "tiny") -> tuple[Any, Any]:
-    """Qwen2-VL: ~20M parameters at shape 'tiny'; Qwen2-VL-2B's dimensions at shape '2b'."""
+# Qwen2-VL sizes: "tiny" ~20M parameters (the default: demo, throughput bench), "mini" ~1M (unit
+# tests on shared CPUs), "2b" Qwen/Qwen2-VL-2B-Instruct's dimensions (GPU throughput runs).
+QWEN2_VL_SHAPES: dict[str, tuple[dict, dict]] = {
+    "tiny": (dict(hidden_size=384, intermediate_size=1664, num_hidden_layers=8, num_attention_heads=6,
+                  num_key_value_heads=2, mrope_section=[8, 12, 12]),
+             dict(depth=4, embed_dim=128, num_heads=4)),
+    "mini": (dict(hidden_size=128, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=2, mrope_section=[4, 6, 6]),
+             dict(depth=2, embed_dim=64, num_heads=2)),
+    "2b": (dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
+                num_key_value_heads=2, mrope_section=[16, 24, 24]),
+           dict(depth=32, embed_dim=1280, num_heads=16)),
+}
+
+
+def _qwen2_vl(shape: str) -> tuple[Any, Any]:
+    """Qwen2-VL at one of QWEN2_VL_SHAPES (the vocabulary is always the tiny byte-level one)."""
     from transformers import (Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor,
                               Qwen2VLProcessor, Qwen2VLVideoProcessor)
 
     tok = _tokenizer(_QWEN_SPECIALS + _QWEN_VL_SPECIALS, eos="<|im_end|>", pad="<|endoftext|>")
     ids = tok.convert_tokens_to_ids
-    if shape == "2b":  # Qwen/Qwen2-VL-2B-Instruct config.json (vocab kept small: the tokenizer is tiny)
-        text = dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
-                    num_key_value_heads=2, mrope_section=[16, 24, 24])
-        vision = dict(depth=32, embed_dim=1280, num_heads=16)
-    else:
-        text = dict(hidden_size=384, intermediate_size=1664, num_hidden_layers=8, num_attention_heads=6,
-                    num_key_value_heads=2, mrope_section=[8, 12, 12])
-        vision = dict(depth=4, embed_dim=128, num_heads=4)
+    text, vision = (dict(d) for d in QWEN2_VL_SHAPES[shape])
     mrope = text.pop("mrope_section")
     config = Qwen2VLConfig(
         text_config=dict(vocab_size=len(tok), rms_norm_eps=1e-6, max_position_embeddings=32768,
@@ -88,14 +96,14 @@ def _qwen2_vl(shape: str = "tiny") -> tuple[Any, Any]:
         tie_word_embeddings=shape == "2b",
     )
     # Small pixel budgets keep the tiny model fast; the real checkpoints bring their own processors.
-    pixels = dict(min_pixels=4 * 28 * 28, max_pixels=64 * 28 * 28)
+    pixels = dict(min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28)
     processor = Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(**pixels), tokenizer=tok,
                                  video_processor=Qwen2VLVideoProcessor(**pixels),
                                  chat_template=QWEN2_VL_CHAT_TEMPLATE)
     return Qwen2VLForConditionalGeneration(config), processor
 
 
-def _qwen2_audio(shape: str = "tiny") -> tuple[Any, Any]:
+def _qwen2_audio(shape: str) -> tuple[Any, Any]:
     """Qwen2-Audio with a 2-layer Whisper-style encoder over 10 s windows of 128-bin log-mel features."""
     from transformers import (Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor,
                               WhisperFeatureExtractor)
@@ -118,7 +126,7 @@ def _qwen2_audio(shape: str = "tiny") -> tuple[Any, Any]:
     return Qwen2AudioForConditionalGeneration(config), processor
 
 
-def _llava(shape: str = "tiny") -> tuple[Any, Any]:
+def _llava(shape: str) -> tuple[Any, Any]:
     """LLaVA-1.5 layout: CLIP vision tower (penultimate layer, CLS dropped), MLP projector, Llama."""
     from transformers import CLIPImageProcessor, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
 
@@ -147,10 +155,11 @@ def _llava(shape: str = "tiny") -> tuple[Any, Any]:
 class TinySpec:
     build: Callable[[str], tuple[Any, Any]]
     modalities: frozenset
+    shapes: tuple[str, ...] = ("tiny",)
 
 
 TINY_MODELS: dict[str, TinySpec] = {
-    "qwen2-vl": TinySpec(_qwen2_vl, frozenset({"image", "video"})),
+    "qwen2-vl": TinySpec(_qwen2_vl, frozenset({"image", "video"}), tuple(QWEN2_VL_SHAPES)),
     "qwen2-audio": TinySpec(_qwen2_audio, frozenset({"audio"})),
     "llava": TinySpec(_llava, frozenset({"image"})),
 }
@@ -163,6 +172,8 @@ def build_tiny(name: str, seed: int = 0, shape: str = "tiny") -> tuple[Any, Any]
     spec = TINY_MODELS.get(name)
     if spec is None:
         raise InputError(f"unknown tiny model {name!r}; valid names: {', '.join(TINY_MODELS)}")
+    if shape not in spec.shapes:
+        raise InputError(f"tiny:{name} has no shape {shape!r}; valid shapes: {', '.join(spec.shapes)}")
     torch.manual_seed(seed)
     model, processor = spec.build(shape)
     return model.eval(), processor
@@ -193,8 +204,10 @@ def tiny_backend(name: str, seed: int = 0, batch_size: int = 8, max_pixels: int 
     model, processor = build_tiny(name, seed=seed, shape=shape)
     if device is not None:
         model.to(device)
-    # The tiny processors cap frames at 64 patches of 28x28: sample at that size directly.
-    options = media_options(max_pixels, min_pixels, fps, MediaOptions(max_pixels=64 * 28 * 28, min_pixels=4 * 28 * 28))
+    # The tiny processors cap images and frames at 16 patches of 28x28: sample at that size directly.
+    options = media_options(max_pixels, min_pixels, fps, MediaOptions(max_pixels=16 * 28 * 28,
+                                                                            min_pixels=4 * 28 * 28))
     adapter = adapter_class(model.config.model_type)(model, processor, options)
-    info = ModelInfo("tiny", name, TINY_MODELS[name].modalities, random_weights=True, metadata={"seed": seed})
+    info = ModelInfo("tiny", name, TINY_MODELS[name].modalities, random_weights=True,
+                     metadata={"seed": seed, "shape": shape})
     return HFBackend.from_adapter(adapter, info, batch_size)
