@@ -1,0 +1,169 @@
+"""`sea-align prepare | optimize | verify | dataset | train | run`: SEA from text safety data to a checkpoint.
+
+All stages share one work directory (--out): prepared.jsonl, emb/ + index.jsonl, verify.json,
+dataset.jsonl, checkpoint/. Each stage reads what the previous one wrote, so they can be rerun alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from va_safetybench.errors import CheckFailed, InputError
+
+STAGES = ("prepare", "optimize", "verify", "dataset", "train")
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, required=True, help="work directory shared by all stages")
+    p.add_argument("--modality", default="image", choices=("image", "video", "audio"))
+    p.add_argument("--response-prefix", default="The {modality} shows", help="start of every control target")
+    p.add_argument("--styles", default=None, help="style set, '|'-separated (default: per modality)")
+
+
+def _add_stage(p: argparse.ArgumentParser, stage: str) -> None:
+    if stage == "prepare":
+        p.add_argument("--data", required=True, help="pku (the hub's PKU-SafeRLHF), a hub dataset id, or .jsonl/.parquet")
+        p.add_argument("--split", default="train")
+        p.add_argument("--fields", default=None, help="field mapping OURS=THEIRS,.. for other schemas")
+        p.add_argument("--limit", type=int, default=None)
+        p.add_argument("--extractor", default="offline", help="offline | llm:MODEL (OpenAI-compatible)")
+        p.add_argument("--base-url", default=None)
+        p.add_argument("--api-key-env", default="OPENAI_API_KEY")
+    if stage in ("optimize", "verify", "train"):
+        p.add_argument("--model", required=True, help="tiny:NAME | hf:PATH")
+    if stage == "optimize":
+        p.add_argument("--k", type=int, default=16, help="embeddings optimised together in one batch")
+        p.add_argument("--max-steps", type=int, default=300)
+        p.add_argument("--lr", type=float, default=0.01)
+    if stage == "dataset":
+        p.add_argument("--method", default="dpo", choices=("dpo", "sft"))
+        p.add_argument("--only-success", action="store_true", help="keep only embeddings that reached OSR")
+        p.add_argument("--mix", type=Path, default=None, help="real multimodal records to mix in (jsonl)")
+    if stage == "train":
+        p.add_argument("--epochs", type=int, default=1)
+        p.add_argument("--train-lr", type=float, default=1e-4)
+        p.add_argument("--batch-size", type=int, default=2)
+        p.add_argument("--beta", type=float, default=0.1)
+        p.add_argument("--lora-r", type=int, default=8)
+        p.add_argument("--full", action="store_true", help="full fine-tuning of the language model instead of LoRA")
+        p.add_argument("--max-response-tokens", type=int, default=256)
+        p.add_argument("--checkpoint", type=Path, default=None, help="default: OUT/checkpoint")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="sea-align", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    for stage in STAGES:
+        p = sub.add_parser(stage)
+        _add_common(p)
+        _add_stage(p, stage)
+    run = sub.add_parser("run", help="all stages in order")
+    _add_common(run)
+    seen: set[str] = set()
+    for stage in STAGES:  # every stage's options, once
+        tmp = argparse.ArgumentParser(add_help=False)
+        _add_stage(tmp, stage)
+        for action in tmp._actions:
+            if action.dest not in seen:
+                seen.add(action.dest)
+                run._add_action(action)
+    return ap
+
+
+def _settings(args: argparse.Namespace):
+    from .settings import SeaSettings
+    styles = tuple(s.strip() for s in args.styles.split("|") if s.strip()) if args.styles else ()
+    return SeaSettings(args.modality, args.response_prefix, styles)
+
+
+def _media_model(args: argparse.Namespace, spec: str):
+    from .media import MediaModel, load
+    model, processor, _ = load(spec)
+    return MediaModel(model, processor, args.modality)
+
+
+def do_prepare(args: argparse.Namespace) -> dict:
+    from .extract import make_extractor
+    from .prepare import prepare
+    from .textdata import load_pairs
+    pairs = load_pairs(args.data, split=args.split, fields=args.fields, limit=args.limit)
+    extractor = make_extractor(args.extractor, base_url=args.base_url, api_key_env=args.api_key_env,
+                               cache_dir=args.out / "extract_cache")
+    return prepare(pairs, extractor, _settings(args), args.out / "prepared.jsonl")
+
+
+def do_optimize(args: argparse.Namespace) -> dict:
+    from .optimize import OptimConfig, optimize
+    from .prepare import read_prepared
+    items = read_prepared(args.out / "prepared.jsonl")
+    mm = _media_model(args, args.model)
+    rank, world = 0, 1
+    try:  # under `accelerate launch`, shard the items across processes
+        from accelerate import PartialState
+        state = PartialState()
+        rank, world = state.process_index, state.num_processes
+        mm.model.to(state.device)
+    except ImportError:
+        pass
+    return optimize(mm, items, args.out, OptimConfig(k=args.k, max_steps=args.max_steps, lr=args.lr),
+                    rank=rank, world=world)
+
+
+def do_verify(args: argparse.Namespace) -> dict:
+    from .verify import verify
+    return verify(_media_model(args, args.model), args.out, _settings(args))
+
+
+def do_dataset(args: argparse.Namespace) -> dict:
+    from .dataset import build
+    from .prepare import read_prepared
+    n = build(read_prepared(args.out / "prepared.jsonl"), args.out, _settings(args), args.method,
+              args.out / "dataset.jsonl", only_success=args.only_success, mix=args.mix)
+    return {"records": n, "method": args.method}
+
+
+def do_train(args: argparse.Namespace) -> dict:
+    from .train import TrainConfig, Trainer
+    path = args.out / "dataset.jsonl"
+    if not path.is_file():
+        raise InputError(f"{path}: no dataset (run `sea-align dataset` first)")
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    method = "dpo" if "chosen" in records[0] else "sft"
+    cfg = TrainConfig(method=method, epochs=args.epochs, batch_size=args.batch_size, lr=args.train_lr,
+                      beta=args.beta, lora_r=args.lora_r, lora_alpha=2 * args.lora_r, full=args.full,
+                      max_response_tokens=args.max_response_tokens)
+    trainer = Trainer(_media_model(args, args.model), cfg)
+    losses = trainer.fit(records)
+    ckpt = args.checkpoint or args.out / "checkpoint"
+    trainer.save(ckpt, {"method": f"SEA-{method.upper()}", "base": args.model, "data": str(path.resolve()),
+                        "n": len(records), "lora": None if args.full else {"r": args.lora_r},
+                        "lr": args.train_lr, "epochs": args.epochs})
+    return {"checkpoint": str(ckpt), "steps": len(losses), "first_loss": losses[0], "last_loss": losses[-1]}
+
+
+ACTIONS = {"prepare": do_prepare, "optimize": do_optimize, "verify": do_verify, "dataset": do_dataset,
+           "train": do_train}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        stages = STAGES if args.command == "run" else (args.command,)
+        for stage in stages:
+            print(json.dumps({stage: ACTIONS[stage](args)}), flush=True)
+    except InputError as e:
+        print(f"sea-align: error: {e}", file=sys.stderr)
+        return 2
+    except CheckFailed as e:
+        print(f"sea-align: check failed: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,60 @@
+"""dataset: alignment records that pair each synthetic embedding with its detoxified instruction.
+
+prompt = "The image shows an activity (product). Please understand the content and answer the
+following question." + detoxified instruction; the embedding stands in for the encoder output.
+DPO records keep chosen (safe) and rejected (unsafe); SFT records keep the safe response. Real
+multimodal samples can be mixed in: `--mix FILE.jsonl` with {prompt, chosen, rejected|response,
+embedding: path to a safetensors with an `embedding` tensor [T, H]} (a precomputed encoder output).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from va_safetybench.errors import InputError
+
+from .settings import SeaSettings
+from .store import read_index
+
+
+def build(prepared: list[dict], emb_dir: Path, settings: SeaSettings, method: str, out: Path, *,
+          only_success: bool = False, mix: Path | None = None) -> int:
+    if method not in ("dpo", "sft"):
+        raise InputError(f"--method: {method!r} must be dpo or sft")
+    index = read_index(emb_dir)
+    records = []
+    for item in prepared:
+        entry = index.get(item["id"])
+        if entry is None or (only_success and not entry["success"]):
+            continue
+        rec = {"id": item["id"], "embedding": str((emb_dir / entry["file"]).resolve()),
+               "prompt": f"{settings.align_prefix(item['type'])} {item['detoxified']}"}
+        rec.update({"chosen": item["chosen"], "rejected": item["rejected"]} if method == "dpo"
+                   else {"response": item["chosen"]})
+        records.append(rec)
+    if mix is not None:
+        records += _read_mix(mix, method)
+    if not records:
+        raise InputError(f"{emb_dir}: no optimised embeddings match the prepared items")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return len(records)
+
+
+def _read_mix(path: Path, method: str) -> list[dict]:
+    if not path.is_file():
+        raise InputError(f"--mix: {path} does not exist")
+    need = ("prompt", "embedding", "chosen", "rejected") if method == "dpo" else ("prompt", "embedding", "response")
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        missing = [k for k in need if k not in row]
+        if missing:
+            raise InputError(f"{path}:{n}: missing {', '.join(missing)}")
+        emb = Path(row["embedding"])
+        row["embedding"] = str((emb if emb.is_absolute() else path.parent / emb).resolve())
+        rows.append({"id": row.get("id", f"mix-{n}"), **{k: row[k] for k in need}})
+    return rows

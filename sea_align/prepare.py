@@ -1,0 +1,58 @@
+"""prepare: text safety pairs -> harmful phrase, type, detoxified instruction and control samples.
+
+Writes `prepared.jsonl`, one line per usable item: id, prompt, chosen, rejected, phrase, type,
+sentence, detoxified, modality, controls [{question, target}] (content control, then style control).
+Items whose phrase cannot be located in the instruction are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from pathlib import Path
+
+from .extract import Phrase, detoxify
+from .settings import SeaSettings
+from .textdata import SafetyPair
+
+log = logging.getLogger("sea_align")
+
+
+def controls(phrase: Phrase, item_id: str, settings: SeaSettings) -> list[dict]:
+    """Content control (names the phrase) and style control (a style from the set, fixed per item)."""
+    style = settings.styles[zlib.crc32(item_id.encode()) % len(settings.styles)]
+    prefix = settings.prefix()
+    return [{"kind": "content", "question": settings.content_question(phrase.type),
+             "target": f"{prefix} {phrase.sentence}."},
+            {"kind": "style", "question": settings.style_question(), "target": f"{prefix} {style}."}]
+
+
+def prepare(pairs: list[SafetyPair], extractor, settings: SeaSettings, out: Path) -> dict:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    kept = dropped = 0
+    tmp = out.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for pair in pairs:
+            phrase = extractor(pair.prompt)
+            detox = detoxify(pair.prompt, phrase)
+            if detox is None:
+                dropped += 1
+                continue
+            record = {"id": pair.id, "prompt": pair.prompt, "chosen": pair.chosen, "rejected": pair.rejected,
+                      "phrase": phrase.text, "type": phrase.type, "sentence": phrase.sentence,
+                      "detoxified": detox, "modality": settings.modality,
+                      "controls": controls(phrase, pair.id, settings)}
+            f.write(json.dumps(record) + "\n")
+            kept += 1
+    tmp.replace(out)
+    log.info("prepare: %d items kept, %d dropped (phrase not found in the instruction), extractor %s",
+             kept, dropped, getattr(extractor, "name", "?"))
+    return {"kept": kept, "dropped": dropped, "fallbacks": getattr(extractor, "fallbacks", 0)}
+
+
+def read_prepared(path: Path) -> list[dict]:
+    from va_safetybench.errors import InputError
+    if not path.is_file():
+        raise InputError(f"{path}: no prepared items (run `sea-align prepare` first)")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

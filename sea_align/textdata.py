@@ -1,0 +1,102 @@
+"""Text safety data in the PKU-SafeRLHF schema -> harmful instructions with a safe and an unsafe response.
+
+A row is kept when exactly one of its two responses is marked safe: that response is `chosen`
+(the SFT target, the DPO preferred answer) and the other `rejected`. Other schemas are read through a
+field mapping (`ours=theirs`). Ids are content hashes, so reruns and resumes see the same items.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from va_safetybench.errors import InputError
+
+FIELDS = ("prompt", "response_0", "response_1", "is_response_0_safe", "is_response_1_safe")
+HUB_NAME = "PKU-Alignment/PKU-SafeRLHF"
+
+
+@dataclass(frozen=True)
+class SafetyPair:
+    id: str
+    prompt: str
+    chosen: str
+    rejected: str
+
+
+def parse_mapping(spec: str | None) -> dict[str, str]:
+    """`prompt=question,response_0=a` -> {"prompt": "question", ...}; unknown names are an error."""
+    mapping = {f: f for f in FIELDS}
+    for part in filter(None, (spec or "").split(",")):
+        ours, sep, theirs = part.partition("=")
+        if not sep or ours.strip() not in FIELDS or not theirs.strip():
+            raise InputError(f"--fields: {part!r} must be NAME=COLUMN with NAME one of {', '.join(FIELDS)}")
+        mapping[ours.strip()] = theirs.strip()
+    return mapping
+
+
+def _rows(source: str, split: str) -> tuple[str, list[dict]]:
+    path = Path(source)
+    if path.suffix == ".jsonl":
+        if not path.is_file():
+            raise InputError(f"--data: {path} does not exist")
+        rows = []
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise InputError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+        return str(path), rows
+    if path.suffix == ".parquet":
+        if not path.is_file():
+            raise InputError(f"--data: {path} does not exist")
+        import pyarrow.parquet as pq
+        return str(path), pq.read_table(path).to_pylist()
+    if source in ("pku", "hub") or "/" in source and not path.exists():
+        import datasets
+        name = HUB_NAME if source in ("pku", "hub") else source
+        try:
+            return name, list(datasets.load_dataset(name, split=split))
+        except Exception as e:  # network, unknown dataset: one line for the user
+            raise InputError(f"--data: cannot load {name!r} from the hub ({type(e).__name__}: {e})") from None
+    raise InputError(f"--data: {source!r} is not a .jsonl/.parquet file or a hub dataset name")
+
+
+def _as_bool(value: object, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1, "true", "false", "True", "False"):
+        return value in (1, "true", "True")
+    raise InputError(f"{where}: expected a boolean, got {value!r}")
+
+
+def load_pairs(source: str, *, split: str = "train", fields: str | None = None,
+               limit: int | None = None) -> list[SafetyPair]:
+    """Harmful instructions with exactly one safe response, deduplicated by prompt, in source order."""
+    mapping = parse_mapping(fields)
+    name, rows = _rows(source, split)
+    pairs: list[SafetyPair] = []
+    seen: set[str] = set()
+    for n, row in enumerate(rows, 1):
+        where = f"{name} row {n}"
+        missing = [theirs for theirs in mapping.values() if theirs not in row]
+        if missing:
+            raise InputError(f"{where}: missing field(s) {', '.join(missing)} (map other names with --fields)")
+        get = {ours: row[theirs] for ours, theirs in mapping.items()}
+        safe0 = _as_bool(get["is_response_0_safe"], where)
+        safe1 = _as_bool(get["is_response_1_safe"], where)
+        prompt = str(get["prompt"]).strip()
+        if safe0 == safe1 or not prompt or prompt in seen:
+            continue
+        seen.add(prompt)
+        chosen, rejected = (get["response_0"], get["response_1"]) if safe0 else (get["response_1"], get["response_0"])
+        pid = hashlib.sha1(prompt.encode()).hexdigest()[:12]
+        pairs.append(SafetyPair(pid, prompt, str(chosen), str(rejected)))
+        if limit and len(pairs) >= limit:
+            break
+    if not pairs:
+        raise InputError(f"{name}: no row has exactly one safe response")
+    return pairs
