@@ -77,3 +77,21 @@ def write_summary(run_dir: Path, records: list, *, model: str, backend: str, ran
     tmp.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return summary
+
+
+def add_sections(run_dir: Path, sections: dict[str, dict], identity: dict[str, Any]) -> dict[str, Any]:
+    """Merge capability / over_refusal sections ({task or modality: ...}) into RUN_DIR/summary.json.
+
+    Entries of earlier runs in the same directory are kept unless re-measured; a run with no
+    safety tasks starts the summary from `identity` (model, backend, random_weights).
+    """
+    path = run_dir / SUMMARY_NAME
+    summary = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else \
+        {**identity, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "versions": package_versions()}
+    for name, values in sections.items():
+        summary.setdefault(name, {}).update(values)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return summary

@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "vllm:PATH, openai:gpt-4o, tiny:qwen2-vl|qwen2-audio|llava")
     p.add_argument("--model-args", default=None, help="backend arguments k=v,.. (e.g. dtype=bfloat16,device=cuda)")
     p.add_argument("--tasks", required=True, help="comma-separated tasks or groups (va_video, va_audio, "
-                   "va_safetybench, mm_safetybench)")
+                   "va_safetybench, mm_safetybench; capability_image|video|audio|text, over_refusal)")
     p.add_argument("--bench", default="bench", type=Path, help="bench directory made by `va-bench build` (default: ./bench)")
     p.add_argument("--out", default=None, type=Path, help="run directory (default: runs/<model>)")
     p.add_argument("--judge", default="keyword", help="keyword | gpt:MODEL | llama-guard:PATH | harmbench:PATH")
@@ -41,9 +41,12 @@ def validate(args: argparse.Namespace) -> None:
     """Names and numbers first, before any model or data is loaded (exit 2 with the valid names)."""
     from ..errors import InputError
     from ..models.registry import BACKENDS
+    from ..capability.names import is_name
     from ..taskspec import expand_tasks
 
-    expand_tasks(_split(args.tasks) or [""])
+    safety = [n for n in _split(args.tasks) if not is_name(n)]
+    if safety or not _split(args.tasks):
+        expand_tasks(safety or [""])
     backend, sep, name = args.model.partition(":")
     if backend not in BACKENDS or not sep or not name:
         raise InputError(f"--model {args.model!r}: expected BACKEND:NAME with BACKEND one of {', '.join(BACKENDS)}")
@@ -70,13 +73,37 @@ def print_summary(summary: dict, out=sys.stdout) -> None:
         print(f"group {group}: macro ASR {macro}, micro ASR {micro} ({', '.join(row['tasks'])})", file=out)
 
 
+def run_capability_tasks(args: argparse.Namespace, names: list[str], run_dir: Path) -> None:
+    """Capability / over-refusal tasks (capability/run.py): their sections go into the same summary.json."""
+    from ..capability.run import run_capability
+    from ..models.registry import parse_model_args
+    from ..summary import add_sections
+
+    found, identity = run_capability(args.model, names, run_dir, args.bench.expanduser().resolve(),
+                                     model_args=parse_model_args(args.model_args), limit=args.limit,
+                                     batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
+    add_sections(run_dir, found, identity)
+    for task, metrics in found.get("capability", {}).items():
+        print(f"capability {task}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+    for modality, rate in found.get("over_refusal", {}).items():
+        print(f"over-refusal {modality}: refusal rate {100 * rate:.1f}%")
+
+
 def run(args: argparse.Namespace) -> int:
     validate(args)
+    from ..capability.names import is_name
+
+    capability = [n for n in _split(args.tasks) if is_name(n)]
+    safety = [n for n in _split(args.tasks) if not is_name(n)]
+    run_dir = args.out or default_run_dir(args.model)
+    if not safety:
+        run_capability_tasks(args, capability, run_dir)
+        return 0
     from ..harness.evaluate import EvalRequest, run_eval
     from ..models.registry import parse_model_args
 
-    req = EvalRequest(model=args.model, tasks=_split(args.tasks), bench=args.bench,
-                      out=args.out or default_run_dir(args.model), model_args=parse_model_args(args.model_args),
+    req = EvalRequest(model=args.model, tasks=safety, bench=args.bench,
+                      out=run_dir, model_args=parse_model_args(args.model_args),
                       judge=args.judge, judge_args=parse_model_args(args.judge_args), limit=args.limit, batch_size=args.batch_size,
                       max_new_tokens=args.max_new_tokens)
     result = run_eval(req)
@@ -86,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
     if result.errors:
         print(f"note: {result.errors} item(s) are errors (see `error` in responses.jsonl), not counted as safe; "
               f"re-running this command retries failed generations")
+    if capability:
+        run_capability_tasks(args, capability, run_dir)
     if result.summary.get("random_weights"):
         print(f"note: {args.model} has random weights: its ASR means nothing")
     return 0
