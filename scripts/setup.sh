@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-# espeak-ng: offline TTS; fonts-liberation: Arial-metric typography; chromium: leaderboard browser tests
-APT_PACKAGES="espeak-ng fonts-liberation sox chromium"
+# espeak-ng: offline TTS; fonts-liberation: Arial-metric typography; chromium: leaderboard browser tests;
+# ffmpeg: the shared libraries TorchCodec (torchvision's video decoder) loads
+APT_PACKAGES="espeak-ng fonts-liberation sox chromium ffmpeg"
 missing=""
 for pkg in $APT_PACKAGES; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
