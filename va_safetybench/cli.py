@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 from .errors import CheckFailed, InputError
@@ -46,8 +47,15 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_http_loggers() -> None:
+    """openai/httpx DEBUG logs carry whole request bodies: benchmark text must not reach logs."""
+    for name in ("openai", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _quiet_http_loggers()
     if argv and argv[0] == "lm-eval":  # a pass-through: lm-eval parses its own arguments
         from .commands import lm_eval
 
