@@ -87,3 +87,21 @@ def test_injecting_the_wrong_number_of_rows_is_refused(adapters, media):
             embeds = adapter.encode_media(inputs)
         with pytest.raises(ValueError, match="injected rows"):
             adapter.forward(inputs, media_embeds=embeds[:-1])
+
+
+def test_generic_image_text_adapter_loads_a_checkpoint_and_injects(media, tmp_path):
+    """The fallback for unknown model types: AutoModelForImageTextToText + AutoProcessor."""
+    import torch
+
+    from va_safetybench.models.adapters.image_text import ImageTextAdapter
+    from va_safetybench.models.tiny import save_tiny
+
+    save_tiny("llava", str(tmp_path), seed=2)
+    adapter = ImageTextAdapter.load(str(tmp_path), dtype=torch.float32)
+    inputs = adapter.build_inputs(_requests(("image", None), media))
+    with torch.no_grad():
+        embeds = adapter.encode_media(inputs)
+        torch.testing.assert_close(adapter.forward(inputs, media_embeds=embeds).logits,
+                                   adapter.forward(inputs).logits, atol=1e-5, rtol=0)
+    settings = GenerationSettings(max_new_tokens=4)
+    assert adapter.generate(inputs, settings, media_embeds=embeds) == adapter.generate(inputs, settings)

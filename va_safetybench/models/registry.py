@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from ..errors import InputError
@@ -33,10 +34,12 @@ def make_backend(spec: str, model_args: dict[str, Any] | None = None) -> ModelBa
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         raise InputError(f"backend {backend!r} is unavailable: {exc} (install its extra)") from exc
+    make = getattr(module, factory)
     try:
-        return getattr(module, factory)(name, **(model_args or {}))
+        inspect.signature(make).bind(name, **(model_args or {}))
     except TypeError as exc:
         raise InputError(f"bad --model-args for {spec}: {exc}") from exc
+    return make(name, **(model_args or {}))
 
 
 def _typed(value: str) -> Any:

@@ -75,6 +75,9 @@ QWEN2_VL_SHAPES: dict[str, tuple[dict, dict]] = {
 }
 
 
+TINY_PIXELS = dict(min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28)
+
+
 def _qwen2_vl(shape: str) -> tuple[Any, Any]:
     """Qwen2-VL at one of QWEN2_VL_SHAPES (the vocabulary is always the tiny byte-level one)."""
     from transformers import (Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor,
@@ -95,10 +98,11 @@ def _qwen2_vl(shape: str) -> tuple[Any, Any]:
         vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"),
         tie_word_embeddings=shape == "2b",
     )
-    # Small pixel budgets keep the tiny model fast; the real checkpoints bring their own processors.
-    pixels = dict(min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28)
-    processor = Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(**pixels), tokenizer=tok,
-                                 video_processor=Qwen2VLVideoProcessor(**pixels),
+    # Small pixel budgets keep the tiny shapes fast; "2b" takes the released processors' budgets.
+    image_px = dict(min_pixels=56 * 56, max_pixels=1280 * 28 * 28) if shape == "2b" else TINY_PIXELS
+    video_px = dict(min_pixels=128 * 28 * 28, max_pixels=768 * 28 * 28) if shape == "2b" else TINY_PIXELS
+    processor = Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(**image_px), tokenizer=tok,
+                                 video_processor=Qwen2VLVideoProcessor(**video_px),
                                  chat_template=QWEN2_VL_CHAT_TEMPLATE)
     return Qwen2VLForConditionalGeneration(config), processor
 
@@ -204,9 +208,10 @@ def tiny_backend(name: str, seed: int = 0, batch_size: int = 8, max_pixels: int 
     model, processor = build_tiny(name, seed=seed, shape=shape)
     if device is not None:
         model.to(device)
-    # The tiny processors cap images and frames at 16 patches of 28x28: sample at that size directly.
-    options = media_options(max_pixels, min_pixels, fps, MediaOptions(max_pixels=16 * 28 * 28,
-                                                                            min_pixels=4 * 28 * 28))
+    # The tiny processors cap images and frames at 16 patches of 28x28: sample frames at that size
+    # directly. The "2b" shape keeps the official video settings (MediaOptions' defaults).
+    default = MediaOptions() if shape == "2b" else MediaOptions(**TINY_PIXELS)
+    options = media_options(max_pixels, min_pixels, fps, default)
     adapter = adapter_class(model.config.model_type)(model, processor, options)
     info = ModelInfo("tiny", name, TINY_MODELS[name].modalities, random_weights=True,
                      metadata={"seed": seed, "shape": shape})
