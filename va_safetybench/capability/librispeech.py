@@ -1,0 +1,78 @@
+"""LibriSpeech test-clean (Panayotov et al. 2015): 2,620 utterances, scored by word error rate.
+
+Source: hub `openslr/librispeech_asr` config `clean` split `test`, or a local copy: either the
+hub's parquet/jsonl format (audio as {bytes, path} or a file path; text) or the OpenSLR folder
+itself (`LibriSpeech/test-clean/SPEAKER/CHAPTER/*.flac` with `*.trans.txt`).
+WER: corpus-level (jiwer) after Whisper's English text normaliser (extract.normalize_transcript),
+the normalisation Whisper, Qwen2-Audio and the Open ASR leaderboard report with.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from .extract import normalize_transcript
+from .sources import hub_rows, local_copy, read_rows
+
+HUB_ID = "openslr/librispeech_asr"
+PROMPT = "Transcribe the speech in this audio into English text. Output only the transcript."
+
+
+def openslr_rows(root: Path) -> list[dict]:
+    """Rows of the OpenSLR layout: one per line of each CHAPTER/*.trans.txt ("ID TEXT"), audio ID.flac beside it."""
+    rows = []
+    for trans in sorted(root.rglob("*.trans.txt")):
+        for line in trans.read_text(encoding="utf-8").splitlines():
+            utt, _, text = line.strip().partition(" ")
+            if utt:
+                rows.append({"id": utt, "text": text, "audio": str(trans.parent / f"{utt}.flac")})
+    return rows
+
+
+def load_rows(metadata: dict[str, Any]) -> list[dict]:
+    path = local_copy("librispeech", metadata)
+    if path is None:
+        rows = hub_rows("librispeech", HUB_ID, "test", "clean", raw_audio=True)
+    elif path.is_dir() and any(path.rglob("*.trans.txt")):
+        rows = openslr_rows(path)
+    else:
+        rows = read_rows(path)
+    base = path if path and path.is_dir() else (path.parent if path else None)
+    docs = []
+    for r in rows:
+        audio = r["audio"]
+        if isinstance(audio, dict) and audio.get("bytes"):
+            docs.append({"id": str(r["id"]), "text": r["text"], "audio_bytes": audio["bytes"], "audio_path": ""})
+            continue
+        file = Path(audio["path"] if isinstance(audio, dict) else audio)
+        file = file if file.is_absolute() or base is None else base / file
+        if not file.is_file():
+            raise InputError(f"librispeech {r['id']}: audio {file} not found")
+        docs.append({"id": str(r["id"]), "text": r["text"], "audio_bytes": b"", "audio_path": str(file)})
+    return docs
+
+
+def load_dataset(**metadata: Any):
+    import datasets
+
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(load_rows(metadata))})
+
+
+def doc_to_text(doc: dict) -> str:
+    return PROMPT
+
+
+def doc_to_audio(doc: dict) -> list:
+    if doc["audio_path"]:
+        return [doc["audio_path"]]
+    import soundfile
+
+    array, rate = soundfile.read(io.BytesIO(doc["audio_bytes"]), dtype="float32")
+    return [{"array": array, "sampling_rate": rate}]
+
+
+def process_results(doc: dict, results: list[str]) -> dict:
+    return {"wer": (normalize_transcript(doc["text"]), normalize_transcript(results[0]))}

@@ -1,0 +1,90 @@
+"""MMBench dev, English (Liu et al. 2023), scored with its CircularEval.
+
+Source: hub `lmms-lab/MMBench` config `en` split `dev`, or a local copy in its format (parquet, or
+the OpenCompass TSV with base64 images): index, question, hint, A-D, answer (letter), category, image.
+CircularEval: a question with N options is asked N times, options rotated one place each time; it
+counts as correct only when every rotation is answered correctly. The hub split already holds the
+rotated copies (index + k x 1,000,000, as OpenCompass ships them); a copy without them is rotated
+here, so both give the same documents. Prompt as LLaVA/lmms-eval: hint, question, "A. ..." lines,
+"Answer with the option's letter from the given choices directly."; answers read by extract_letter.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .extract import extract_letter
+from .metrics import circular_accuracy
+from .sources import hub_rows, image_bytes, local_copy, open_image, read_rows
+
+HUB_ID = "lmms-lab/MMBench"
+LETTERS = "ABCDEFGHI"
+COPY_OFFSET = 1_000_000
+INSTRUCTION = "Answer with the option's letter from the given choices directly."
+
+
+def _present(value: Any) -> bool:
+    return value is not None and str(value).strip() not in ("", "nan", "None")
+
+
+def options_of(row: dict) -> list[str]:
+    """Option texts in letter order, up to the first missing one."""
+    out = []
+    for letter in LETTERS:
+        if not _present(row.get(letter)):
+            break
+        out.append(str(row[letter]))
+    return out
+
+
+def rotations(options: list[str], answer: str) -> list[tuple[list[str], str]]:
+    """Every circular shift of the options with the answer letter that follows it (shift 0 first)."""
+    n = len(options)
+    right = LETTERS.index(answer)
+    return [([options[(i + k) % n] for i in range(n)], LETTERS[(right - k) % n]) for k in range(n)]
+
+
+def build_docs(rows: list[dict], base=None) -> list[dict]:
+    has_copies = any(int(float(r["index"])) >= COPY_OFFSET for r in rows)
+    docs = []
+    for r in rows:
+        index = int(float(r["index"]))
+        options, answer = options_of(r), str(r["answer"]).strip()
+        variants = [(options, answer)] if has_copies else rotations(options, answer)
+        image = image_bytes(r["image"], base)
+        for k, (opts, ans) in enumerate(variants):
+            docs.append({"key": str(index % COPY_OFFSET), "rotation": index // COPY_OFFSET if has_copies else k,
+                         "question": str(r["question"]), "hint": str(r["hint"]) if _present(r.get("hint")) else "",
+                         "options": json.dumps(dict(zip(LETTERS, opts))), "answer": ans,
+                         "category": str(r.get("category", "")), "image": image})
+    docs.sort(key=lambda d: (int(d["key"]) if d["key"].isdigit() else 0, d["key"], d["rotation"]))
+    return docs
+
+
+def load_dataset(**metadata: Any):
+    import datasets
+
+    path = local_copy("mmbench", metadata)
+    rows = read_rows(path) if path else hub_rows("mmbench", HUB_ID, "dev", "en", raw_images=True)
+    base = path if path and path.is_dir() else (path.parent if path else None)
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(build_docs(rows, base))})
+
+
+def doc_to_text(doc: dict) -> str:
+    options = json.loads(doc["options"])
+    lines = ([doc["hint"]] if doc["hint"] else []) + [doc["question"]]
+    lines += [f"{k}. {v}" for k, v in options.items()] + [INSTRUCTION]
+    return "\n".join(lines)
+
+
+def doc_to_image(doc: dict) -> list:
+    return [open_image(doc["image"])]
+
+
+def process_results(doc: dict, results: list[str]) -> dict:
+    correct = extract_letter(results[0], json.loads(doc["options"])) == doc["answer"]
+    return {"circular_acc": (doc["key"], correct), "per_rotation_acc": float(correct)}
+
+
+circular = circular_accuracy
