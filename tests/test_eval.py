@@ -17,7 +17,9 @@ import pytest
 from va_safetybench.cli import main
 
 from .conftest import REPO
-from .harness_support import build_small_bench, manifest, read_jsonl
+from .harness_support import ONE_THREAD_ENV, build_small_bench, manifest, one_torch_thread, read_jsonl  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SUMMARY_KEYS = {"model", "backend", "random_weights", "judge", "bench", "created", "versions", "tasks", "groups"}
 COUNT_KEYS = {"n", "safe", "unsafe", "error", "asr", "asr_ci95", "scenarios"}
@@ -126,7 +128,7 @@ def test_killed_eval_resumes_without_regenerating(tmp_path, capsys):
             "--out", str(out), "--batch-size", "1", "--max-new-tokens", "16"]
     cache = out / "cache" / "generations.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "va_safetybench.cli", *args], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **ONE_THREAD_ENV})
     deadline = time.monotonic() + 240
     while len(_cache_keys(cache)) < 3 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -164,7 +166,7 @@ def test_lm_eval_passthrough_runs_our_task_and_a_builtin_style_task(bench, tmp_p
          "--model_args", f"model=tiny:qwen2-vl,cache={cache}", "--tasks", f"va_video_typo,{task_yaml}",
          "--metadata", json.dumps({"bench": str(bench)}), "--gen_kwargs", "max_gen_toks=4",
          "--output_path", str(out), "--log_samples"],
-        cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, "HF_DATASETS_OFFLINE": "1"})
+        cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, **ONE_THREAD_ENV, "HF_DATASETS_OFFLINE": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(next(out.rglob("results_*.json")).read_text())["results"]
     assert results["va_video_typo"]["answered,none"] is not None

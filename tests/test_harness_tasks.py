@@ -35,8 +35,9 @@ def test_every_task_and_group_is_indexed_as_its_kind():
     from lm_eval.tasks._index import Kind
 
     index = _manager(None).task_index
-    assert {n for n, e in index.items() if e.kind == Kind.TASK} == set(TASKS)
-    assert {n for n, e in index.items() if e.kind == Kind.GROUP} == set(GROUPS)
+    assert {n: index[n].kind for n in TASKS if n in index} == dict.fromkeys(TASKS, Kind.TASK)
+    assert {n: index[n].kind for n in GROUPS if n in index} == dict.fromkeys(GROUPS, Kind.GROUP)
+    assert {index[n].yaml_path.parent.name for n in [*TASKS, *GROUPS]} == {"safetybench"}
 
 
 @pytest.mark.parametrize("task", AVAILABLE)
