@@ -73,9 +73,14 @@ def test_eval_end_to_end_per_tiny_model(bench, tmp_path, capsys, model, tasks):
     assert "ASR means nothing" in out and "generated" in out
 
 
-def test_group_skips_unavailable_tasks_but_a_named_one_is_refused(bench, tmp_path, capsys):
+def test_group_skips_unavailable_tasks_but_a_named_one_is_refused(tmp_path, capsys):
+    bench = build_small_bench(tmp_path / "bench", tasks="mm_safetybench", limit=2)
+    assert len(manifest(bench, "mmsb_typo")) == 4
     assert _eval(bench, tmp_path / "g", "tiny:llava", "mm_safetybench", "--limit", "1") == 0
-    assert sorted(json.loads((tmp_path / "g" / "summary.json").read_text())["tasks"]) == ["mmsb_text_only", "mmsb_typo"]
+    tasks = json.loads((tmp_path / "g" / "summary.json").read_text())["tasks"]
+    assert sorted(tasks) == ["mmsb_text_only", "mmsb_typo"]
+    for counts in tasks.values():  # --limit 1: the first item of each of the bench's 2 scenarios
+        assert counts["n"] == 2 and sorted(counts["scenarios"]) == ["01-Illegal_Activitiy", "02-HateSpeech"]
     assert "skipping mmsb_sd: unavailable" in capsys.readouterr().err
     assert _eval(bench, tmp_path / "n", "tiny:llava", "mmsb_sd") == 2
     assert "--sd none" in capsys.readouterr().err
