@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         result = run_eval(EvalRequest(model=model, tasks=list(tasks), bench=bench, out=run_dir,
                                       max_new_tokens=DEMO_MAX_NEW_TOKENS))
         print_summary(result.summary)
+        print(f"{result.generated} generated, {result.cached} from cache, {result.errors} error(s)")
     render_site(out / "runs", out / "site")
     print(f"\ndemo finished: {out}/runs/*/summary.json. The tiny models have random weights: these ASR "
           f"figures mean nothing; they only show that build, eval, judge and leaderboard work end to end.")
