@@ -3,7 +3,8 @@
     lm-eval run --model va-bench --model_args model=tiny:qwen2-vl,cache=runs/x/cache.jsonl,KEY=VAL ...
 
 model_args: `model` is our BACKEND:NAME spec (hf:PATH, vllm:PATH, openai:MODEL, tiny:FAMILY); `cache`
-(optional) a response-cache file that makes the run resumable (see cache.py); `bench` is task
+(optional) a response-cache file that makes the run resumable (see cache.py); `max_new_tokens`
+(default 300) applies when a task sets no max_gen_toks; `bench` is task
 metadata (lm-eval merges model_args into it) and is ignored here; every other key goes to the
 backend. lm-eval's `--device` is ignored: pass `device=` in model_args where the backend takes one.
 
