@@ -204,6 +204,7 @@ def _write_manifest(bench: Path, spec: TaskSpec, items: list[Item], renderer: Re
     lines = []
     for item in _items_for(spec, items):
         entry = {"task": spec.name, "benchmark": item.benchmark, "scenario": item.scenario, "id": item.id,
+                 "question": item.question,
                  "key_phrase": item.key_phrase, "phrase_type": item.phrase_type,
                  "prompt": item.prompts[spec.name], "modality": spec.modality, "media": None, "sha256": None,
                  "status": "ok"}
