@@ -12,7 +12,7 @@ HELP = "render the benchmark's media into the official layout, with one manifest
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default="official", help="official (download) | demo (built in) | DIR (local copy)")
-    p.add_argument("--out", default="bench", type=Path, help="bench directory to write (default: ./bench)")
+    p.add_argument("--out", default="bench_data", type=Path, help="bench directory to write (default: ./bench_data)")
     p.add_argument("--tasks", default=None, help="comma-separated tasks or groups (default: all)")
     p.add_argument("--scenarios", default=None, help="comma-separated scenario names or numbers (default: all)")
     p.add_argument("--limit", type=int, default=None, help="first N items of each scenario")

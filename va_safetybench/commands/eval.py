@@ -20,7 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-args", default=None, help="backend arguments k=v,.. (e.g. dtype=bfloat16,device=cuda)")
     p.add_argument("--tasks", required=True, help="comma-separated tasks or groups (va_video, va_audio, "
                    "va_safetybench, mm_safetybench; capability_image|video|audio|text, over_refusal)")
-    p.add_argument("--bench", default="bench", type=Path, help="bench directory made by `va-bench build` (default: ./bench)")
+    p.add_argument("--bench", default="bench_data", type=Path,
+                   help="bench directory made by `va-bench build` (default: ./bench_data)")
     p.add_argument("--out", default=None, type=Path, help="run directory (default: runs/<model>)")
     p.add_argument("--judge", default="keyword", help="keyword | gpt:MODEL | llama-guard:PATH | harmbench:PATH")
     p.add_argument("--judge-args", default=None, help="judge options k=v,.. (e.g. base_url=http://127.0.0.1:8000/v1)")
