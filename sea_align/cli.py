@@ -82,8 +82,8 @@ def _settings(args: argparse.Namespace):
 
 def _media_model(args: argparse.Namespace, spec: str):
     from .media import MediaModel, load
-    model, processor, _ = load(spec)
-    return MediaModel(model, processor, args.modality)
+    adapter, _ = load(spec)
+    return MediaModel(adapter, args.modality)
 
 
 def do_prepare(args: argparse.Namespace) -> dict:

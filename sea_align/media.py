@@ -1,150 +1,132 @@
-"""The model side of SEA: chat inputs with a blank medium, and injection of a given encoder output.
+"""SEA's batches: chat inputs around a blank medium, built, encoded and injected through the model's adapter.
 
-SEA optimises the tensor that leaves the modality projector and enters the language model. We reach
-it through a forward hook on the projector module (LLaVA `multi_modal_projector`, Qwen2-VL
-`visual.merger`, Qwen2-Audio `multi_modal_projector`): every forward or generate call inside
-`inject(E)` runs the model's own code path (placeholder expansion, M-RoPE positions, audio length
-masks) on a blank image / blank video / silent audio, and the hook swaps the projector's output for
-E, row by row. When va_safetybench's adapters expose `encode_media`/`inject`, this module is what
-they replace.
+The adapter (va_safetybench.models.adapters) is the one place that knows how a family turns media into
+the encoder output and takes a given encoder output in its place: `encode_media` gives the starting
+point of every embedding, `forward(..., media_embeds=)` and `generate(..., media_embeds=)` inject it.
+What is SEA's own lives here: the blank medium (paper: blank image / blank video / silent audio, real
+files read by the adapter's own loaders), one embedding [T, H] per row, and answer tokens appended to
+the prompts with `labels` that mark only them.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Iterator
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from va_safetybench.errors import InputError
 
-PROJECTORS = {"qwen2_vl": "model.visual.merger", "qwen2_5_vl": "model.visual.merger",
-              "llava": "model.multi_modal_projector", "qwen2_audio": "model.multi_modal_projector"}
-MODALITIES = {"qwen2_vl": ("image", "video"), "qwen2_5_vl": ("image", "video"), "llava": ("image",),
-              "qwen2_audio": ("audio",)}
+
+def load(spec: str, dtype: str = "float32") -> tuple[Any, dict]:
+    """(adapter, checkpoint metadata) for `tiny:NAME` or `hf:PATH` (a bare PATH or hub id means hf:)."""
+    from va_safetybench.models.registry import make_backend
+
+    if not spec.startswith(("tiny:", "hf:")):
+        spec = f"hf:{spec}"
+    backend = make_backend(spec, None if spec.startswith("tiny:") else {"dtype": dtype})
+    return backend.adapter, backend.info.metadata
 
 
-def load(spec: str, dtype: str = "float32") -> tuple[Any, Any, dict]:
-    """(model, processor, metadata) for `tiny:NAME`, `hf:PATH` or a bare PATH/hub id."""
-    import torch
-    if spec.startswith("tiny:"):
-        from va_safetybench.models.tiny import build_tiny
-        model, processor = build_tiny(spec[5:])
-        return model, processor, {}
-    path = spec[3:] if spec.startswith("hf:") else spec
-    import json
-    from pathlib import Path
+def _write_blank(modality: str, folder: Path) -> Path:
+    """A white 224x224 image, 2 s of white 224x224 video at 4 fps, or 1 s of 16 kHz silence."""
+    import numpy as np
 
-    import transformers
-    try:
-        config = transformers.AutoConfig.from_pretrained(path)
-        classes = {"qwen2_vl": "Qwen2VLForConditionalGeneration", "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
-                   "llava": "LlavaForConditionalGeneration", "qwen2_audio": "Qwen2AudioForConditionalGeneration"}
-        if config.model_type not in classes:
-            raise InputError(f"--model {spec}: SEA supports {', '.join(classes)}, not {config.model_type!r}")
-        model = getattr(transformers, classes[config.model_type]).from_pretrained(path, dtype=getattr(torch, dtype))
-        processor = transformers.AutoProcessor.from_pretrained(path)
-    except OSError as e:
-        raise InputError(f"--model {spec}: cannot load ({e})") from None
-    meta_file = Path(path) / "va_safetybench.json"
-    meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
-    return model.eval(), processor, meta
+    if modality == "image":
+        from PIL import Image
+        path = folder / "blank.png"
+        Image.new("RGB", (224, 224), "white").save(path)
+    elif modality == "video":
+        import av
+        path = folder / "blank.mp4"
+        with av.open(str(path), "w") as container:
+            stream = container.add_stream("libx264", rate=4)
+            stream.width = stream.height = 224
+            stream.pix_fmt = "yuv420p"
+            for _ in range(8):
+                frame = av.VideoFrame.from_ndarray(np.full((224, 224, 3), 255, np.uint8), format="rgb24")
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+    else:
+        import soundfile as sf
+        path = folder / "blank.wav"
+        sf.write(path, np.zeros(16000, np.float32), 16000, subtype="PCM_16")
+    return path
 
 
 @dataclass
 class MediaModel:
-    """A multimodal model and its processor, seen as: text in, blank medium in, encoder output swappable."""
+    """An adapter seen as: question (+ answer tokens) in, a blank medium whose encoder output is swappable."""
 
-    model: Any
-    processor: Any
+    adapter: Any
     modality: str
+    _prepared: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        kind = self.model.config.model_type
-        if kind not in PROJECTORS:
-            raise InputError(f"model type {kind!r} is not supported by SEA ({', '.join(PROJECTORS)})")
-        if self.modality not in MODALITIES[kind]:
-            raise InputError(f"--modality {self.modality}: a {kind} model takes {', '.join(MODALITIES[kind])}")
-        self.projector = self.model.get_submodule(PROJECTORS[kind])
-        self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
-        self._replacement = None
+        if self.modality not in self.adapter.modalities:
+            raise InputError(f"--modality {self.modality}: a {self.model.config.model_type} model takes "
+                             f"{', '.join(sorted(self.adapter.modalities))}")
+        self.tokenizer = self.adapter.tokenizer
+        self._dir = tempfile.TemporaryDirectory(prefix="sea-blank-")
+        self.blank_path = _write_blank(self.modality, Path(self._dir.name))
 
-        def hook(module: Any, args: Any, out: Any) -> Any:
-            if self._replacement is None:
-                return out
-            return self._replacement.to(out.dtype).reshape(out.shape)
-
-        self.projector.register_forward_hook(hook)
+    @property
+    def model(self) -> Any:
+        return self.adapter.model
 
     @property
     def device(self) -> Any:
-        return next(self.model.parameters()).device
+        return self.model.device
 
-    def blank(self) -> Any:
-        """The medium whose encoder output initialises every embedding (paper: blank image/video, silent audio)."""
-        import numpy as np
-        from PIL import Image
-        if self.modality == "image":
-            return Image.new("RGB", (224, 224), "white")
-        if self.modality == "video":
-            return np.full((4, 224, 224, 3), 255, dtype=np.uint8)
-        return np.zeros(16000, dtype=np.float32)  # one second of silence at 16 kHz
+    def answer_ids(self, text: str) -> list[int]:
+        """A text target as the tokens greedy decoding must produce: the text, then end of turn."""
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
 
-    def chat(self, question: str) -> str:
-        content = [{"type": self.modality}, {"type": "text", "text": question}]
-        if self.modality == "audio":
-            content[0]["audio_url"] = "blank.wav"
-        return self.processor.apply_chat_template([{"role": "user", "content": content}],
-                                                  add_generation_prompt=True, tokenize=False)
+    def _prepare(self, question: str) -> Any:
+        from va_safetybench.models.base import GenerationRequest, Media
+        if question not in self._prepared:  # the blank file is decoded once per distinct question
+            self._prepared[question] = self.adapter.prepare(
+                GenerationRequest(question, (Media(self.modality, self.blank_path),)))
+        return self._prepared[question]
 
-    def batch(self, questions: list[str], answers: list[str] | None = None) -> dict:
-        """Processor inputs (one blank medium per row, left padded); with answers, `labels` mark only
-        the answer tokens and the end-of-turn token."""
-        texts = [self.chat(q) for q in questions]
-        eos = self.tokenizer.eos_token or ""
-        if answers is not None:
-            texts = [t + a + eos for t, a in zip(texts, answers)]
-        media = [self.blank() for _ in texts]
-        key = {"image": "images", "video": "videos", "audio": "audio"}[self.modality]
-        kwargs = {key: media, "text": texts, "return_tensors": "pt", "padding": True}
-        if self.modality == "audio":
-            kwargs["sampling_rate"] = 16000
-        enc = dict(self.processor(**kwargs))
-        if answers is not None:
-            labels = enc["input_ids"].clone()
-            labels[enc["attention_mask"] == 0] = -100
-            for row, answer in enumerate(answers):
-                n = len(self.tokenizer(answer + eos, add_special_tokens=False)["input_ids"])
-                labels[row, : labels.shape[1] - n] = -100
-            enc["labels"] = labels
-        return {k: v.to(self.device) if hasattr(v, "to") else v for k, v in enc.items()}
-
-    @contextmanager
-    def inject(self, embeds: Any) -> Iterator[None]:
-        """Within the block, the projector's output for row i of every batch is embeds[i] ([B, T, H])."""
-        self._replacement = embeds
-        try:
-            yield
-        finally:
-            self._replacement = None
+    def batch(self, questions: list[str], answers: list[list[int]] | None = None) -> tuple[Any, Any]:
+        """(adapter inputs, labels or None): one blank medium per row, prompts left padded; answers
+        (token ids) are appended after the prompt, right padded, and only they are labelled."""
+        import torch
+        inputs = self.adapter.collate([self._prepare(q) for q in questions])
+        if not answers:
+            return inputs, None
+        ids, mask = inputs["input_ids"], inputs["attention_mask"]
+        width = max(len(a) for a in answers)
+        tail = torch.full((len(answers), width), self.tokenizer.pad_token_id, dtype=ids.dtype)
+        tail_mask = torch.zeros(len(answers), width, dtype=mask.dtype)
+        for row, answer in enumerate(answers):
+            tail[row, :len(answer)] = torch.tensor(answer, dtype=ids.dtype)
+            tail_mask[row, :len(answer)] = 1
+        tail, tail_mask = tail.to(ids.device), tail_mask.to(mask.device)
+        for key, value in list(inputs.items()):  # other per-token tensors (e.g. mm_token_type_ids): text = 0
+            if key not in ("input_ids", "attention_mask") and torch.is_tensor(value) and value.shape == ids.shape:
+                inputs[key] = torch.cat([value, torch.zeros_like(tail, dtype=value.dtype)], 1)
+        inputs["input_ids"] = torch.cat([ids, tail], 1)
+        inputs["attention_mask"] = torch.cat([mask, tail_mask], 1)
+        labels = torch.cat([torch.full_like(ids, -100), tail.masked_fill(tail_mask == 0, -100)], 1)
+        return inputs, labels
 
     def encode_blank(self) -> Any:
-        """The projector's output [T, H] for one blank medium: the starting point of every embedding."""
+        """The encoder output [T, H] of one blank medium: the starting point of every embedding."""
         import torch
-        captured = []
-        handle = self.projector.register_forward_hook(lambda m, a, out: captured.append(out.detach()))
-        try:
-            with torch.no_grad():
-                self.model(**self.batch(["."]))
-        finally:
-            handle.remove()
-        out = captured[0]
-        return out.reshape(-1, out.shape[-1]).clone()
+        with torch.no_grad():
+            return self.adapter.encode_media(self.batch(["."])[0]).detach().clone()
+
+    def logits(self, inputs: Any, embeds: Any) -> Any:
+        """Logits with embeds[i] ([B, T, H]) as row i's encoder output; gradients flow into embeds."""
+        return self.adapter.forward(inputs, media_embeds=embeds.reshape(-1, embeds.shape[-1])).logits
 
     def generate(self, questions: list[str], embeds: Any, max_new_tokens: int) -> list[str]:
         """Greedy answers with embeds[i] in place of row i's encoder output."""
-        import torch
-        enc = self.batch(questions)
-        with torch.no_grad(), self.inject(embeds):
-            out = self.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                      pad_token_id=self.tokenizer.pad_token_id)
-        return self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        from va_safetybench.models.base import GenerationSettings
+        inputs, _ = self.batch(questions)
+        return self.adapter.generate(inputs, GenerationSettings(max_new_tokens=max_new_tokens),
+                                     media_embeds=embeds.reshape(-1, embeds.shape[-1]))

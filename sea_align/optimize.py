@@ -4,8 +4,9 @@ Every active embedding E_k (initialised from the encoder output of a blank mediu
 the rows of its own control samples; the loss is the sum over embeddings of each one's mean target
 NLL, so an embedding's gradient does not depend on how many share the batch. The model is frozen.
 Adam runs per embedding (its own step count), so a slot freed by an early stop is refilled with the
-next item at once. Early stop: greedy decoding reproduces a target exactly when, teacher-forced, the
-argmax at every target position is the target token; that is read off the same forward pass.
+next item at once. Targets are token ids (a control's `target_ids`, else its `target` text then end of
+turn). Early stop: greedy decoding reproduces a target exactly when, teacher-forced, the argmax at
+every target position is the target token; that is read off the same forward pass.
 Multi-GPU: `accelerate launch -m sea_align.cli optimize ...` shards the items across processes
 (each writes index.{rank}.jsonl); one process needs no launcher.
 """
@@ -75,7 +76,7 @@ def optimize(mm: MediaModel, items: list[dict], out_dir: Path, cfg: OptimConfig,
     b1, b2 = cfg.betas
     written = succeeded = 0
     started = time.perf_counter()
-    batch = rows = None
+    batch = rows = labels = None
     while queue or slots:
         if len(slots) < cfg.k and queue:  # refill freed slots
             new = [_Slot(queue.pop(0)) for _ in range(min(cfg.k - len(slots), len(queue)))]
@@ -89,11 +90,10 @@ def optimize(mm: MediaModel, items: list[dict], out_dir: Path, cfg: OptimConfig,
         if batch is None:
             controls = [(s, c) for s, slot in enumerate(slots) for c in slot.item["controls"]]
             rows = torch.tensor([s for s, _ in controls], device=mm.device)
-            batch = mm.batch([c["question"] for _, c in controls], [c["target"] for _, c in controls])
+            batch, labels = mm.batch([c["question"] for _, c in controls],
+                                     [c.get("target_ids") or mm.answer_ids(c["target"]) for _, c in controls])
         E.requires_grad_(True)
-        with mm.inject(E[rows]):
-            logits = mm.model(**{k: v_ for k, v_ in batch.items() if k != "labels"}).logits
-        per_row, hit = _row_losses(logits, batch["labels"])
+        per_row, hit = _row_losses(mm.logits(batch, E[rows]), labels)
         n_slots = len(slots)
         slot_loss = torch.zeros(n_slots, device=mm.device).index_add(0, rows, per_row)
         slot_loss = slot_loss / torch.bincount(rows, minlength=n_slots)

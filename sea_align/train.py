@@ -44,14 +44,11 @@ def add_lora(model: Any, cfg: TrainConfig) -> Any:
                                             target_modules=LORA_TARGETS))
 
 
-def _logps(model: Any, mm: MediaModel, prompts: list[str], responses: list[str], embeds: Any) -> tuple[Any, Any]:
+def _logps(mm: MediaModel, prompts: list[str], responses: list[str], embeds: Any) -> tuple[Any, Any]:
     """Summed and mean log-probability of each response given its prompt and embedding."""
     import torch
-    batch = mm.batch(prompts, responses)
-    labels = batch.pop("labels")
-    with mm.inject(embeds):
-        logits = model(**batch).logits[:, :-1].float()
-    labels = labels[:, 1:]
+    batch, labels = mm.batch(prompts, [mm.answer_ids(r) for r in responses])
+    logits, labels = mm.logits(batch, embeds)[:, :-1].float(), labels[:, 1:]
     mask = labels != -100
     lp = torch.log_softmax(logits, -1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
     return lp.sum(1), lp.sum(1) / mask.sum(1).clamp(min=1)
@@ -65,7 +62,12 @@ class Trainer:
         self.mm, self.cfg = mm, cfg
         for p in mm.model.parameters():
             p.requires_grad_(cfg.full)
-        self.ref = copy.deepcopy(mm.model).eval() if cfg.full and cfg.method == "dpo" else None
+        self.ref = None  # full DPO: a frozen copy behind its own adapter; LoRA DPO: the adapter disabled
+        if cfg.full and cfg.method == "dpo":
+            adapter = mm.adapter
+            self.ref = MediaModel(type(adapter)(copy.deepcopy(mm.model).eval(), adapter.processor, adapter.options),
+                                  mm.modality)
+        # peft puts the LoRA layers into mm.model's own modules, so the adapter's forward runs them.
         self.model = mm.model if cfg.full else add_lora(mm.model, cfg)
         if cfg.full:  # the encoder and projector stay frozen in full fine-tuning too
             for name, p in self.model.named_parameters():
@@ -82,17 +84,17 @@ class Trainer:
         import torch
         prompts = [r["prompt"] for r in records]
         if self.cfg.method == "sft":
-            _, mean = _logps(self.model, self.mm, prompts, [self._truncate(r["response"]) for r in records], embeds)
+            _, mean = _logps(self.mm, prompts, [self._truncate(r["response"]) for r in records], embeds)
             return -mean.mean()
         responses = [self._truncate(r["chosen"]) for r in records] + [self._truncate(r["rejected"]) for r in records]
         both = torch.cat([embeds, embeds])
-        pi, _ = _logps(self.model, self.mm, prompts * 2, responses, both)
+        pi, _ = _logps(self.mm, prompts * 2, responses, both)
         with torch.no_grad():
             if self.ref is not None:
-                ref, _ = _logps(self.ref, self.mm, prompts * 2, responses, both)
+                ref, _ = _logps(self.ref, prompts * 2, responses, both)
             else:
                 with self.model.disable_adapter():
-                    ref, _ = _logps(self.model, self.mm, prompts * 2, responses, both)
+                    ref, _ = _logps(self.mm, prompts * 2, responses, both)
         n = len(records)
         margin = (pi[:n] - ref[:n]) - (pi[n:] - ref[n:])
         return -torch.nn.functional.logsigmoid(self.cfg.beta * margin).mean()
@@ -126,5 +128,5 @@ class Trainer:
         out.mkdir(parents=True, exist_ok=True)
         model = self.model if self.cfg.full else self.model.merge_and_unload()
         model.save_pretrained(out)
-        self.mm.processor.save_pretrained(out)
+        self.mm.adapter.processor.save_pretrained(out)
         (out / "va_safetybench.json").write_text(json.dumps({"alignment": alignment}, indent=1))

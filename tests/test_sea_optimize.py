@@ -1,4 +1,5 @@
-"""SEA optimize on a tiny LLaVA: loss goes down, early stop where the target already decodes, resume."""
+"""SEA optimize on a tiny LLaVA: loss goes down, K at once equals one at a time, early stop where the
+target already decodes, resume."""
 
 import json
 import os
@@ -14,7 +15,7 @@ torch = pytest.importorskip("torch")
 
 from sea_align.media import MediaModel, load  # noqa: E402
 from sea_align.optimize import OptimConfig, optimize  # noqa: E402
-from sea_align.store import read_index  # noqa: E402
+from sea_align.store import load_embedding, read_index  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 Q1, Q2 = "Please briefly describe the product in the image.", "What is the style of the image?"
@@ -28,8 +29,8 @@ def _item(i: str, t1: str, t2: str) -> dict:
 @pytest.fixture(scope="module")
 def mm():
     torch.set_num_threads(1)
-    model, processor, _ = load("tiny:llava")
-    return MediaModel(model, processor, "image")
+    adapter, _ = load("tiny:llava")
+    return MediaModel(adapter, "image")
 
 
 def test_loss_drops(mm, tmp_path):
@@ -40,22 +41,40 @@ def test_loss_drops(mm, tmp_path):
     assert a["loss"] < b["loss"] - 0.1, "optimisation did not lower the control-target loss"
 
 
-def test_early_stop_where_target_already_decodes(tmp_path):
-    model, processor, _ = load("tiny:qwen2-vl")
-    vl = MediaModel(model, processor, "image")
-    # Targets with an exact text form: questions whose first greedy byte is ASCII, that byte the target.
-    candidates = ["hi", "yo", "hey", "ok", "go", "so", "a", "b", "c", "d"]
-    firsts = [out[:1] for out in vl.generate(candidates, vl.encode_blank().expand(len(candidates), -1, -1), 1)]
-    pairs = [(q, t) for q, t in zip(candidates, firsts) if t and ord(t) < 128][:2]
-    if len(pairs) < 2:
-        pytest.skip("the tiny model's first greedy byte is not ASCII for these questions")
-    questions, own = [q for q, _ in pairs], [t for _, t in pairs]
+def test_k_embeddings_in_one_batch_move_as_if_alone(mm, tmp_path):
+    items = [_item("a", "The image shows a cat.", "An oil painting."), _item("b", "No.", "A pencil sketch of it.")]
+    optimize(mm, items, tmp_path / "k2", OptimConfig(k=2, max_steps=3, lr=0.05))
+    optimize(mm, items, tmp_path / "k1", OptimConfig(k=1, max_steps=3, lr=0.05))
+    blank = mm.encode_blank()
+    for i in ("a", "b"):
+        together = load_embedding(tmp_path / "k2", read_index(tmp_path / "k2")[i])
+        alone = load_embedding(tmp_path / "k1", read_index(tmp_path / "k1")[i])
+        assert (together - blank).abs().max() > 0.05, "the embedding did not move"
+        torch.testing.assert_close(together, alone, atol=1e-4, rtol=0)
+
+
+def _greedy_ids(mm, questions: list[str], embeds, n: int) -> list[list[int]]:
+    """What greedy generation (the adapter's injection, the model's own generate) produces, up to end of turn."""
+    inputs, _ = mm.batch(questions)
+    with torch.no_grad():
+        out = mm.model.generate(**mm.adapter.model_kwargs(inputs, embeds.reshape(-1, embeds.shape[-1])),
+                                max_new_tokens=n, do_sample=False, pad_token_id=mm.tokenizer.pad_token_id)
+    eos = mm.tokenizer.eos_token_id
+    rows = [r.tolist() for r in out[:, inputs["input_ids"].shape[1]:]]
+    return [r[:r.index(eos) + 1] if eos in r else r for r in rows]
+
+
+def test_early_stop_where_target_already_decodes(mm, tmp_path):
+    blank = mm.encode_blank()
+    own = _greedy_ids(mm, [Q1, Q2], blank.expand(2, -1, -1), 4)
+    assert all(own), "greedy decoding produced nothing"
     decodes = {"id": "decodes", "phrase": "p", "type": "product",
-               "controls": [{"question": q, "target": t} for q, t in zip(questions, own)]}
-    stats = optimize(vl, [decodes, _item("other", "qq", "zz")], tmp_path, OptimConfig(k=2, max_steps=2))
+               "controls": [{"question": q, "target": "", "target_ids": ids} for q, ids in zip((Q1, Q2), own)]}
+    stats = optimize(mm, [decodes, _item("other", "qq", "zz")], tmp_path, OptimConfig(k=2, max_steps=2))
     idx = read_index(tmp_path)
-    assert stats["written"] == 2
+    assert stats == {**stats, "written": 2, "succeeded": 1}
     assert idx["decodes"]["steps"] == 0 and idx["decodes"]["success"] is True
+    torch.testing.assert_close(load_embedding(tmp_path, idx["decodes"]), blank)
     assert idx["other"]["steps"] == 2 and idx["other"]["success"] is False
 
 
@@ -66,8 +85,8 @@ from pathlib import Path
 from sea_align.media import MediaModel, load
 from sea_align.optimize import OptimConfig, optimize
 items = json.loads(Path(sys.argv[1]).read_text())
-model, processor, _ = load("tiny:llava")
-optimize(MediaModel(model, processor, "image"), items, Path(sys.argv[2]), OptimConfig(k=1, max_steps=int(sys.argv[3])))
+adapter, _ = load("tiny:llava")
+optimize(MediaModel(adapter, "image"), items, Path(sys.argv[2]), OptimConfig(k=1, max_steps=int(sys.argv[3])))
 """
 
 

@@ -14,8 +14,8 @@ from sea_align.train import TrainConfig, Trainer  # noqa: E402
 
 def test_train_steps_change_only_lora_and_lower_loss():
     torch.set_num_threads(1)
-    model, processor, _ = load("tiny:llava")
-    mm = MediaModel(model, processor, "image")
+    adapter, _ = load("tiny:llava")
+    mm = MediaModel(adapter, "image")
     trainer = Trainer(mm, TrainConfig(lr=5e-3, max_response_tokens=16))
     before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
     records = [{"prompt": "The image shows an activity. How do I do this activity?", "chosen": "I can't help.",
