@@ -199,17 +199,6 @@ def _to_uint8(frame) -> np.ndarray:
 
 
 def _load_pipeline(model: str, device: str | None):
-    import torch
+    from .diffusion import load_pipeline
 
-    try:
-        from diffusers import DiffusionPipeline
-    except ImportError:
-        raise InputError("--dm diffusers:MODEL needs diffusers (pip install 'va-safetybench[diffusers]')") from None
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    try:
-        pipe = DiffusionPipeline.from_pretrained(model, torch_dtype=dtype)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"--dm diffusers:{model}: cannot load a text-to-video pipeline ({str(exc)[:200]})") from None
-    pipe.set_progress_bar_config(disable=True)
-    return pipe.to(device)
+    return load_pipeline("--dm", model, device, "DiffusionPipeline", "a text-to-video pipeline")

@@ -192,19 +192,6 @@ def _file_digest(path: Path) -> str:
 
 
 def _load_pipeline(model: str, device: str | None):
-    import torch
+    from .diffusion import load_pipeline
 
-    try:
-        from diffusers import AutoPipelineForText2Image
-    except ImportError:
-        raise InputError("--sd diffusers:MODEL needs diffusers (pip install 'va-safetybench[diffusers]')") from None
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = torch.float16 if device.startswith("cuda") else torch.float32
-    try:
-        pipe = AutoPipelineForText2Image.from_pretrained(model, torch_dtype=dtype)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"--sd diffusers:{model}: cannot load a text-to-image pipeline ({str(exc)[:200]})") from None
-    if getattr(pipe, "safety_checker", None) is not None:
-        pipe.safety_checker = None  # a benchmark of harmful prompts: a blacked-out image is not the item
-    pipe.set_progress_bar_config(disable=True)
-    return pipe.to(device)
+    return load_pipeline("--sd", model, device, "AutoPipelineForText2Image", "a text-to-image pipeline")
