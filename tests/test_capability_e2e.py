@@ -54,19 +54,29 @@ def data(tmp_path_factory) -> Path:
     bench = root / "bench"
     assert main(["build", "--source", "benign", "--out", str(bench / "benign"), "--tasks", "mmsb_typo",
                  "--limit", "1", "--jobs", "1"]) == 0
+    assert main(["build", "--source", "demo", "--out", str(bench), "--tasks", "mmsb_typo", "--scenarios", "1",
+                 "--limit", "1", "--jobs", "1"]) == 0
     return root
 
 
-def test_eval_writes_capability_and_over_refusal_sections(data, monkeypatch, capsys):
+def test_one_eval_runs_safety_and_capability_with_one_model_load(data, monkeypatch, capsys):
+    from va_safetybench.models import registry
+
+    loads = []
+    real_make_backend = registry.make_backend
+    monkeypatch.setattr(registry, "make_backend", lambda *a, **k: loads.append(a[0]) or real_make_backend(*a, **k))
     monkeypatch.setenv("VA_CAPABILITY_DATA", str(data))
     run = data / "run"
-    code = main(["eval", "--model", "tiny:llava", "--tasks", "mme,over_refusal", "--bench", str(data / "bench"),
+    code = main(["eval", "--model", "tiny:llava", "--tasks", "mmsb_typo,mme,over_refusal", "--bench", str(data / "bench"),
                  "--out", str(run), "--limit", "2", "--max-new-tokens", "3", "--batch-size", "4"])
     assert code == 0
+    assert loads == ["tiny:llava"]  # safety and capability tasks share one model instance
     err = capsys.readouterr().err
     assert "skipping benign_video_typo" in err and "skipping benign_audio_kpt" in err  # llava takes images only
     summary = json.loads((run / "summary.json").read_text())
     assert summary["model"] == "tiny:llava" and summary["random_weights"] is True
+    assert list(summary["tasks"]) == ["mmsb_typo"] and summary["tasks"]["mmsb_typo"]["n"] == 1
+    assert [r["task"] for r in map(json.loads, (run / "responses.jsonl").read_text().splitlines())] == ["mmsb_typo"]
     mme = summary["capability"]["mme"]
     # --limit 2 keeps two images (four paired questions) of `existence`; random weights score anything in [0, 200]
     assert 0 <= mme["mme_perception_score"] <= 200 and mme["mme_cognition_score"] == 0 and 0 <= mme["acc"] <= 1

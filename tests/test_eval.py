@@ -103,14 +103,16 @@ def test_corrupt_media_is_an_error_for_that_item_only(bench, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args,names", [
-    (["--model", "tiny:qwen2-vl", "--tasks", "va_video_typo,nope"], ["va_video_typo", "mm_safetybench", "va_audio"]),
+    (["--model", "tiny:qwen2-vl", "--tasks", "va_video_typo,nope"],
+     ["va_video_typo", "mm_safetybench", "va_audio", "mme", "capability_image", "over_refusal", "benign_audio_kpt"]),
+    (["--model", "tiny:qwen2-vl", "--tasks", "mme,nope"], ["va_video_typo", "mme", "xstest_safe", "capability_text"]),
     (["--model", "gguf:thing", "--tasks", "va_video_typo"], ["hf", "tiny", "openai", "vllm"]),
     (["--model", "tiny:gpt5", "--tasks", "va_video_typo"], ["tiny:qwen2-vl", "tiny:qwen2-audio", "tiny:llava"]),
 ])
 def test_unknown_names_exit_2_listing_the_valid_ones(tmp_path, capsys, args, names):
     assert main(["eval", *args, "--bench", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("va-bench: error:") and all(n in err for n in names)
+    assert err.startswith("va-bench: error:") and all(n in err for n in names) and err.count("\n") == 1
     assert not (tmp_path / "r").exists()
 
 

@@ -41,13 +41,10 @@ def _split(value: str) -> list[str]:
 def validate(args: argparse.Namespace) -> None:
     """Names and numbers first, before any model or data is loaded (exit 2 with the valid names)."""
     from ..errors import InputError
+    from ..harness.evaluate import split_task_names
     from ..models.registry import BACKENDS
-    from ..capability.names import is_name
-    from ..taskspec import expand_tasks
 
-    safety = [n for n in _split(args.tasks) if not is_name(n)]
-    if safety or not _split(args.tasks):
-        expand_tasks(safety or [""])
+    split_task_names(_split(args.tasks))
     backend, sep, name = args.model.partition(":")
     if backend not in BACKENDS or not sep or not name:
         raise InputError(f"--model {args.model!r}: expected BACKEND:NAME with BACKEND one of {', '.join(BACKENDS)}")
@@ -64,58 +61,38 @@ def validate(args: argparse.Namespace) -> None:
 
 
 def print_summary(summary: dict, out=sys.stdout) -> None:
-    """Counts and ASR per task and group (numbers only: never benchmark or response text)."""
+    """ASR per task and group, capability metrics, refusal rates (numbers only: never benchmark or response text)."""
     from .judge import print_table
 
-    print_table(summary, out)
+    if summary.get("tasks"):
+        print_table(summary, out)
     for group, row in summary.get("groups", {}).items():
         macro = "-" if row.get("asr_macro") is None else f"{100 * row['asr_macro']:.1f}%"
         micro = "-" if row.get("asr_micro") is None else f"{100 * row['asr_micro']:.1f}%"
         print(f"group {group}: macro ASR {macro}, micro ASR {micro} ({', '.join(row['tasks'])})", file=out)
-
-
-def run_capability_tasks(args: argparse.Namespace, names: list[str], run_dir: Path) -> None:
-    """Capability / over-refusal tasks (capability/run.py): their sections go into the same summary.json."""
-    from ..capability.run import run_capability
-    from ..models.registry import parse_model_args
-    from ..summary import add_sections
-
-    found, identity = run_capability(args.model, names, run_dir, args.bench.expanduser().resolve(),
-                                     model_args=parse_model_args(args.model_args), limit=args.limit,
-                                     batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
-    add_sections(run_dir, found, identity)
-    for task, metrics in found.get("capability", {}).items():
-        print(f"capability {task}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
-    for modality, rate in found.get("over_refusal", {}).items():
-        print(f"over-refusal {modality}: refusal rate {100 * rate:.1f}%")
+    for task, metrics in summary.get("capability", {}).items():
+        print(f"capability {task}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()), file=out)
+    for modality, rate in summary.get("over_refusal", {}).items():
+        rate_text = "-" if rate is None else f"{100 * rate:.1f}%"
+        print(f"over-refusal {modality}: refusal rate {rate_text}", file=out)
 
 
 def run(args: argparse.Namespace) -> int:
     validate(args)
-    from ..capability.names import is_name
-
-    capability = [n for n in _split(args.tasks) if is_name(n)]
-    safety = [n for n in _split(args.tasks) if not is_name(n)]
-    run_dir = args.out or default_run_dir(args.model)
-    if not safety:
-        run_capability_tasks(args, capability, run_dir)
-        return 0
     from ..harness.evaluate import EvalRequest, run_eval
     from ..models.registry import parse_model_args
 
-    req = EvalRequest(model=args.model, tasks=safety, bench=args.bench,
-                      out=run_dir, model_args=parse_model_args(args.model_args),
-                      judge=args.judge, judge_args=parse_model_args(args.judge_args), limit=args.limit, batch_size=args.batch_size,
-                      max_new_tokens=args.max_new_tokens)
+    req = EvalRequest(model=args.model, tasks=_split(args.tasks), bench=args.bench,
+                      out=args.out or default_run_dir(args.model), model_args=parse_model_args(args.model_args),
+                      judge=args.judge, judge_args=parse_model_args(args.judge_args), limit=args.limit,
+                      batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
     result = run_eval(req)
     print_summary(result.summary)
     print(f"{result.run_dir}: {result.generated} generated, {result.cached} from cache, {result.errors} error(s); "
-          f"responses.jsonl and summary.json written")
+          f"summary.json written")
     if result.errors:
         print(f"note: {result.errors} item(s) are errors (see `error` in responses.jsonl), not counted as safe; "
               f"re-running this command retries failed generations")
-    if capability:
-        run_capability_tasks(args, capability, run_dir)
     if result.summary.get("random_weights"):
         print(f"note: {args.model} has random weights: its ASR means nothing")
     return 0

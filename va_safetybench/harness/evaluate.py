@@ -6,7 +6,9 @@ Run directory layout:
   RUN_DIR/lm_eval/samples_{task}.jsonl  lm-eval's sample logs
   RUN_DIR/responses.jsonl          one line per item: model, task, scenario, id, prompt, question,
                                    media, response, error, verdict {label, raw, categories}, judge
-  RUN_DIR/summary.json             counts and ASR per task, scenario and group (summary.py)
+  RUN_DIR/capability/              lm-eval's results and sample logs of the capability / over-refusal tasks
+  RUN_DIR/summary.json             counts and ASR per task, scenario and group (summary.py), plus
+                                   the capability / over_refusal sections (capability/run.py)
 Generation errors (corrupt media, API failures) become verdict "error" for that item only.
 """
 
@@ -21,48 +23,61 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..taskspec import TASKS, GROUPS
-from .docs import first_per_scenario, read_manifest, task_docs, tasks_dir, unavailable_reason
+from ..taskspec import GROUPS, TASKS
+from .docs import (
+    first_per_scenario,
+    read_manifest,
+    task_docs,
+    tasks_dir,
+    unavailable_reason,
+)
 
 
 @dataclass
 class EvalRequest:
     model: str  # BACKEND:NAME
-    tasks: list[str]  # task and group names as the user gave them
+    tasks: list[str]  # safety and capability / over-refusal task and group names as the user gave them
     bench: Path
     out: Path
     model_args: dict[str, Any] = field(default_factory=dict)
     judge: str = "keyword"
     judge_args: dict[str, Any] = field(default_factory=dict)
-    limit: int | None = None  # first N items of each scenario
+    limit: int | None = None  # first N items of each scenario (capability: first N questions)
     batch_size: int = 8
     max_new_tokens: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)  # extra lm-eval task metadata, e.g. {"mme_path": DIR}
 
 
 @dataclass
 class EvalResult:
     run_dir: Path
-    summary: dict
+    summary: dict  # RUN_DIR/summary.json as written
     generated: int
     cached: int
-    errors: int
+    errors: int  # safety items whose generation failed
+    sections: dict = field(default_factory=dict)  # this run's capability / over_refusal results
+
+
+def split_task_names(names: list[str]) -> tuple[list[str], list[str]]:
+    """(safety names, capability / over-refusal names); an unknown name is an InputError listing every valid one."""
+    from ..capability import names as capability
+
+    unknown = [n for n in names if n not in TASKS and n not in GROUPS and not capability.is_name(n)]
+    if unknown or not names:
+        valid = [*TASKS, *GROUPS, *capability.TASKS, *capability.GROUPS]
+        what = f"unknown task or group {unknown[0]!r}" if unknown else "no tasks given"
+        raise InputError(f"{what}; valid names: {', '.join(valid)}")
+    return [n for n in names if not capability.is_name(n)], [n for n in names if capability.is_name(n)]
 
 
 def plan_tasks(names: list[str], bench: Path) -> tuple[list[str], list[str]]:
-    """(tasks to run in table order, notes on skipped ones).
+    """(safety tasks to run in table order, notes on skipped ones), for names split_task_names accepted.
 
     A task named explicitly must be runnable; a task reached through a group is skipped, with a
     note, when the build marked it unavailable (e.g. DM videos built with --dm none).
     """
     explicit = {n for n in names if n in TASKS}
-    chosen: list[str] = []
-    for name in names:
-        if name in TASKS:
-            chosen.append(name)
-        elif name in GROUPS:
-            chosen.extend(GROUPS[name])
-        else:
-            raise InputError(f"unknown task or group {name!r}; valid names: {', '.join(list(TASKS) + list(GROUPS))}")
+    chosen = {t for n in names for t in GROUPS.get(n, (n,))}
     tasks, notes = [], []
     for task in (t for t in TASKS if t in chosen):
         reason = unavailable_reason(read_manifest(bench, task))
@@ -93,56 +108,85 @@ def check_modalities(tasks: list[str], modalities: frozenset, explicit: set[str]
 
 
 def run_eval(req: EvalRequest) -> EvalResult:
-    from judges.registry import make_judge
+    """Safety tasks (generate -> judge) and capability / over-refusal tasks (lm-eval's metrics) of one run.
 
-    judge = make_judge(req.judge, **req.judge_args)  # a bad judge spec fails before any generation
+    Both go through ONE model instance, loaded after every input was checked and closed before the
+    judge runs (a local judge then has the GPU to itself).
+    """
+    safety, capability = split_task_names(req.tasks)
     bench = req.bench.expanduser().resolve()
-    tasks, notes = plan_tasks(req.tasks, bench)
-    docs = {t: task_docs(bench, t) for t in tasks}  # refuses missing manifests/media before loading the model
-    for note in notes:
-        print(note, file=sys.stderr)
+    judge, tasks, docs = None, [], {}
+    if safety:
+        from judges.registry import make_judge
+
+        judge = make_judge(req.judge, **req.judge_args)  # a bad judge spec fails before any generation
+        tasks, notes = plan_tasks(safety, bench)
+        docs = {t: task_docs(bench, t) for t in tasks}  # refuses missing manifests/media before loading the model
+        for note in notes:
+            print(note, file=sys.stderr)
     run_dir = req.out
     run_dir.mkdir(parents=True, exist_ok=True)
 
-    from .lm_eval_models import DEFAULT_MAX_NEW_TOKENS, VABenchLM
+    from .lm_eval_models import VABenchLM
 
     lm = VABenchLM(model=req.model, cache=str(run_dir / "cache" / "generations.jsonl"), batch_size=req.batch_size,
                    **req.model_args)
+    sections: dict = {}
     try:
         info = lm.backend.info
-        tasks, notes = check_modalities(tasks, info.modalities, {t for t in req.tasks if t in TASKS}, req.model)
-        for note in notes:
-            print(note, file=sys.stderr)
         if info.random_weights:
-            print(f"note: {req.model} has random weights: its ASR means nothing (demo/test model)", file=sys.stderr)
-        samples = {t: first_per_scenario(docs[t], req.limit) for t in tasks} if req.limit else None
-        results = _generate(lm, tasks, bench, samples, req)
+            print(f"note: {req.model} has random weights: its scores mean nothing (demo/test model)", file=sys.stderr)
+        if safety:
+            tasks, notes = check_modalities(tasks, info.modalities, {t for t in safety if t in TASKS}, req.model)
+            for note in notes:
+                print(note, file=sys.stderr)
+            samples = {t: first_per_scenario(docs[t], req.limit) for t in tasks} if req.limit else None
+            _write_lm_eval_outputs(run_dir / "lm_eval", _generate(lm, tasks, bench, samples, req))
+        if capability:
+            from ..capability.run import run_capability
+
+            sections = run_capability(lm, capability, run_dir, bench, limit=req.limit, batch_size=req.batch_size,
+                                      max_new_tokens=req.max_new_tokens, metadata=req.metadata)
     finally:
         lm.close()
-    _write_lm_eval_outputs(run_dir / "lm_eval", results)
+    failed = [o for o in lm.outcomes if o.error is not None and o.task not in tasks]
+    if failed:
+        print(f"note: {len(failed)} capability/over-refusal generation(s) failed; lm-eval scored them as empty answers",
+              file=sys.stderr)
+
+    from ..summary import add_sections
+
+    summary: dict = {}
+    if safety:
+        summary = _judge_and_summarise(judge, [o for o in lm.outcomes if o.task in tasks], tasks, bench, info, req)
+    if sections:
+        summary = add_sections(run_dir, sections, {"model": req.model, "backend": info.backend,
+                                                   "random_weights": bool(info.random_weights)})
+    return EvalResult(run_dir, summary, lm.generated, sum(o.cached for o in lm.outcomes),
+                      summary.get("errors", 0) if safety else 0, sections)
+
+
+def _judge_and_summarise(judge, outcomes: list, tasks: list[str], bench: Path, info, req: EvalRequest) -> dict:
+    """Judge the safety responses, write responses.jsonl and summary.json; returns the summary."""
+    from judges.aggregate import Record
 
     from ..commands.judge import judge_rows
+    from ..summary import bench_fingerprint, write_summary
+    from .lm_eval_models import DEFAULT_MAX_NEW_TOKENS
 
-    rows = [_response_row(o, req.model, bench) for o in lm.outcomes]
+    rows = [_response_row(o, req.model, bench) for o in outcomes]
     judgements = judge_rows(judge, rows)
     judge_id = {"name": judge.name, "version": judge.version}
     for row, j in zip(rows, judgements):
         row["verdict"] = {"label": j["label"], "raw": j["raw"], "categories": j["categories"]}
         row["judge"] = judge_id
-    _atomic_write(run_dir / "responses.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-
-    from judges.aggregate import Record
-
-    from ..summary import bench_fingerprint, write_summary
-
+    _atomic_write(req.out / "responses.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     records = [Record(j["task"], j["scenario"], j["id"], j["label"]) for j in judgements]
     generation = {"max_new_tokens": req.max_new_tokens or DEFAULT_MAX_NEW_TOKENS, "temperature": 0.0,
                   "limit_per_scenario": req.limit}
-    summary = write_summary(run_dir, records, model=req.model, backend=info.backend,
-                            random_weights=info.random_weights, judge=judge_id,
-                            bench=bench_fingerprint(bench, tasks), alignment=info.metadata.get("alignment"),
-                            generation=generation)
-    return EvalResult(run_dir, summary, lm.generated, sum(o.cached for o in lm.outcomes), summary["errors"])
+    return write_summary(req.out, records, model=req.model, backend=info.backend, random_weights=info.random_weights,
+                         judge=judge_id, bench=bench_fingerprint(bench, tasks), alignment=info.metadata.get("alignment"),
+                         generation=generation)
 
 
 class _QuietCustomDataset(logging.Filter):
