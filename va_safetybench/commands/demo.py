@@ -1,9 +1,13 @@
-"""va-bench demo: the whole pipeline offline on the built-in demo questions and tiny models.
+"""va-bench demo: the whole pipeline offline on the built-in demo questions and tiny models, both sides.
 
-build (demo source; TYPO videos, espeak audio, TYPO images; DM/SD none) -> eval tiny:qwen2-vl on
-video + image tasks, tiny:qwen2-audio on audio tasks, tiny:llava on image tasks (keyword judge)
--> OUT/runs/<model>/summary.json -> leaderboard site in OUT/site. The tiny models have random
-weights: the demo shows the machinery works, its ASR figures mean nothing.
+build (demo source; TYPO videos, espeak audio, TYPO images; DM/SD none) and the benign twins
+(benign source, one question per scenario) into OUT/bench/benign; write a small MME-format
+capability set drawn by code (capability/demo_set.py) into OUT/capability/mme -> one eval per model
+(one model load): tiny:qwen2-vl on video + image safety tasks, MME and the video + image benign
+twins; tiny:qwen2-audio on audio tasks and the audio twins; tiny:llava on image tasks, MME and the
+image twins (keyword judge) -> OUT/runs/<model>/summary.json with `capability` and `over_refusal`
+sections -> leaderboard site in OUT/site. The tiny models have random weights: the demo shows the
+machinery works, its figures mean nothing.
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from pathlib import Path
 HELP = "offline end-to-end demo: demo build -> tiny models -> keyword judge -> leaderboard"
 
 DEMO_RUNS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("tiny:qwen2-vl", ("va_video", "mm_safetybench")),
-    ("tiny:qwen2-audio", ("va_audio",)),
-    ("tiny:llava", ("mm_safetybench",)),
+    ("tiny:qwen2-vl", ("va_video", "mm_safetybench", "mme", "benign_video_typo", "benign_image_typo")),
+    ("tiny:qwen2-audio", ("va_audio", "benign_audio_kpt")),
+    ("tiny:llava", ("mm_safetybench", "mme", "benign_image_typo")),
 )
 DEMO_MAX_NEW_TOKENS = 32  # random weights: longer answers only cost time
+BENIGN_TASKS = ("va_video_typo", "va_audio_kpt", "mmsb_typo")  # the twins' renderings (capability/benign.py)
+BENIGN_LIMIT = 1  # benign twins per scenario: a refusal rate over 8 per modality is enough to show the section
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,16 +36,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="build worker processes")
 
 
-def build_demo_bench(bench: Path, limit: int | None, jobs: int) -> None:
+def build_demo_bench(bench: Path, source: str, tasks: list[str], limit: int | None, jobs: int) -> None:
     from ..build.runner import build
     from ..build.settings import BuildSettings
     from ..sources import load_items
-    from ..taskspec import TASKS
     from .build import select_items
 
-    items = select_items(load_items("demo", ("va", "mmsb")), None, limit)
-    report = build(items, list(TASKS), bench, BuildSettings(tts="espeak", dm="none", sd="none"), jobs, source="demo")
-    print(f"demo bench {bench}: {report.rendered} rendered, {report.skipped} up to date, {len(report.failed)} failed")
+    items = select_items(load_items(source, ("va", "mmsb")), None, limit)
+    report = build(items, tasks, bench, BuildSettings(tts="espeak", dm="none", sd="none"), jobs, source=source)
+    print(f"{source} bench {bench}: {report.rendered} rendered, {report.skipped} up to date, {len(report.failed)} failed")
     for failure in report.failed[:10]:
         print(f"  failed: {failure}", file=sys.stderr)
 
@@ -59,23 +64,29 @@ def render_site(runs: Path, site: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..capability.demo_set import write_demo_mme
     from ..errors import InputError
     from ..harness.evaluate import EvalRequest, run_eval
+    from ..taskspec import TASKS
     from .eval import default_run_dir, print_summary
 
     if args.limit is not None and args.limit < 1:
         raise InputError("--limit must be at least 1")
     out: Path = args.out
     bench = out / "bench"
-    build_demo_bench(bench, args.limit, max(1, args.jobs))
+    jobs = max(1, args.jobs)
+    build_demo_bench(bench, "demo", list(TASKS), args.limit, jobs)
+    build_demo_bench(bench / "benign", "benign", list(BENIGN_TASKS), min(args.limit or BENIGN_LIMIT, BENIGN_LIMIT), jobs)
+    mme = write_demo_mme(out / "capability" / "mme")
     for model, tasks in DEMO_RUNS:
         run_dir = out / "runs" / default_run_dir(model).name
         print(f"\n== {model} on {', '.join(tasks)} -> {run_dir}")
         result = run_eval(EvalRequest(model=model, tasks=list(tasks), bench=bench, out=run_dir,
-                                      max_new_tokens=DEMO_MAX_NEW_TOKENS))
+                                      max_new_tokens=DEMO_MAX_NEW_TOKENS, metadata={"mme_path": str(mme)}))
         print_summary(result.summary)
         print(f"{result.generated} generated, {result.cached} from cache, {result.errors} error(s)")
     render_site(out / "runs", out / "site")
-    print(f"\ndemo finished: {out}/runs/*/summary.json. The tiny models have random weights: these ASR "
-          f"figures mean nothing; they only show that build, eval, judge and leaderboard work end to end.")
+    print(f"\ndemo finished: {out}/runs/*/summary.json. The tiny models have random weights: these ASR, MME and "
+          f"refusal figures mean nothing; they only show that build, eval, judge, capability and leaderboard work "
+          f"end to end.")
     return 0
