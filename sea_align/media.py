@@ -18,13 +18,14 @@ from typing import Any
 from va_safetybench.errors import InputError
 
 
-def load(spec: str, dtype: str = "float32") -> tuple[Any, dict]:
+def load(spec: str, dtype: str = "float32", device: str | None = None) -> tuple[Any, dict]:
     """(adapter, checkpoint metadata) for `tiny:NAME` or `hf:PATH` (a bare PATH or hub id means hf:)."""
     from va_safetybench.models.registry import make_backend
 
     if not spec.startswith(("tiny:", "hf:")):
         spec = f"hf:{spec}"
-    backend = make_backend(spec, None if spec.startswith("tiny:") else {"dtype": dtype})
+    args = {} if spec.startswith("tiny:") else {"dtype": dtype}
+    backend = make_backend(spec, {**args, "device": device} if device else args)
     return backend.adapter, backend.info.metadata
 
 

@@ -33,6 +33,27 @@ def mm():
     return MediaModel(adapter, "image")
 
 
+@pytest.mark.parametrize("family,modality", [("qwen2-vl", "video"), ("qwen2-audio", "audio")])
+def test_blank_medium_batch_with_answers_injects_through_the_adapter(family, modality):
+    """Blank video / silent audio with answer tokens appended: the injected blank encoder output gives the
+    forward pass of the medium itself, only answer tokens are labelled, and the gradient reaches E."""
+    from va_safetybench.models.registry import make_backend
+
+    torch.set_num_threads(1)
+    args = {"shape": "mini"} if family == "qwen2-vl" else {}
+    media_model = MediaModel(make_backend(f"tiny:{family}", args).adapter, modality)
+    answers = [media_model.answer_ids("Yes."), media_model.answer_ids("A calm narration, slowly.")]
+    batch, labels = media_model.batch([Q1, "Hi"], answers)
+    assert [int((row != -100).sum()) for row in labels] == [len(a) for a in answers]
+    blank = media_model.encode_blank()
+    E = blank.expand(2, -1, -1).clone().requires_grad_(True)
+    logits = media_model.logits(batch, E)
+    with torch.no_grad():
+        torch.testing.assert_close(logits, media_model.adapter.forward(batch).logits, atol=1e-5, rtol=0)
+    (grad,) = torch.autograd.grad(logits[labels != -100].logsumexp(-1).sum(), E)
+    assert grad.abs().sum(dim=(1, 2)).min() > 0
+
+
 def test_loss_drops(mm, tmp_path):
     first = optimize(mm, [_item("one", "x", "y")], tmp_path / "a", OptimConfig(k=1, max_steps=20, lr=0.05))
     blank = optimize(mm, [_item("one", "x", "y")], tmp_path / "b", OptimConfig(k=1, max_steps=0))
@@ -90,21 +111,24 @@ optimize(MediaModel(adapter, "image"), items, Path(sys.argv[2]), OptimConfig(k=1
 """
 
 
+STEPS = "40"  # per embedding: enough that the kill lands before the last of 4 is written
+
+
 def test_kill_and_restart_resumes(tmp_path):
     items = [_item(f"i{n}", "The image shows q.", "The image shows z.") for n in range(4)]
     (tmp_path / "items.json").write_text(json.dumps(items))
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp_path / "items.json"), str(out), "3"], env=env)
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp_path / "items.json"), str(out), STEPS], env=env)
     deadline = time.time() + 120
     while time.time() < deadline and len(read_index(out) if out.exists() else {}) < 1:
-        time.sleep(0.2)
+        time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = read_index(out)
     assert 1 <= len(before) < 4, "the kill should land between embeddings"
     mtimes = {i: (out / e["file"]).stat().st_mtime_ns for i, e in before.items()}
-    subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "items.json"), str(out), "3"], env=env, check=True)
+    subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "items.json"), str(out), STEPS], env=env, check=True)
     after = read_index(out)
     assert set(after) == {f"i{n}" for n in range(4)}
     assert all((out / before[i]["file"]).stat().st_mtime_ns == t for i, t in mtimes.items())
