@@ -88,6 +88,18 @@ def test_one_eval_runs_safety_and_capability_with_one_model_load(data, monkeypat
     image_samples = (run / "capability" / "samples_benign_image_typo.jsonl").read_text().splitlines()
     assert len(image_samples) == 2  # the benign bench built with --limit 1: one item per scenario, first two kept
 
+    # re-judging and re-running the safety part keep the capability / over_refusal sections
+    sections = {k: summary[k] for k in ("capability", "over_refusal")}
+    assert main(["judge", str(run), "--judge", "keyword:gcg"]) == 0
+    rejudged = json.loads((run / "summary-keyword_gcg.json").read_text())
+    assert rejudged["judge"]["name"] == "keyword:gcg" and rejudged["tasks"]["mmsb_typo"]["n"] == 1
+    assert {k: rejudged[k] for k in sections} == sections and rejudged["bench"] == summary["bench"]
+    assert json.loads((run / "summary.json").read_text()) == summary  # the eval's own summary is untouched
+    assert main(["eval", "--model", "tiny:llava", "--tasks", "mmsb_typo", "--bench", str(data / "bench"),
+                 "--out", str(run), "--limit", "2", "--max-new-tokens", "3"]) == 0
+    rerun = json.loads((run / "summary.json").read_text())
+    assert {k: rerun[k] for k in sections} == sections and "1 from cache" in capsys.readouterr().out
+
 
 def test_sections_merge_into_an_existing_summary(tmp_path):
     from va_safetybench.summary import add_sections
@@ -98,6 +110,8 @@ def test_sections_merge_into_an_existing_summary(tmp_path):
     assert json.loads((tmp_path / "summary.json").read_text()) == merged and merged["model"] == "m"
     fresh = add_sections(tmp_path / "new", {"over_refusal": {"image": 0.0}}, {"model": "x", "random_weights": True})
     assert fresh["model"] == "x" and fresh["over_refusal"] == {"image": 0.0} and "versions" in fresh
+    other = add_sections(tmp_path, {"over_refusal": {"text": 0.5}}, {"model": "y"})  # another model's run dir
+    assert other["model"] == "y" and "capability" not in other and other["over_refusal"] == {"text": 0.5}
 
 
 def test_lm_eval_text_task_in_gsm8k_format_runs_through_our_lm_class(tmp_path):

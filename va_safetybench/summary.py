@@ -41,14 +41,26 @@ def bench_fingerprint(bench: Path, tasks: list[str]) -> dict[str, str]:
     return {"path": str(bench), "manifest_sha256": digest.hexdigest()}
 
 
-def write_summary(run_dir: Path, records: list, *, model: str, backend: str, random_weights: bool,
-                  judge: dict[str, str], bench: dict[str, str], alignment: dict | None = None,
-                  generation: dict | None = None, created: str | None = None,
-                  versions: dict[str, str] | None = None) -> dict[str, Any]:
-    """Aggregate `records` (judges.aggregate.Record) and write RUN_DIR/summary.json; returns the summary.
+CARRIED_SECTIONS = ("capability", "over_refusal")  # written by capability runs, kept when the safety part is redone
 
-    `va-bench judge` passes the identifying fields of the previous summary back in, with its own
-    judge, so a re-judged run keeps its model and bench identity.
+
+def read_summary(run_dir: Path) -> dict[str, Any]:
+    """RUN_DIR/summary.json, or {} when there is none yet."""
+    path = run_dir / SUMMARY_NAME
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def write_summary(run_dir: Path, records: list, *, model: str, backend: str | None, random_weights: bool,
+                  judge: dict[str, str], bench: dict[str, str] | None, alignment: dict | None = None,
+                  generation: dict | None = None, created: str | None = None,
+                  versions: dict[str, str] | None = None, name: str = SUMMARY_NAME,
+                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Aggregate `records` (judges.aggregate.Record) and write RUN_DIR/`name`; returns the summary.
+
+    The one writer of safety summaries: `va-bench eval` writes summary.json, `va-bench judge`
+    summary-{judge}.json with the identifying fields of summary.json passed back in. The
+    capability / over_refusal sections of RUN_DIR/summary.json are carried over when it describes
+    the same model, so re-running or re-judging the safety tasks does not drop them.
     """
     from judges.aggregate import group_scores, summarize_tasks
 
@@ -63,35 +75,44 @@ def write_summary(run_dir: Path, records: list, *, model: str, backend: str, ran
         "bench": bench,
         "created": created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": versions or package_versions(),
+        **(extra or {}),
         "errors": sum(t["error"] for t in tasks.values()),
         "tasks": tasks,
         "groups": group_scores(tasks, GROUPS),
     }
+    if bench is None:  # a re-judged run without summary.json: what it was evaluated on is unknown
+        del summary["bench"]
     if generation:
         summary["generation"] = generation
     if alignment:
         summary["alignment"] = alignment
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / SUMMARY_NAME
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    previous = read_summary(run_dir)
+    if previous.get("model") == model:
+        summary.update({k: previous[k] for k in CARRIED_SECTIONS if previous.get(k)})
+    _write(run_dir / name, summary)
     return summary
 
 
 def add_sections(run_dir: Path, sections: dict[str, dict], identity: dict[str, Any]) -> dict[str, Any]:
     """Merge capability / over_refusal sections ({task or modality: ...}) into RUN_DIR/summary.json.
 
-    Entries of earlier runs in the same directory are kept unless re-measured; a run with no
-    safety tasks starts the summary from `identity` (model, backend, random_weights).
+    Entries of earlier runs of the same model in the same directory are kept unless re-measured; a
+    run with no safety tasks, or of another model, starts the summary from `identity` (model,
+    backend, random_weights).
     """
-    path = run_dir / SUMMARY_NAME
-    summary = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else \
-        {**identity, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "versions": package_versions()}
-    for name, values in sections.items():
-        summary.setdefault(name, {}).update(values)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    summary = read_summary(run_dir)
+    if not summary or summary.get("model") != identity.get("model", summary.get("model")):
+        summary = {**identity, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                   "versions": package_versions()}
+    for section, values in sections.items():
+        summary.setdefault(section, {}).update(values)
+    _write(run_dir / SUMMARY_NAME, summary)
+    return summary
+
+
+def _write(path: Path, summary: dict[str, Any]) -> None:
+    """Atomically: a reader never sees half a summary."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
-    return summary

@@ -3,7 +3,8 @@
 Reads RUN_DIR/responses.jsonl (written by `va-bench eval`), writes beside it
 `judgements-{judge}.jsonl` (one verdict per response) and `summary-{judge}.json` (the run's
 metadata from summary.json when present, this judge's name and version, and the tasks/groups
-sections). The eval run's own summary.json is left untouched. Responses that failed to
+sections, plus summary.json's capability / over_refusal sections; written by summary.write_summary).
+The eval run's own summary.json is left untouched. Responses that failed to
 generate (response null) are `error` verdicts. Nothing from the responses is printed.
 """
 
@@ -14,13 +15,11 @@ import json
 import os
 import re
 import sys
-import time
 from pathlib import Path
 
 HELP = "re-judge a run's stored responses with another judge (no generation); writes summary-{judge}.json"
 
 REQUIRED = ("task", "scenario", "id")
-CARRIED_META = ("model", "backend", "random_weights", "bench", "versions", "generation")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -121,19 +120,22 @@ def read_judgements(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def build_summary(run_dir: Path, judge, judgements: list[dict]) -> dict:
-    from judges.aggregate import Record, group_scores, summarize_tasks
+def write_rejudged_summary(run_dir: Path, slug: str, judge, judgements: list[dict], rows: list[dict]) -> dict:
+    """RUN_DIR/summary-{slug}.json through summary.write_summary, identified as summary.json identifies the run
+    (model from the responses when there is no summary.json); its capability sections come along."""
+    from judges.aggregate import Record
 
-    from ..taskspec import GROUPS
+    from ..summary import read_summary, write_summary
 
-    old_path = run_dir / "summary.json"
-    old = json.loads(old_path.read_text(encoding="utf-8")) if old_path.is_file() else {}
-    tasks = summarize_tasks(Record(j["task"], j["scenario"], j["id"], j["label"]) for j in judgements)
-    errors = sum(t["error"] for t in tasks.values())
-    return {**{k: old[k] for k in CARRIED_META if k in old},
-            "judge": {"name": judge.name, "version": judge.version},
-            "rejudged_from": "responses.jsonl", "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "errors": errors, "tasks": tasks, "groups": group_scores(tasks, GROUPS)}
+    old = read_summary(run_dir)
+    model = old.get("model") or rows[0].get("model") or "unknown"
+    records = [Record(j["task"], j["scenario"], j["id"], j["label"]) for j in judgements]
+    return write_summary(run_dir, records, model=model, backend=old.get("backend") or model.partition(":")[0],
+                         random_weights=bool(old.get("random_weights")),
+                         judge={"name": judge.name, "version": judge.version}, bench=old.get("bench"),
+                         alignment=old.get("alignment"), generation=old.get("generation"),
+                         versions=old.get("versions"), name=f"summary-{slug}.json",
+                         extra={"rejudged_from": "responses.jsonl"})
 
 
 def print_table(summary: dict, out=None) -> None:
@@ -160,9 +162,7 @@ def run(args: argparse.Namespace) -> int:
     judgements = judge_rows(judge, rows)
     slug = judge_slug(args.judge)
     write_judgements(args.run_dir, slug, judgements)
-    summary = build_summary(args.run_dir, judge, judgements)
-    out = args.run_dir / f"summary-{slug}.json"
-    write_atomic(out, json.dumps(summary, indent=2) + "\n")
+    summary = write_rejudged_summary(args.run_dir, slug, judge, judgements, rows)
     print_table(summary)
-    print(f"wrote {out}")
+    print(f"wrote {args.run_dir / f'summary-{slug}.json'}")
     return 0
