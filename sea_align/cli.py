@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 
-from va_safetybench.errors import CheckFailed, InputError
+from va_safetybench.cli import run_guarded
+from va_safetybench.errors import InputError
 
 STAGES = ("prepare", "optimize", "verify", "dataset", "train")
 
@@ -152,17 +152,13 @@ ACTIONS = {"prepare": do_prepare, "optimize": do_optimize, "verify": do_verify, 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        stages = STAGES if args.command == "run" else (args.command,)
+    stages = STAGES if args.command == "run" else (args.command,)
+
+    def run_stages() -> None:
         for stage in stages:
             print(json.dumps({stage: ACTIONS[stage](args)}), flush=True)
-    except InputError as e:
-        print(f"sea-align: error: {e}", file=sys.stderr)
-        return 2
-    except CheckFailed as e:
-        print(f"sea-align: check failed: {e}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_guarded(run_stages, prog="sea-align")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 its checkpoint evaluated by `va-bench eval` with the alignment recipe in summary.json."""
 
 import json
-from pathlib import Path
 
 import pytest
 

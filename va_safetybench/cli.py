@@ -59,22 +59,23 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "lm-eval":  # a pass-through: lm-eval parses its own arguments
         from .commands import lm_eval
 
-        return _guarded(lambda: lm_eval.passthrough(argv[1:]))
+        return run_guarded(lambda: lm_eval.passthrough(argv[1:]))
     args = make_parser().parse_args(argv)
-    return _guarded(lambda: args._run(args))
+    return run_guarded(lambda: args._run(args))
 
 
-def _guarded(call) -> int:
+def run_guarded(call, prog: str = "va-bench") -> int:
+    """Run a command, mapping our errors to one stderr line and the exit status contract (0/1/2)."""
     try:
         return int(call() or 0)
     except InputError as exc:
-        print(f"va-bench: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except CheckFailed as exc:
-        print(f"va-bench: check failed: {exc}", file=sys.stderr)
+        print(f"{prog}: check failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("va-bench: interrupted; finished work is kept, run the same command again to resume", file=sys.stderr)
+        print(f"{prog}: interrupted; finished work is kept, run the same command again to resume", file=sys.stderr)
         return 130
 
 
