@@ -21,18 +21,13 @@ the limit of any single-call LLM judge, and a reason to compare judges (`va-benc
 
 from __future__ import annotations
 
-import asyncio
-import os
-import random
 import re
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from va_safetybench.errors import InputError
 from va_safetybench.scenarios import MM_SCENARIOS, VA_TO_MM, scenario_number
 
-from .base import PROMPTS_DIR, Judge, JudgeInput, Verdict, content_version
-from .cache import VerdictCache, cache_key
+from .base import PROMPTS_DIR, JudgeInput, Verdict, content_version
+from .openai_chat import ChatJudge
 
 PARSER_TAG = "gpt1"
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -75,96 +70,16 @@ def parse_answer(text: str | None) -> Verdict:
     return Verdict(m.group(1), text) if m else Verdict("error", text)
 
 
-def _run_coroutine(coro):
-    """asyncio.run, also from code that is already inside an event loop (run it on a helper thread)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
-class GPTJudge(Judge):
-    def __init__(self, model: str = DEFAULT_MODEL, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
-                 concurrency: int = 32, max_retries: int = 5, timeout: float = 60.0, backoff: float = 1.0,
-                 cache_dir: str | Path | None = None, use_cache: bool = True) -> None:
-        if concurrency < 1:
-            raise InputError(f"gpt judge: concurrency must be >= 1, got {concurrency}")
-        self.model, self.base_url, self.api_key_env = model, base_url, api_key_env
-        self.concurrency, self.max_retries, self.timeout, self.backoff = concurrency, max_retries, timeout, backoff
+class GPTJudge(ChatJudge):
+    def __init__(self, model: str = DEFAULT_MODEL, **options) -> None:
+        """`options`: base_url, api_key_env, concurrency, max_retries, timeout, backoff, cache_dir, use_cache."""
+        super().__init__(model, "gpt-judge.sqlite", **options)
         self.templates = {f: (PROMPTS_DIR / f).read_text(encoding="utf-8") for f in PROMPT_FILES}
         self.name = f"gpt:{model}"
         self.version = content_version(PARSER_TAG, *(PROMPTS_DIR / f for f in PROMPT_FILES))
-        self.cache = VerdictCache(cache_dir, "gpt-judge.sqlite") if use_cache else None
-        self.requests_sent = 0  # HTTP requests made by this judge (retries included): for tests and benches
 
     def prompt_for(self, item: JudgeInput) -> str:
         return build_prompt(self.templates[prompt_file(item.scenario)], item.response)
 
-    def _api_key(self) -> str:
-        key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
-        if key:
-            return key
-        if self.base_url:  # a local server (vLLM, the test server) usually needs no key
-            return "no-key"
-        raise InputError(f"gpt judge: set the API key in the environment variable {self.api_key_env} "
-                         "(or pass base_url= for a local OpenAI-compatible server)")
-
-    def _judge_nonempty(self, batch: list[JudgeInput]) -> list[Verdict]:
-        prompts = [self.prompt_for(item) for item in batch]
-        keys = [cache_key(self.version, self.model, p) for p in prompts]
-        known = self.cache.get_many(keys) if self.cache else {}
-        todo = {k: p for k, p in zip(keys, prompts) if k not in known}  # identical prompts: one request
-        if todo:
-            fresh = _run_coroutine(self._ask_all(todo))
-            if self.cache:
-                for key, verdict in fresh.items():
-                    self.cache.put(key, verdict)
-                self.cache.commit()
-            known.update(fresh)
-        return [known[k] for k in keys]
-
-    async def _ask_all(self, todo: dict[str, str]) -> dict[str, Verdict]:
-        from openai import AsyncOpenAI
-
-        client = AsyncOpenAI(api_key=self._api_key(), base_url=self.base_url, max_retries=0, timeout=self.timeout)
-        gate = asyncio.Semaphore(self.concurrency)
-        try:
-            keys = list(todo)
-            results = await asyncio.gather(*(self._ask(client, gate, todo[k]) for k in keys))
-        finally:
-            await client.close()
-        return dict(zip(keys, results))
-
-    async def _ask(self, client, gate: asyncio.Semaphore, prompt: str) -> Verdict:
-        import openai
-
-        retryable = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-                     openai.APIConnectionError)
-        fatal = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
-        last = ""
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                await asyncio.sleep(self.backoff * 2 ** (attempt - 1) * (0.5 + random.random()))
-            try:
-                async with gate:
-                    self.requests_sent += 1
-                    reply = await client.chat.completions.create(
-                        model=self.model, temperature=0, messages=[{"role": "user", "content": prompt}])
-            except fatal as exc:
-                raise InputError(f"gpt judge: {self.base_url or 'api.openai.com'} refused the request "
-                                 f"(HTTP {exc.status_code}); check model {self.model!r} and ${self.api_key_env}") from None
-            except retryable as exc:
-                last = _describe(exc)
-                continue
-            except openai.APIStatusError as exc:  # other 4xx (bad request, content filter): not worth retrying
-                return Verdict("error", f"request failed: {_describe(exc)}")
-            choices = reply.choices or []
-            return parse_answer(choices[0].message.content if choices else None)
-        return Verdict("error", f"request failed after {self.max_retries + 1} attempts: {last}")
-
-
-def _describe(exc: Exception) -> str:
-    status = getattr(exc, "status_code", None)
-    return f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")
+    def parse(self, text: str | None) -> Verdict:
+        return parse_answer(text)

@@ -1,0 +1,126 @@
+"""What every judge that asks an OpenAI-compatible chat endpoint shares: client, key, concurrency,
+retries with backoff, timeout and the sqlite verdict cache.
+
+Subclasses say only what is theirs: the exact prompt text for an item (`prompt_for`), an optional
+constant system message (`system`, part of the cache key like the prompt) and how
+the endpoint's answer becomes a verdict (`parse`). Used by the safety judge (gpt.py) and XSTest's
+refusal classifier (refusal_gpt.py), so both behave the same on rate limits, outages and reruns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from abc import abstractmethod
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from va_safetybench.errors import InputError
+
+from .base import Judge, JudgeInput, Verdict
+from .cache import VerdictCache, cache_key
+
+
+def run_coroutine(coro):
+    """asyncio.run, also from code that is already inside an event loop (run it on a helper thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+class ChatJudge(Judge):
+    """One chat request per distinct prompt (temperature 0), answers parsed by the subclass, cached by prompt."""
+
+    system: str | None = None  # a constant system message sent before the prompt, when upstream sends one
+    what = "gpt judge"  # how error messages name this judge
+
+    def __init__(self, model: str, cache_file: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
+                 concurrency: int = 32, max_retries: int = 5, timeout: float = 60.0, backoff: float = 1.0,
+                 cache_dir: str | Path | None = None, use_cache: bool = True) -> None:
+        if concurrency < 1:
+            raise InputError(f"{self.what}: concurrency must be >= 1, got {concurrency}")
+        self.model, self.base_url, self.api_key_env = model, base_url, api_key_env
+        self.concurrency, self.max_retries, self.timeout, self.backoff = concurrency, max_retries, timeout, backoff
+        self.cache = VerdictCache(cache_dir, cache_file) if use_cache else None
+        self.requests_sent = 0  # HTTP requests made by this judge (retries included): for tests and benches
+
+    @abstractmethod
+    def prompt_for(self, item: JudgeInput) -> str:
+        """The exact user message for one item."""
+
+    @abstractmethod
+    def parse(self, text: str | None) -> Verdict:
+        """The endpoint's answer -> a verdict (`error` for anything unparsable)."""
+
+    def _api_key(self) -> str:
+        key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
+        if key:
+            return key
+        if self.base_url:  # a local server (vLLM, the test server) usually needs no key
+            return "no-key"
+        raise InputError(f"{self.what}: set the API key in the environment variable {self.api_key_env} "
+                         "(or pass base_url= for a local OpenAI-compatible server)")
+
+    def _judge_nonempty(self, batch: list[JudgeInput]) -> list[Verdict]:
+        prompts = [self.prompt_for(item) for item in batch]
+        sent = f"{self.system}\0" if self.system else ""  # the system message is part of what was asked
+        keys = [cache_key(self.version, self.model, sent + p) for p in prompts]
+        known = self.cache.get_many(keys) if self.cache else {}
+        todo = {k: p for k, p in zip(keys, prompts) if k not in known}  # identical prompts: one request
+        if todo:
+            fresh = run_coroutine(self._ask_all(todo))
+            if self.cache:
+                for key, verdict in fresh.items():
+                    self.cache.put(key, verdict)
+                self.cache.commit()
+            known.update(fresh)
+        return [known[k] for k in keys]
+
+    async def _ask_all(self, todo: dict[str, str]) -> dict[str, Verdict]:
+        from openai import AsyncOpenAI
+
+        client = AsyncOpenAI(api_key=self._api_key(), base_url=self.base_url, max_retries=0, timeout=self.timeout)
+        gate = asyncio.Semaphore(self.concurrency)
+        try:
+            keys = list(todo)
+            results = await asyncio.gather(*(self._ask(client, gate, todo[k]) for k in keys))
+        finally:
+            await client.close()
+        return dict(zip(keys, results))
+
+    async def _ask(self, client, gate: asyncio.Semaphore, prompt: str) -> Verdict:
+        import openai
+
+        retryable = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
+                     openai.APIConnectionError)
+        fatal = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
+        messages = ([{"role": "system", "content": self.system}] if self.system else []) + [
+            {"role": "user", "content": prompt}]
+        last = ""
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                await asyncio.sleep(self.backoff * 2 ** (attempt - 1) * (0.5 + random.random()))
+            try:
+                async with gate:
+                    self.requests_sent += 1
+                    reply = await client.chat.completions.create(model=self.model, temperature=0, messages=messages)
+            except fatal as exc:
+                raise InputError(f"{self.what}: {self.base_url or 'api.openai.com'} refused the request "
+                                 f"(HTTP {exc.status_code}); check model {self.model!r} and ${self.api_key_env}") from None
+            except retryable as exc:
+                last = _describe(exc)
+                continue
+            except openai.APIStatusError as exc:  # other 4xx (bad request, content filter): not worth retrying
+                return Verdict("error", f"request failed: {_describe(exc)}")
+            choices = reply.choices or []
+            return self.parse(choices[0].message.content if choices else None)
+        return Verdict("error", f"request failed after {self.max_retries + 1} attempts: {last}")
+
+
+def _describe(exc: Exception) -> str:
+    status = getattr(exc, "status_code", None)
+    return f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")
