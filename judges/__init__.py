@@ -1,4 +1,4 @@
-"""Judges: model response -> verdict (safe / unsafe / error).
+"""Judges: model response -> verdict (safe / unsafe / error; refusal_gpt.py: XSTest refusal classes).
 
 Imports nothing from the model code (`va_safetybench.models`, `sea_align`); only
 `va_safetybench.errors` and the scenario table. Heavy libraries (openai, torch,

@@ -1,8 +1,8 @@
 """A persistent verdict cache (sqlite): a re-run of the same judge on the same text sends nothing.
 
 Keys are sha256(judge version, model, exact prompt text sent). Values are the parsed label, the
-judge's raw answer and the categories; never an API key, a base URL or a header. Only real
-safe/unsafe answers are stored: errors (transport or unparsable) are retried on the next run.
+judge's raw answer and the categories; never an API key, a base URL or a header. Only
+parsed answers are stored: errors (transport or unparsable) are retried on the next run.
 """
 
 from __future__ import annotations

@@ -30,3 +30,17 @@ def make_judge(spec: str, **options) -> Judge:
 
         return (LlamaGuardJudge if kind == "llama-guard" else HarmBenchJudge)(arg, **options)
     raise InputError(f"unknown judge {spec!r}; valid: {', '.join(SPECS)}")
+
+
+def make_refusal_judge(spec: str, **options) -> Judge | None:
+    """XSTest's GPT refusal classifier on the model a `gpt[:MODEL]` spec names (same options as that judge).
+
+    None for every other spec: the over-refusal tasks then report their keyword refusal rate only.
+    """
+    kind, _, arg = spec.partition(":")
+    if kind != "gpt":
+        return None
+    from .gpt import DEFAULT_MODEL
+    from .refusal_gpt import XSTestRefusalJudge
+
+    return XSTestRefusalJudge(arg or DEFAULT_MODEL, **options)

@@ -65,7 +65,7 @@ class Run:
     groups: dict[str, dict[str, float | None]]
     alignment: dict[str, Any] | None = None
     capability: dict[str, dict[str, float]] = field(default_factory=dict)
-    over_refusal: dict[str, float] = field(default_factory=dict)
+    over_refusal: dict[str, dict[str, float]] = field(default_factory=dict)  # modality -> {"keyword"|"gpt": rate}
 
     @property
     def alignment_method(self) -> str:
@@ -110,6 +110,22 @@ def _numbers(obj: Any, where: str) -> dict[str, float]:
     return {str(k): float(v) for k, v in obj.items()}
 
 
+REFUSAL_JUDGES = ("keyword", "gpt")  # the over-refusal rates a summary carries per modality
+
+
+def _refusal_rates(obj: Any, where: str) -> dict[str, dict[str, float]]:
+    """{modality: {"keyword": r, "gpt": r, "n": .., ...}} -> {modality: {judge: rate}} (a rate of None is left out);
+    a plain number per modality (summaries written before the GPT classifier) is the keyword rate."""
+    if not isinstance(obj, dict):
+        raise InputError(f"{where}: expected an object")
+    out: dict[str, dict[str, float]] = {}
+    for modality, value in obj.items():
+        rates = value if isinstance(value, dict) else {"keyword": value}
+        picked = {j: rates[j] for j in REFUSAL_JUDGES if rates.get(j) is not None}
+        out[str(modality)] = _numbers(picked, f"{where}.{modality}")
+    return out
+
+
 def parse_summary(data: Any, path: Path) -> Run:
     """A summary.json's parsed content -> Run; InputError names the file and the bad field."""
     where = str(path)
@@ -150,7 +166,7 @@ def parse_summary(data: Any, path: Path) -> Run:
         groups=groups,
         alignment=alignment,
         capability=capability,
-        over_refusal=_numbers(data.get("over_refusal") or {}, f"{where}: over_refusal"),
+        over_refusal=_refusal_rates(data.get("over_refusal") or {}, f"{where}: over_refusal"),
     )
 
 

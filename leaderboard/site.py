@@ -122,8 +122,9 @@ def _scatters(rows: list[Run], slugs: dict[int, str]) -> str:
         for task, metrics in r.capability.items():
             for metric, value in metrics.items():
                 axes.setdefault(f"{task} {metric}", {})[id(r)] = value
-        for mod, value in r.over_refusal.items():
-            axes.setdefault(f"over-refusal rate ({mod})", {})[id(r)] = value
+        for mod, rates in r.over_refusal.items():
+            for judge, value in rates.items():
+                axes.setdefault(f"over-refusal rate ({mod}, {judge})", {})[id(r)] = value
     if not axes:
         return ""
     names = sorted(axes)
@@ -196,7 +197,8 @@ def model_html(run: Run, samples: dict[str, tuple[str, int]]) -> str:
               "<th>modality</th><th>n</th><th>safe</th><th>unsafe</th><th>error</th><th>macro ASR</th><th>micro ASR</th>"
               f"</tr></thead><tbody>{''.join(trs)}</tbody></table>")
     capability = {f"{t} {m}": f"{v:.4g}" for t, ms in run.capability.items() for m, v in ms.items()}
-    side = (_kv_table("Capability", capability) + _kv_table("Over-refusal rate", {k: pct(v) for k, v in run.over_refusal.items()})
+    side = (_kv_table("Capability", capability) + _kv_table("Over-refusal rate", {f"{m} ({j})": pct(v) for m, rs in run.over_refusal.items()
+                                                    for j, v in rs.items()})
             + _kv_table("Groups", {g: f"macro {pct(b.get('asr_macro'))}, micro {pct(b.get('asr_micro'))}" for g, b in run.groups.items()}))
     errors = sum(t.counts.error for t in run.tasks.values())
     err_note = (f"<p class=warning>{errors} responses ended in an error: they are not counted as safe or unsafe; "

@@ -81,7 +81,8 @@ def test_one_eval_runs_safety_and_capability_with_one_model_load(data, monkeypat
     # --limit 2 keeps two images (four paired questions) of `existence`; random weights score anything in [0, 200]
     assert 0 <= mme["mme_perception_score"] <= 200 and mme["mme_cognition_score"] == 0 and 0 <= mme["acc"] <= 1
     assert set(summary["over_refusal"]) == {"text", "image"}
-    assert all(0 <= v <= 1 for v in summary["over_refusal"].values())
+    assert all(0 <= r["keyword"] <= 1 and "gpt" not in r for r in summary["over_refusal"].values())  # keyword judge: no gpt rate
+    assert summary["over_refusal"]["text"]["n"] == 2 and summary["over_refusal"]["image"]["n"] == 2
     samples = [json.loads(line) for line in (run / "capability" / "samples_mme.jsonl").read_text().splitlines()]
     assert len(samples) == 4 and {s["doc"]["key"] for s in samples} == {"existence/000000006040.jpg",
                                                                         "existence/000000018150.jpg"}

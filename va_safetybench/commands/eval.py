@@ -23,7 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bench", default="bench_data", type=Path,
                    help="bench directory made by `va-bench build` (default: ./bench_data)")
     p.add_argument("--out", default=None, type=Path, help="run directory (default: runs/<model>)")
-    p.add_argument("--judge", default="keyword", help="keyword | gpt:MODEL | llama-guard:PATH | harmbench:PATH")
+    p.add_argument("--judge", default="keyword", help="keyword | gpt:MODEL | llama-guard:PATH | harmbench:PATH; "
+                   "with gpt:MODEL the over-refusal tasks are also classified by XSTest's GPT refusal classifier "
+                   "on that model (their keyword rate is always reported)")
     p.add_argument("--judge-args", default=None, help="judge options k=v,.. (e.g. base_url=http://127.0.0.1:8000/v1)")
     p.add_argument("--limit", type=int, default=None, help="first N items of each scenario")
     p.add_argument("--batch-size", type=int, default=8, help="requests per generate call (hf/tiny: forward batch)")
@@ -72,9 +74,20 @@ def print_summary(summary: dict, out=sys.stdout) -> None:
         print(f"group {group}: macro ASR {macro}, micro ASR {micro} ({', '.join(row['tasks'])})", file=out)
     for task, metrics in summary.get("capability", {}).items():
         print(f"capability {task}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()), file=out)
-    for modality, rate in summary.get("over_refusal", {}).items():
-        rate_text = "-" if rate is None else f"{100 * rate:.1f}%"
-        print(f"over-refusal {modality}: refusal rate {rate_text}", file=out)
+    for modality, rates in summary.get("over_refusal", {}).items():
+        if not isinstance(rates, dict):  # summaries written before the GPT classifier: the keyword rate alone
+            rates = {"keyword": rates}
+        parts = [f"{judge} {_percent(rates.get(judge))}" for judge in ("keyword", "gpt") if judge in rates]
+        counts = rates.get("gpt_counts")
+        if counts:
+            parts.append(f"gpt counts: {counts['full_refusal']} full, {counts['partial_refusal']} partial refusal(s), "
+                         f"{counts['full_compliance']} compliance, {counts['error']} error(s)")
+        n = f" (n={rates['n']})" if "n" in rates else ""
+        print(f"over-refusal {modality}{n}: refusal rate " + ", ".join(parts), file=out)
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{100 * rate:.1f}%"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -124,6 +124,7 @@ def run_eval(req: EvalRequest) -> EvalResult:
         docs = {t: task_docs(bench, t) for t in tasks}  # refuses missing manifests/media before loading the model
         for note in notes:
             print(note, file=sys.stderr)
+    refusal_judge = _refusal_judge(capability, req)
     run_dir = req.out
     run_dir.mkdir(parents=True, exist_ok=True)
 
@@ -146,7 +147,8 @@ def run_eval(req: EvalRequest) -> EvalResult:
             from ..capability.run import run_capability
 
             sections = run_capability(lm, capability, run_dir, bench, limit=req.limit, batch_size=req.batch_size,
-                                      max_new_tokens=req.max_new_tokens, metadata=req.metadata)
+                                      max_new_tokens=req.max_new_tokens, metadata=req.metadata,
+                                      refusal_judge=refusal_judge)
     finally:
         lm.close()
     failed = [o for o in lm.outcomes if o.error is not None and o.task not in tasks]
@@ -164,6 +166,18 @@ def run_eval(req: EvalRequest) -> EvalResult:
                                                    "random_weights": bool(info.random_weights)})
     return EvalResult(run_dir, summary, lm.generated, sum(o.cached for o in lm.outcomes),
                       summary.get("errors", 0) if safety else 0, sections)
+
+
+def _refusal_judge(capability: list[str], req: EvalRequest):
+    """XSTest's GPT refusal classifier when over-refusal tasks run under --judge gpt:MODEL (same --judge-args),
+    built before the model loads so that a bad option fails first; None otherwise (keyword rate only)."""
+    from ..capability import names
+
+    if not any(names.TASKS[t][1] == "over_refusal" for t in names.expand(capability)):
+        return None
+    from judges.registry import make_refusal_judge
+
+    return make_refusal_judge(req.judge, **req.judge_args)
 
 
 def _judge_and_summarise(judge, outcomes: list, tasks: list[str], bench: Path, info, req: EvalRequest) -> dict:
