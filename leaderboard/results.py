@@ -66,6 +66,7 @@ class Run:
     alignment: dict[str, Any] | None = None
     capability: dict[str, dict[str, float]] = field(default_factory=dict)
     over_refusal: dict[str, dict[str, float]] = field(default_factory=dict)  # modality -> {"keyword"|"gpt": rate}
+    task_manifests: dict[str, str] = field(default_factory=dict)  # task -> sha256 of its manifest (newer runs)
 
     @property
     def alignment_method(self) -> str:
@@ -167,6 +168,7 @@ def parse_summary(data: Any, path: Path) -> Run:
         alignment=alignment,
         capability=capability,
         over_refusal=_refusal_rates(data.get("over_refusal") or {}, f"{where}: over_refusal"),
+        task_manifests={str(k): str(v) for k, v in (bench.get("task_manifests") or {}).items()},
     )
 
 

@@ -103,8 +103,13 @@ def _banners(rows: list[Run]) -> str:
     judges = sorted({r.judge for r in rows})
     if len(judges) > 1:
         out.append("Rows were judged differently (" + ", ".join(map(esc, judges)) + "): their ASRs are not directly comparable.")
-    benches = sorted({r.manifest_sha256 for r in rows})
-    if len(benches) > 1:
+    if all(r.task_manifests for r in rows):  # runs of different task sets on one bench are comparable
+        differing = sorted({t for r in rows for t in r.task_manifests
+                            if len({o.task_manifests[t] for o in rows if t in o.task_manifests}) > 1})
+        if differing:
+            out.append(f"Rows were evaluated on different bench manifests for {', '.join(map(esc, differing))}: "
+                       "their ASRs on those tasks are not directly comparable.")
+    elif len(benches := sorted({r.manifest_sha256 for r in rows})) > 1:
         out.append(f"Rows were evaluated on {len(benches)} different bench manifests "
                    f"({', '.join(esc(b[:12]) for b in benches)}): their ASRs are not directly comparable.")
     return "".join(f"<p class=warning role=alert>⚠ {m}</p>" for m in out)

@@ -78,3 +78,26 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, capsys):
     (run / "responses.jsonl").write_text('{"task": "mmsb_typo"}\nnot json\n')
     assert main(["leaderboard", str(run), "--out", str(tmp_path / "site")]) == 2
     assert "responses.jsonl:2: not valid JSON" in capsys.readouterr().err
+
+
+def test_runs_over_different_tasks_of_one_bench_are_comparable(tmp_path):
+    """The demo evaluates each model on its own modalities: per-task manifest hashes, not the
+    hash over each run's task set, decide whether rows are comparable."""
+
+    rng = __import__("random").Random(2)
+    video = write_run(tmp_path / "r" / "v", "hf:v", random_verdicts(rng, ["va_video_typo"], 10, 0.3), manifest="a1" * 32)
+    audio = write_run(tmp_path / "r" / "a", "hf:a", random_verdicts(rng, ["va_audio_kpt"], 10, 0.3), manifest="b2" * 32)
+    video, audio = video / "summary.json", audio / "summary.json"
+    for path, task in ((video, "va_video_typo"), (audio, "va_audio_kpt")):
+        summary = json.loads(path.read_text())
+        summary["bench"]["task_manifests"] = {task: "c3" * 32, "mmsb_typo": "d4" * 32}
+        path.write_text(json.dumps(summary))
+    build_site([load_summary(p) for p in (video, audio)], tmp_path / "site")
+    assert "bench manifests" not in (tmp_path / "site" / "index.html").read_text()
+
+    summary = json.loads(audio.read_text())
+    summary["bench"]["task_manifests"]["mmsb_typo"] = "e5" * 32  # the same task built differently
+    audio.write_text(json.dumps(summary))
+    build_site([load_summary(p) for p in (video, audio)], tmp_path / "site2")
+    index = (tmp_path / "site2" / "index.html").read_text()
+    assert "different bench manifests for mmsb_typo" in index

@@ -31,14 +31,19 @@ def package_versions() -> dict[str, str]:
     return found
 
 
-def bench_fingerprint(bench: Path, tasks: list[str]) -> dict[str, str]:
-    """{path, manifest_sha256}: one sha256 over the evaluated tasks' manifests, in task-name order."""
+def bench_fingerprint(bench: Path, tasks: list[str]) -> dict:
+    """{path, manifest_sha256, task_manifests}: one sha256 over the evaluated tasks' manifests, in
+    task-name order, plus each task's own, so that runs over different task sets of the same bench
+    can still be recognised as comparable task by task."""
     digest = hashlib.sha256()
+    per_task = {}
     for task in sorted(tasks):
+        data = (bench / "manifests" / f"{task}.jsonl").read_bytes()
         digest.update(task.encode() + b"\0")
-        digest.update((bench / "manifests" / f"{task}.jsonl").read_bytes())
+        digest.update(data)
         digest.update(b"\0")
-    return {"path": str(bench), "manifest_sha256": digest.hexdigest()}
+        per_task[task] = hashlib.sha256(data).hexdigest()
+    return {"path": str(bench), "manifest_sha256": digest.hexdigest(), "task_manifests": per_task}
 
 
 CARRIED_SECTIONS = ("capability", "over_refusal")  # written by capability runs, kept when the safety part is redone

@@ -62,9 +62,11 @@ def validate(args: argparse.Namespace) -> None:
             raise InputError(f"--{option.replace('_', '-')} must be at least 1")
 
 
-def print_summary(summary: dict, out=sys.stdout) -> None:
+def print_summary(summary: dict, out=None) -> None:
     """ASR per task and group, capability metrics, refusal rates (numbers only: never benchmark or response text)."""
     from .judge import print_table
+
+    out = out or sys.stdout  # looked up per call: a default bound at import outlives redirected streams
 
     if summary.get("tasks"):
         print_table(summary, out)
