@@ -15,8 +15,10 @@ from va_safetybench.errors import InputError
 from va_safetybench.scenarios import VA_SCENARIOS
 from va_safetybench.sources import load_items
 from va_safetybench.sources import official
-from va_safetybench.sources.loader import DEMO_DIR
+from va_safetybench.sources.loader import resolve_source_dir
 from va_safetybench.taskspec import TASKS
+
+DEMO_DIR = resolve_source_dir("demo")
 
 from .conftest import run_cli
 

@@ -9,11 +9,8 @@ from ..errors import InputError
 from ..items import Item
 from ..scenarios import MM_SCENARIOS, VA_SCENARIOS, VA_TO_MM
 from ..taskspec import TASKS
+from .builtin import BUNDLES, builtin_source_dir
 from .layout import MM_ROOT, VA_KINDS, VA_ROOT, mm_file, va_file
-
-DEMO_DIR = Path(__file__).resolve().parent.parent / "demo_data"
-# benign twins of the demo set (same schema and prompt templates): over-refusal tasks render them
-BENIGN_DIR = Path(__file__).resolve().parent.parent / "capability" / "data" / "benign"
 
 MM_FIELDS = ("Question", "Key Phrase", "Phrase Type", "Rephrased Question", "Rephrased Question(SD)")
 VA_FIELDS = {
@@ -30,10 +27,8 @@ MM_TASK_FIELDS = {t.name: t.official_field for t in TASKS.values() if t.benchmar
 
 def resolve_source_dir(source: str, cache: Path | None = None) -> Path:
     """'official' | 'demo' | 'benign' | a directory -> the directory holding the question files."""
-    if source == "demo":
-        return DEMO_DIR
-    if source == "benign":
-        return BENIGN_DIR
+    if source in BUNDLES:
+        return builtin_source_dir(source)
     if source == "official":
         from .official import fetch_official
 
