@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from .official import cache_base
 
 PACKAGE = Path(__file__).resolve().parent.parent
 BUNDLES = {
@@ -23,15 +24,10 @@ BUNDLES = {
 }
 
 
-def _cache_root() -> Path:
-    base = os.environ.get("VA_BENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "va-safetybench")
-    return Path(base) / "builtin"
-
-
 def builtin_source_dir(name: str) -> Path:
     """The folder holding built-in set `name` in the official layout, unpacked on first use."""
     raw = BUNDLES[name].read_bytes()
-    target = _cache_root() / f"{name}-{hashlib.sha256(raw).hexdigest()[:12]}"
+    target = cache_base() / "builtin" / f"{name}-{hashlib.sha256(raw).hexdigest()[:12]}"
     if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

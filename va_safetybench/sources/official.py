@@ -24,9 +24,13 @@ MMSB_REF = os.environ.get("VA_BENCH_MMSB_REF", "main")
 CHECKSUMS = "checksums.json"
 
 
+def cache_base() -> Path:
+    """Root of everything the sources cache: $VA_BENCH_CACHE, else ~/.cache/va-safetybench."""
+    return Path(os.environ.get("VA_BENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "va-safetybench"))
+
+
 def default_cache_dir() -> Path:
-    base = os.environ.get("VA_BENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "va-safetybench")
-    return Path(base) / "questions"
+    return cache_base() / "questions"
 
 
 def official_urls(cache: Path) -> dict[Path, str]:
