@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,12 +32,12 @@ import numpy as np
 from ..build.hashing import text_digest
 from ..build.renderer import RecordedHash, Renderer
 from ..build.settings import BuildSettings
-from ..errors import InputError
 from ..items import Item
 from ..taskspec import TASKS
 from . import dm_hub
 from .fonts import resolve_font
 from .scene_prompt import scene_prompts
+from .source_spec import MediaSource, parse_media_source
 from .text_frames import MARGIN, PHRASE_FONT_SIZE, phrase_frame, require_glyphs
 from .video_io import FPS, HEIGHT, WIDTH, conform, letterbox, probe, probe_standard, read_frames, write_video
 
@@ -48,39 +46,9 @@ HOLD_SECONDS = 3
 _DIFFUSERS_OPTIONS = {"frames": int, "steps": int, "height": int, "width": int, "guidance": float}
 
 
-@dataclass(frozen=True)
-class DMSource:
-    kind: str  # "none" | "hub" | "diffusers"
-    archive: Path | None = None  # hub:PATH
-    model: str | None = None
-    options: tuple[tuple[str, float], ...] = ()
-
-    def option(self, name: str, default=None):
-        return dict(self.options).get(name, default)
-
-
-def parse_dm(spec: str) -> DMSource:
+def parse_dm(spec: str) -> MediaSource:
     """Validate `--dm`; raises InputError naming the option."""
-    if spec in ("none", "hub"):
-        return DMSource(spec)
-    if spec.startswith("hub:") and spec[4:]:
-        archive = Path(spec[4:]).expanduser()
-        if not zipfile.is_zipfile(archive):
-            raise InputError(f"--dm {spec}: {archive} is not a zip archive (the dataset's video.zip)")
-        return DMSource("hub", archive=archive)
-    if spec.startswith("diffusers:") and spec[len("diffusers:"):]:
-        model, *opts = spec[len("diffusers:"):].split(",")
-        options = []
-        for opt in opts:
-            name, _, value = opt.partition("=")
-            if name not in _DIFFUSERS_OPTIONS:
-                raise InputError(f"--dm {spec}: unknown option {name!r}; known: {', '.join(_DIFFUSERS_OPTIONS)}")
-            try:
-                options.append((name, _DIFFUSERS_OPTIONS[name](value)))
-            except ValueError:
-                raise InputError(f"--dm {spec}: {name} needs a number, not {value!r}") from None
-        return DMSource("diffusers", model=model, options=tuple(options))
-    raise InputError(f"--dm {spec!r}: expected none, hub, hub:PATH/TO/video.zip or diffusers:MODEL")
+    return parse_media_source("--dm", spec, "the dataset's video.zip", _DIFFUSERS_OPTIONS)
 
 
 def item_seed(build_seed: int, item_key: str) -> int:

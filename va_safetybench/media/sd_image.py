@@ -27,6 +27,8 @@ from ..build.renderer import RecordedHash, Renderer
 from ..build.settings import BuildSettings
 from ..errors import InputError
 from ..items import Item
+from ..sources.official import cache_base
+from .source_spec import parse_media_source
 
 HUB_REPO = "PKU-Alignment/MM-SafetyBench"
 HUB_REVISION = os.environ.get("VA_BENCH_MMSB_HUB_REVISION", "main")
@@ -40,8 +42,7 @@ def hub_config(scenario: str) -> str:
 
 
 def sd_cache_dir() -> Path:
-    base = os.environ.get("VA_BENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "va-safetybench")
-    return Path(base) / "mmsb-sd"
+    return cache_base() / "mmsb-sd"
 
 
 class SDImageRenderer(Renderer):
@@ -49,22 +50,11 @@ class SDImageRenderer(Renderer):
 
     def __init__(self, settings: BuildSettings, **args: object) -> None:
         super().__init__(settings, **args)
-        spec = settings.sd
-        self.archive: Path | None = None
-        self.model: str | None = None
-        if spec == "none" or spec == "hub":
-            self.kind = spec
-        elif spec.startswith("hub:"):
-            self.kind = "archive"
-            self.archive = Path(spec[4:]).expanduser()
-            if not zipfile.is_zipfile(self.archive):
-                raise InputError(f"--sd {spec}: {self.archive} is not a zip archive of the official imgs/ folder")
-        elif spec.startswith("diffusers:") and spec[len("diffusers:"):]:
-            self.kind = "diffusers"
-            self.model = spec[len("diffusers:"):]
+        source = parse_media_source("--sd", settings.sd, "the official imgs/ folder")
+        self.archive, self.model = source.archive, source.model
+        self.kind = "archive" if source.archive else source.kind
+        if self.kind == "diffusers":
             self.parallel = False
-        else:
-            raise InputError(f"--sd {spec!r}: expected none, hub, hub:ARCHIVE.zip or diffusers:MODEL")
         self._pipe = None
         self._members: dict[tuple[str, str], zipfile.ZipInfo] = {}
 
@@ -77,8 +67,7 @@ class SDImageRenderer(Renderer):
             self._members = _index_archive(self.archive)
         elif self.kind == "hub":
             _fetch_hub(items)
-        elif self.kind == "diffusers":
-            self._pipe = _load_pipeline(self.model, self.settings.device)
+        # diffusers: the pipeline loads on the first image to render, so a no-op rebuild loads nothing
 
     def recipe(self, item: Item, recorded: RecordedHash) -> dict:
         if self.kind == "archive":
