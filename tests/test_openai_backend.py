@@ -94,7 +94,8 @@ def test_audio_with_prompt_and_audio_only(tmp_path):
     with FakeOpenAI() as server:
         make_backend(server).generate([GenerationRequest("Answer the audio.", (Media("audio", wav),)),
                                        GenerationRequest(None, (Media("audio", wav),))], SETTINGS)
-    with_prompt, audio_only = (user_content(b) for b in server.requests)
+    # the two requests run concurrently, so they reach the server in either order
+    audio_only, with_prompt = sorted((user_content(b) for b in server.requests), key=len)
     assert with_prompt[1] == {"type": "text", "text": "Answer the audio."}
     assert len(audio_only) == 1  # the audio is the whole question
     for content in (with_prompt, audio_only):
