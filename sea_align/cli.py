@@ -81,9 +81,14 @@ def _settings(args: argparse.Namespace):
 
 
 def _media_model(args: argparse.Namespace, spec: str):
+    """The model for `spec`, loaded once per command: `run` hands the same one from optimize to
+    verify to train (train is last, so its LoRA layers never reach an earlier stage)."""
     from .media import MediaModel, load
-    adapter, _ = load(spec)
-    return MediaModel(adapter, args.modality)
+    cache = vars(args).setdefault("_loaded_models", {})
+    if spec not in cache:
+        adapter, _ = load(spec)
+        cache[spec] = MediaModel(adapter, args.modality)
+    return cache[spec]
 
 
 def do_prepare(args: argparse.Namespace) -> dict:

@@ -118,8 +118,10 @@ class Trainer:
             rng.shuffle(order)
             for start in range(0, len(order), self.cfg.batch_size):
                 chunk = order[start:start + self.cfg.batch_size]
-                embeds = torch.stack([cache.setdefault(r["embedding"], load_file(r["embedding"])["embedding"])
-                                      for r in chunk]).to(self.mm.device)
+                for r in chunk:
+                    if r["embedding"] not in cache:
+                        cache[r["embedding"]] = load_file(r["embedding"])["embedding"]
+                embeds = torch.stack([cache[r["embedding"]] for r in chunk]).to(self.mm.device)
                 losses.append(self.step(chunk, embeds))
         log.info("train: %d steps, loss %.4f -> %.4f", len(losses), losses[0], losses[-1])
         return losses
