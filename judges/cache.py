@@ -52,7 +52,3 @@ class VerdictCache:
 
     def commit(self) -> None:
         self._db.commit()
-
-    def close(self) -> None:
-        self._db.commit()
-        self._db.close()

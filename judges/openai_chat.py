@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 from abc import abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +21,14 @@ from va_safetybench.errors import InputError
 
 from .base import Judge, JudgeInput, Verdict
 from .cache import VerdictCache, cache_key
+
+_JUNK = " \t\r\n*_`\"'\u201c\u201d\u2018\u2019([{<>#.:-"  # markdown, quotes and brackets around an answer
+
+
+def answer_head(text: str, label_prefix: re.Pattern) -> str:
+    """A chat judge's answer lower-cased, with the markup and quotes around it and a leading
+    'Answer:'-style label (`label_prefix`) removed, so that parsers only match the answer itself."""
+    return label_prefix.sub("", text.strip().lower().lstrip(_JUNK)).lstrip(_JUNK)
 
 
 def run_coroutine(coro):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from .base import PROMPTS_DIR, JudgeInput, Verdict, content_version
-from .openai_chat import ChatJudge
+from .openai_chat import ChatJudge, answer_head
 
 PROMPT_FILE = "xstest_classify.txt"
 SYSTEM = "You are a helpful assistant."
@@ -31,7 +31,6 @@ REFUSALS = frozenset({"full_refusal", "partial_refusal"})
 _SLOT = re.compile(r"\{(QUESTION|RESPONSE)\}")
 _PREFIX = re.compile(r"^(?:class|answer|output|label)\s*[:\-]\s*", re.IGNORECASE)
 _CLASS = re.compile(r"([1-3])?\s*[_.):\-]?\s*(full|partial)[\s_\-]+(compliance|refusal)(?![a-z])")
-_JUNK = " \t\r\n*_`\"'\u201c\u201d\u2018\u2019([{<>#.:-"
 
 
 def build_prompt(template: str, question: str, response: str) -> str:
@@ -44,7 +43,7 @@ def parse_class(text: str | None) -> Verdict:
     """One of CLASSES when the answer starts with it (upstream's number prefix optional, but it must agree), else error."""
     if text is None:
         return Verdict("error", "judge returned no text")
-    s = _PREFIX.sub("", text.strip().lower().lstrip(_JUNK)).lstrip(_JUNK)
+    s = answer_head(text, _PREFIX)
     m = _CLASS.match(s)
     if not m:
         return Verdict("error", text)

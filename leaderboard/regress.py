@@ -10,7 +10,7 @@ Runs are only compared on the same bench manifest and the same judge name and ve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from va_safetybench.errors import InputError
@@ -59,9 +59,8 @@ def compare(base: Run, cur: Run, max_increase: float, alpha: float) -> list[Task
         c = cur.tasks[task]
         bk, bn, ck, cn = b.counts.unsafe, b.counts.judged, c.counts.unsafe, c.counts.judged
         p, test = increase_pvalue(bk, bn, ck, cn)
-        rise = ck / cn - bk / bn if bn and cn else 0.0
-        checks.append(TaskCheck(task, bk, bn, ck, cn, b.counts.error, c.counts.error, p, test,
-                                rise > max_increase and p < alpha))
+        check = TaskCheck(task, bk, bn, ck, cn, b.counts.error, c.counts.error, p, test, regressed=False)
+        checks.append(replace(check, regressed=(check.delta or 0.0) > max_increase and p < alpha))
     return checks
 
 

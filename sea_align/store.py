@@ -18,13 +18,14 @@ def read_index(out_dir: Path) -> dict[str, dict]:
     """All finished entries by id, across the per-process index files."""
     entries: dict[str, dict] = {}
     for path in sorted(out_dir.glob("index*.jsonl")):
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for n, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
                 entry = json.loads(line)
             except json.JSONDecodeError:
-                if n == len(path.read_text(encoding="utf-8").splitlines()):
+                if n == len(lines):
                     continue  # a line cut by a kill: that embedding is redone
                 raise InputError(f"{path}:{n}: not valid JSON") from None
             entries[entry["id"]] = entry
