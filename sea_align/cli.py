@@ -52,6 +52,8 @@ def _add_stage(p: argparse.ArgumentParser, stage: str) -> None:
         p.add_argument("--full", action="store_true", help="full fine-tuning of the language model instead of LoRA")
         p.add_argument("--max-response-tokens", type=int, default=256)
         p.add_argument("--checkpoint", type=Path, default=None, help="default: OUT/checkpoint")
+        p.add_argument("--save-every", type=int, default=50,
+                       help="steps between saves of the resumable state OUT/train_state.pt")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -137,12 +139,14 @@ def do_train(args: argparse.Namespace) -> dict:
     if not path.is_file():
         raise InputError(f"{path}: no dataset (run `sea-align dataset` first)")
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not records:
+        raise InputError(f"{path}: no records to train on")
     method = "dpo" if "chosen" in records[0] else "sft"
     cfg = TrainConfig(method=method, epochs=args.epochs, batch_size=args.batch_size, lr=args.train_lr,
                       beta=args.beta, lora_r=args.lora_r, lora_alpha=2 * args.lora_r, full=args.full,
                       max_response_tokens=args.max_response_tokens)
     trainer = Trainer(_media_model(args, args.model), cfg)
-    losses = trainer.fit(records)
+    losses = trainer.fit(records, state_dir=args.out, save_every=args.save_every)
     ckpt = args.checkpoint or args.out / "checkpoint"
     trainer.save(ckpt, {"method": f"SEA-{method.upper()}", "base": args.model, "data": str(path.resolve()),
                         "n": len(records), "lora": None if args.full else {"r": args.lora_r},
