@@ -110,6 +110,9 @@ def optimize(mm: MediaModel, items: list[dict], out_dir: Path, cfg: OptimConfig,
             write_embedding(out_dir, index_name, entry, E[s])
             written += 1
             succeeded += bool(slot_done[s])
+        if finished:
+            log.info("optimize: %d/%d written, %d reproduce their targets, %.2f s per embedding",
+                     written, len(pending), succeeded, (time.perf_counter() - started) / written)
         if grad is not None:
             with torch.no_grad():  # Adam, one step count per embedding
                 t += 1
