@@ -59,13 +59,15 @@ def write_summary(run_dir: Path, records: list, *, model: str, backend: str | No
                   judge: dict[str, str], bench: dict[str, str] | None, alignment: dict | None = None,
                   generation: dict | None = None, created: str | None = None,
                   versions: dict[str, str] | None = None, name: str = SUMMARY_NAME,
-                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                  extra: dict[str, Any] | None = None, refreshed: dict[str, dict] | None = None) -> dict[str, Any]:
     """Aggregate `records` (judges.aggregate.Record) and write RUN_DIR/`name`; returns the summary.
 
     The one writer of safety summaries: `va-bench eval` writes summary.json, `va-bench judge`
     summary-{judge}.json with the identifying fields of summary.json passed back in. The
     capability / over_refusal sections of RUN_DIR/summary.json are carried over when it describes
-    the same model, so re-running or re-judging the safety tasks does not drop them.
+    the same model, so re-running or re-judging the safety tasks does not drop them; `refreshed`
+    ({section: {entry: fields}}) updates carried entries field by field, e.g. the GPT refusal rates
+    of a re-judged run over its keyword rates.
     """
     from judges.aggregate import group_scores, summarize_tasks
 
@@ -94,6 +96,9 @@ def write_summary(run_dir: Path, records: list, *, model: str, backend: str | No
     previous = read_summary(run_dir)
     if previous.get("model") == model:
         summary.update({k: previous[k] for k in CARRIED_SECTIONS if previous.get(k)})
+    for section, entries in (refreshed or {}).items():
+        for entry, fields in entries.items():
+            summary.setdefault(section, {}).setdefault(entry, {}).update(fields)
     _write(run_dir / name, summary)
     return summary
 

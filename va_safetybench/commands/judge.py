@@ -4,7 +4,9 @@ Reads RUN_DIR/responses.jsonl (written by `va-bench eval`), writes beside it
 `judgements-{judge}.jsonl` (one verdict per response) and `summary-{judge}.json` (the run's
 metadata from summary.json when present, this judge's name and version, and the tasks/groups
 sections, plus summary.json's capability / over_refusal sections; written by summary.write_summary).
-The eval run's own summary.json is left untouched. Responses that failed to
+With a gpt judge, the run's stored over-refusal responses (capability/samples_{task}.jsonl) are
+classified again by XSTest's GPT refusal classifier on the same model, and those rates replace the
+carried ones in the new summary. The eval run's own summary.json is left untouched. Responses that failed to
 generate (response null) are `error` verdicts. Nothing from the responses is printed.
 """
 
@@ -116,11 +118,31 @@ def write_judgements(run_dir: Path, slug: str, judgements: list[dict]) -> Path:
     return path
 
 
-def read_judgements(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def write_rejudged_summary(run_dir: Path, slug: str, judge, judgements: list[dict], rows: list[dict]) -> dict:
+def rejudge_over_refusal(run_dir: Path, spec: str, args: argparse.Namespace) -> dict[str, dict]:
+    """{modality: GPT refusal fields} for the run's stored over-refusal responses when `spec` is a gpt
+    judge (as `va-bench eval --judge gpt:MODEL` adds them); {} otherwise or when the run has none."""
+    from judges.registry import make_refusal_judge
+
+    from ..capability import names
+    from ..capability.refusal import gpt_refusal
+
+    samples = {task: run_dir / "capability" / f"samples_{task}.jsonl"
+               for task, (_, kind) in names.TASKS.items() if kind == "over_refusal"}
+    samples = {task: path for task, path in samples.items() if path.is_file()}
+    judge = make_refusal_judge(spec, **judge_options(spec, args)) if samples else None
+    if judge is None:
+        return {}
+    return {names.TASKS[task][0]: gpt_refusal(judge, task, [(s["doc"], s["filtered_resps"][0])
+                                                            for s in read_jsonl(path)])
+            for task, path in samples.items()}
+
+
+def write_rejudged_summary(run_dir: Path, slug: str, judge, judgements: list[dict], rows: list[dict],
+                           over_refusal: dict[str, dict] | None = None) -> dict:
     """RUN_DIR/summary-{slug}.json through summary.write_summary, identified as summary.json identifies the run
     (model from the responses when there is no summary.json); its capability sections come along."""
     from judges.aggregate import Record
@@ -135,7 +157,8 @@ def write_rejudged_summary(run_dir: Path, slug: str, judge, judgements: list[dic
                          judge={"name": judge.name, "version": judge.version}, bench=old.get("bench"),
                          alignment=old.get("alignment"), generation=old.get("generation"),
                          versions=old.get("versions"), name=f"summary-{slug}.json",
-                         extra={"rejudged_from": "responses.jsonl"})
+                         extra={"rejudged_from": "responses.jsonl"},
+                         refreshed={"over_refusal": over_refusal} if over_refusal else None)
 
 
 def print_table(summary: dict, out=None) -> None:
@@ -162,7 +185,8 @@ def run(args: argparse.Namespace) -> int:
     judgements = judge_rows(judge, rows)
     slug = judge_slug(args.judge)
     write_judgements(args.run_dir, slug, judgements)
-    summary = write_rejudged_summary(args.run_dir, slug, judge, judgements, rows)
+    over_refusal = rejudge_over_refusal(args.run_dir, args.judge, args)
+    summary = write_rejudged_summary(args.run_dir, slug, judge, judgements, rows, over_refusal)
     print_table(summary)
     print(f"wrote {args.run_dir / f'summary-{slug}.json'}")
     return 0

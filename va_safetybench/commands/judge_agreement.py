@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .judge import add_judge_options, judge_options, judge_rows, judge_slug, read_judgements, read_responses, \
+from .judge import add_judge_options, judge_options, judge_rows, judge_slug, read_jsonl, read_responses, \
     write_judgements
 
 HELP = "compare two judges on a run's stored responses: confusion matrix and Cohen's kappa"
@@ -38,7 +38,7 @@ def _labels(spec: str, args, rows) -> dict[tuple, str]:
 
     judge = make_judge(spec, **judge_options(spec, args))
     path = args.run_dir / f"judgements-{judge_slug(spec)}.jsonl"
-    stored = read_judgements(path) if path.is_file() else []
+    stored = read_jsonl(path) if path.is_file() else []
     if not stored or any(j.get("judge_version") != judge.version for j in stored) or len(stored) != len(rows):
         stored = judge_rows(judge, rows)
         write_judgements(args.run_dir, judge_slug(spec), stored)
