@@ -143,7 +143,7 @@ def test_benign_templates_are_the_official_ones(shared_data):
 
     official = {p for item in load_items(str(SHARED_DATA)) for p in item.prompts.values() if p}
     benign = load_items("benign")
-    assert len(benign) == 32 and len({i.key_phrase for i in benign}) == 16
+    assert len(benign) == 160 and len({i.key_phrase for i in benign}) == 80
     assert {p for item in benign for t, p in item.prompts.items() if p and "text_only" not in t} <= official
 
 
