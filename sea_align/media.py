@@ -10,6 +10,7 @@ the prompts with `labels` that mark only them.
 
 from __future__ import annotations
 
+import inspect
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,9 +122,22 @@ class MediaModel:
         with torch.no_grad():
             return self.adapter.encode_media(self.batch(["."])[0]).detach().clone()
 
-    def logits(self, inputs: Any, embeds: Any) -> Any:
-        """Logits with embeds[i] ([B, T, H]) as row i's encoder output; gradients flow into embeds."""
-        return self.adapter.forward(inputs, media_embeds=embeds.reshape(-1, embeds.shape[-1])).logits
+    def answer_logits(self, inputs: Any, embeds: Any, labels: Any) -> tuple[Any, Any]:
+        """Logits with embeds[i] ([B, T, H]) as row i's encoder output (gradients flow into embeds), at
+        the answer positions only, with their labels: logits[:, j] (float32) predicts labels[:, j].
+
+        `batch` appends the answers after left-padded prompts, so every row's answer tokens sit in the
+        same last W columns and the W positions before them predict them. Only those reach the LM
+        head (`logits_to_keep` where the model takes it): a [B, L, vocab] float tensor for 32 rows of
+        a 150k-token vocabulary would otherwise dominate SEA's memory on a real model."""
+        labelled = (labels != -100).any(0).nonzero()
+        width = labels.shape[1] - int(labelled[0]) if len(labelled) else 1
+        flat = embeds.reshape(-1, embeds.shape[-1])
+        if "logits_to_keep" in inspect.signature(type(self.model).forward).parameters:
+            logits = self.adapter.forward(inputs, media_embeds=flat, logits_to_keep=width + 1).logits
+        else:
+            logits = self.adapter.forward(inputs, media_embeds=flat).logits[:, -(width + 1):]
+        return logits[:, :-1].float(), labels[:, -width:]
 
     def generate(self, questions: list[str], embeds: Any, max_new_tokens: int) -> list[str]:
         """Greedy answers with embeds[i] in place of row i's encoder output."""

@@ -43,9 +43,9 @@ class _Slot:
 
 
 def _row_losses(logits: Any, labels: Any) -> tuple[Any, Any]:
-    """Per-row mean NLL over target tokens and per-row 'every target token is the argmax'."""
+    """Per-row mean NLL over target tokens and per-row 'every target token is the argmax';
+    logits[:, j] predicts labels[:, j] (MediaModel.answer_logits)."""
     import torch
-    logits, labels = logits[:, :-1].float(), labels[:, 1:]
     mask = labels != -100
     nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels.clamp(min=0), reduction="none")
     per_row = (nll * mask).sum(1) / mask.sum(1).clamp(min=1)
@@ -93,7 +93,7 @@ def optimize(mm: MediaModel, items: list[dict], out_dir: Path, cfg: OptimConfig,
             batch, labels = mm.batch([c["question"] for _, c in controls],
                                      [c.get("target_ids") or mm.answer_ids(c["target"]) for _, c in controls])
         E.requires_grad_(True)
-        per_row, hit = _row_losses(mm.logits(batch, E[rows]), labels)
+        per_row, hit = _row_losses(*mm.answer_logits(batch, E[rows], labels))
         n_slots = len(slots)
         slot_loss = torch.zeros(n_slots, device=mm.device).index_add(0, rows, per_row)
         slot_loss = slot_loss / torch.bincount(rows, minlength=n_slots)

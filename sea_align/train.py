@@ -54,7 +54,7 @@ def _logps(mm: MediaModel, prompts: list[str], responses: list[str], embeds: Any
     """Summed and mean log-probability of each response given its prompt and embedding."""
     import torch
     batch, labels = mm.batch(prompts, [mm.answer_ids(r) for r in responses])
-    logits, labels = mm.logits(batch, embeds)[:, :-1].float(), labels[:, 1:]
+    logits, labels = mm.answer_logits(batch, embeds, labels)
     mask = labels != -100
     lp = torch.log_softmax(logits, -1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
     return lp.sum(1), lp.sum(1) / mask.sum(1).clamp(min=1)

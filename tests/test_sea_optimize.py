@@ -33,10 +33,12 @@ def mm():
     return MediaModel(adapter, "image")
 
 
-@pytest.mark.parametrize("family,modality", [("qwen2-vl", "video"), ("qwen2-audio", "audio")])
+@pytest.mark.parametrize("family,modality", [("qwen2-vl", "video"), ("qwen2-audio", "audio"), ("llava", "image")])
 def test_blank_medium_batch_with_answers_injects_through_the_adapter(family, modality):
-    """Blank video / silent audio with answer tokens appended: the injected blank encoder output gives the
-    forward pass of the medium itself, only answer tokens are labelled, and the gradient reaches E."""
+    """Blank video / silent audio / blank image with answer tokens appended: the injected blank encoder
+    output gives the forward pass of the medium itself at every answer position (answer_logits keeps
+    only those; Qwen2-Audio takes no logits_to_keep and is sliced), only answer tokens are labelled,
+    and the gradient reaches E."""
     from va_safetybench.models.registry import make_backend
 
     torch.set_num_threads(1)
@@ -47,10 +49,13 @@ def test_blank_medium_batch_with_answers_injects_through_the_adapter(family, mod
     assert [int((row != -100).sum()) for row in labels] == [len(a) for a in answers]
     blank = media_model.encode_blank()
     E = blank.expand(2, -1, -1).clone().requires_grad_(True)
-    logits = media_model.logits(batch, E)
-    with torch.no_grad():
-        torch.testing.assert_close(logits, media_model.adapter.forward(batch).logits, atol=1e-5, rtol=0)
-    (grad,) = torch.autograd.grad(logits[labels != -100].logsumexp(-1).sum(), E)
+    logits, kept = media_model.answer_logits(batch, E, labels)
+    assert logits.shape[1] == kept.shape[1] == max(len(a) for a in answers)
+    with torch.no_grad():  # the pixel path, every position, shifted by hand
+        full, shifted = media_model.adapter.forward(batch).logits[:, :-1].float(), labels[:, 1:]
+    torch.testing.assert_close(logits[kept != -100], full[shifted != -100], atol=1e-5, rtol=0)
+    assert torch.equal(kept[kept != -100], shifted[shifted != -100])
+    (grad,) = torch.autograd.grad(logits[kept != -100].logsumexp(-1).sum(), E)
     assert grad.abs().sum(dim=(1, 2)).min() > 0
 
 
