@@ -6,7 +6,11 @@ in its own process so that its peak memory is its own.
 Threads default to 1: on a shared 2-core machine OpenMP threads spin-waiting for each other slow small
 batches far more than big ones, which inflates the ratio without any batching win (measured: K=1 at
 6.6 s/step with 2 threads vs 0.45 s with 1). On a GPU, pass --device cuda.
-Usage: python bench/sea_optimize.py [--items 16] [--steps 3] [--threads 1] [--device cpu|cuda]
+Second part: one K=16 loss + gradient step with the LM head over every position (the naive way)
+vs over the answer positions only (MediaModel.answer_logits), on the same tiny model with its
+vocabulary resized to Qwen2-VL's 151,936 tokens, where the [rows, positions, vocab] logits matter:
+time and peak memory of each, each in its own process.
+Usage: python bench/sea_optimize.py [--items 16] [--steps 3] [--threads 1] [--device cpu|cuda] [--vocab 151936]
 """
 
 from __future__ import annotations
@@ -47,8 +51,53 @@ def _run(k: int, args: argparse.Namespace, out: "multiprocessing.Queue") -> None
         if cuda:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
-    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out.put((seconds / args.items, peak))
+    out.put((seconds / args.items, _peak_mib(cuda)))
+
+
+def _peak_mib(cuda: bool) -> float:
+    import torch
+    return torch.cuda.max_memory_allocated() / 2**20 if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _head_step(answer_only: bool, args: argparse.Namespace, out: "multiprocessing.Queue") -> None:
+    """One K=16 loss + gradient w.r.t. E, the LM head over the answer positions or over all of them."""
+    import torch
+
+    from sea_align.media import MediaModel, load
+    from sea_align.optimize import _row_losses
+
+    torch.set_num_threads(args.threads)
+    adapter, _ = load("tiny:qwen2-vl", device=args.device)
+    adapter.model.resize_token_embeddings(args.vocab, mean_resizing=False)
+    mm = MediaModel(adapter, "image")
+    controls = [c for item in _items(16) for c in item["controls"]]
+    batch, labels = mm.batch([c["question"] for c in controls], [mm.answer_ids(c["target"]) for c in controls])
+    E = mm.encode_blank().unsqueeze(0).repeat(len(controls), 1, 1).requires_grad_(True)
+    cuda = args.device.startswith("cuda")
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    if answer_only:
+        logits, kept = mm.answer_logits(batch, E, labels)
+    else:
+        flat = E.reshape(-1, E.shape[-1])
+        logits, kept = mm.adapter.forward(batch, media_embeds=flat).logits[:, :-1].float(), labels[:, 1:]
+    per_row, _ = _row_losses(logits, kept)
+    torch.autograd.grad(per_row.sum(), E)
+    if cuda:
+        torch.cuda.synchronize()
+    out.put((time.perf_counter() - start, _peak_mib(cuda), tuple(batch["input_ids"].shape), logits.shape[1]))
+
+
+def _child(target, *args):
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
 
 
 def main() -> int:
@@ -57,19 +106,23 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--vocab", type=int, default=151936, help="vocabulary for the LM-head comparison")
     args = ap.parse_args()
-    ctx = multiprocessing.get_context("spawn")
+    memory = "peak GPU memory allocated" if args.device.startswith("cuda") else "peak RSS"
     per = {}
     for k in (1, 16):
-        queue = ctx.Queue()
-        proc = ctx.Process(target=_run, args=(k, args, queue))
-        proc.start()
-        per[k], peak = queue.get()
-        proc.join()
-        memory = "peak GPU memory allocated" if args.device.startswith("cuda") else "peak RSS"
+        per[k], peak = _child(_run, k, args)
         print(f"K={k:2d}: {per[k]:.3f} s per embedding ({args.steps} steps each), {memory} {peak:.0f} MiB")
     print(f"speed-up K=16 vs K=1: {per[1] / per[16]:.2f}x per embedding (target >= 4x); "
           f"device {args.device}, {args.threads} torch thread(s)")
+    head = {}
+    for answer_only in (False, True):
+        seconds, peak, shape, positions = head[answer_only] = _child(_head_step, answer_only, args)
+        what = "answer positions only" if answer_only else "every position (naive)"
+        print(f"LM head over {what}: {positions} of {shape[1]} positions x {shape[0]} rows, vocab {args.vocab}: "
+              f"{seconds:.2f} s per step, {memory} {peak:.0f} MiB")
+    print(f"answer-only vs every position: {head[False][0] / head[True][0]:.2f}x faster, "
+          f"peak memory {head[True][1] / head[False][1]:.2f} of the naive way's")
     return 0
 
 
