@@ -46,14 +46,17 @@ def _add_stage(p: argparse.ArgumentParser, stage: str) -> None:
     if stage == "train":
         p.add_argument("--epochs", type=int, default=1)
         p.add_argument("--train-lr", type=float, default=1e-4)
-        p.add_argument("--batch-size", type=int, default=2)
+        p.add_argument("--batch-size", type=int, default=2, help="records per device per step")
+        p.add_argument("--grad-accum", type=int, default=1, help="gradient accumulation steps")
         p.add_argument("--beta", type=float, default=0.1)
         p.add_argument("--lora-r", type=int, default=8)
         p.add_argument("--full", action="store_true", help="full fine-tuning of the language model instead of LoRA")
+        p.add_argument("--activation-checkpointing", action="store_true",
+                       help="recompute activations in the backward pass: less memory for a slower step")
         p.add_argument("--max-response-tokens", type=int, default=256)
         p.add_argument("--checkpoint", type=Path, default=None, help="default: OUT/checkpoint")
         p.add_argument("--save-every", type=int, default=50,
-                       help="steps between saves of the resumable state OUT/train_state.pt")
+                       help="steps between resumable checkpoints in OUT/trainer (a rerun resumes from the newest)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -134,7 +137,7 @@ def do_dataset(args: argparse.Namespace) -> dict:
 
 
 def do_train(args: argparse.Namespace) -> dict:
-    from .train import TrainConfig, Trainer
+    from .train import TrainConfig, fit, save
     path = args.out / "dataset.jsonl"
     if not path.is_file():
         raise InputError(f"{path}: no dataset (run `sea-align dataset` first)")
@@ -142,16 +145,24 @@ def do_train(args: argparse.Namespace) -> dict:
     if not records:
         raise InputError(f"{path}: no records to train on")
     method = "dpo" if "chosen" in records[0] else "sft"
-    cfg = TrainConfig(method=method, epochs=args.epochs, batch_size=args.batch_size, lr=args.train_lr,
-                      beta=args.beta, lora_r=args.lora_r, lora_alpha=2 * args.lora_r, full=args.full,
+    cfg = TrainConfig(method=method, epochs=args.epochs, batch_size=args.batch_size, grad_accum=args.grad_accum,
+                      lr=args.train_lr, beta=args.beta, lora_r=args.lora_r, lora_alpha=2 * args.lora_r,
+                      full=args.full, activation_checkpointing=args.activation_checkpointing,
                       max_response_tokens=args.max_response_tokens)
-    trainer = Trainer(_media_model(args, args.model), cfg)
-    losses = trainer.fit(records, state_dir=args.out, save_every=args.save_every)
+    mm = _media_model(args, args.model)
+    model, losses = fit(mm, records, cfg, args.out / "trainer", save_every=args.save_every)
     ckpt = args.checkpoint or args.out / "checkpoint"
-    trainer.save(ckpt, {"method": f"SEA-{method.upper()}", "base": args.model, "data": str(path.resolve()),
-                        "n": len(records), "lora": None if args.full else {"r": args.lora_r},
-                        "lr": args.train_lr, "epochs": args.epochs})
-    return {"checkpoint": str(ckpt), "steps": len(losses), "first_loss": losses[0], "last_loss": losses[-1]}
+    save(model, mm, ckpt, {"method": f"SEA-{method.upper()}", "trainer": f"trl {_trl_version()}",
+                           "base": args.model, "data": str(path.resolve()), "n": len(records),
+                           "lora": None if args.full else {"r": args.lora_r}, "lr": args.train_lr,
+                           "epochs": args.epochs})
+    return {"checkpoint": str(ckpt), "steps": len(losses), "first_loss": losses[0] if losses else None,
+            "last_loss": losses[-1] if losses else None}
+
+
+def _trl_version() -> str:
+    from importlib.metadata import version
+    return version("trl")
 
 
 ACTIONS = {"prepare": do_prepare, "optimize": do_optimize, "verify": do_verify, "dataset": do_dataset,

@@ -64,7 +64,7 @@ class MediaModel:
 
     adapter: Any
     modality: str
-    _prepared: dict = field(default_factory=dict, repr=False)
+    _blank: dict | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.modality not in self.adapter.modalities:
@@ -87,11 +87,14 @@ class MediaModel:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
 
     def _prepare(self, question: str) -> Any:
+        """One row: the question's chat text around the blank medium, decoded once and shared by every row
+        (a training set has thousands of distinct questions; a video decoded per question would not fit)."""
+        from va_safetybench.models.adapters.base import Prepared
         from va_safetybench.models.base import GenerationRequest, Media
-        if question not in self._prepared:  # the blank file is decoded once per distinct question
-            self._prepared[question] = self.adapter.prepare(
-                GenerationRequest(question, (Media(self.modality, self.blank_path),)))
-        return self._prepared[question]
+        request = GenerationRequest(question, (Media(self.modality, self.blank_path),))
+        if self._blank is None:
+            self._blank = self.adapter.prepare(request).media
+        return Prepared(self.adapter.chat_text(request), self._blank)
 
     def batch(self, questions: list[str], answers: list[list[int]] | None = None) -> tuple[Any, Any]:
         """(adapter inputs, labels or None): one blank medium per row, prompts left padded; answers

@@ -1,22 +1,24 @@
-"""train: SFT or DPO on the SEA records, with each record's embedding injected as the encoder output.
+"""train: SEA's SFT or DPO through trl's SFTTrainer / DPOTrainer, each record's embedding injected as the
+encoder output.
 
-A small loop of our own rather than trl's trainers: trl (1.16) computes log-probs through
-`model(**batch, fused_lm_head=True)` on a model whose LM head it patches, and its vision path builds
-pixel inputs from images on the fly; neither has a place for a given encoder output in the chosen
-and the rejected halves. The losses are trl's: SFT = mean NLL of the response tokens; DPO (sigmoid)
-= -log sigmoid(beta * ((pi_c - ref_c) - (pi_r - ref_r))) over summed response log-probs, the
-reference being the same model with the LoRA adapter disabled (a frozen copy for --full).
-Resumable: the step order is fixed by the seed and TrainState saves every few steps. The checkpoint
-is saved merged, with `va_safetybench.json` metadata, so `hf:PATH` loads it.
+trl's trainers build their rows from text (and images) and call the model on them; a SEA row instead
+carries an embedding that stands where the encoder output would. Two small pieces bridge that, and
+everything else is trl's (losses, fused LM head, LoRA reference by disabling the adapter or a frozen
+copy for --full, logging, checkpoints, resume, `accelerate launch` data parallelism):
+- `SeaCollator` builds each batch through the model's adapter (chat template around a blank medium,
+  answer tokens appended and marked by `labels` / `completion_mask`) and stacks the rows' embeddings;
+- `InjectEmbeddings`, mixed into both trainers, turns those into the adapter's injection kwargs right
+  before trl's own `compute_loss`, inside autograd, so the model sees P(E) in place of M(medium).
+A kill loses at most `save_every` steps: the rerun resumes from the newest complete checkpoint in
+OUT/trainer. The result is saved merged, with `va_safetybench.json` metadata, so `hf:PATH` loads it.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
-import os
-import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from .media import MediaModel
 
 log = logging.getLogger("sea_align")
 LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+FINGERPRINT_FILE = "sea_fingerprint.json"
 
 
 @dataclass(frozen=True)
@@ -34,166 +37,170 @@ class TrainConfig:
     method: str = "dpo"
     epochs: int = 1
     batch_size: int = 2
+    grad_accum: int = 1
     lr: float = 1e-4
     beta: float = 0.1
     lora_r: int = 8
     lora_alpha: int = 16
     full: bool = False
+    activation_checkpointing: bool = False
     max_response_tokens: int = 256
     seed: int = 0
 
 
-def add_lora(model: Any, cfg: TrainConfig) -> Any:
-    """LoRA on the language model's linear layers only; encoder and projector stay frozen."""
-    from peft import LoraConfig, get_peft_model
-    return get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
-                                            target_modules=LORA_TARGETS))
+class SeaCollator:
+    """Records -> one batch: the adapter's inputs (`sea_inputs`), the rows' embeddings (`sea_embeds`) and what
+    the trainer's loss reads: `labels` (SFT) or `completion_mask` with chosen rows then rejected rows (DPO)."""
 
+    def __init__(self, mm: MediaModel, method: str, max_response_tokens: int) -> None:
+        self.mm, self.method, self.max_tokens = mm, method, max_response_tokens
+        self._embeddings: dict[str, Any] = {}
 
-def _logps(mm: MediaModel, prompts: list[str], responses: list[str], embeds: Any) -> tuple[Any, Any]:
-    """Summed and mean log-probability of each response given its prompt and embedding."""
-    import torch
-    batch, labels = mm.batch(prompts, [mm.answer_ids(r) for r in responses])
-    logits, labels = mm.answer_logits(batch, embeds, labels)
-    mask = labels != -100
-    lp = torch.log_softmax(logits, -1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
-    return lp.sum(1), lp.sum(1) / mask.sum(1).clamp(min=1)
+    def _answer(self, text: str) -> list[int]:
+        return self.mm.answer_ids(text)[: self.max_tokens]
 
+    def _embedding(self, path: str) -> Any:
+        from safetensors.torch import load_file
+        if path not in self._embeddings:  # a few MB each; records share them across epochs
+            try:
+                self._embeddings[path] = load_file(path)["embedding"]
+            except (OSError, KeyError) as e:
+                raise InputError(f"{path}: cannot read the record's embedding ({e})") from None
+        return self._embeddings[path]
 
-class Trainer:
-    def __init__(self, mm: MediaModel, cfg: TrainConfig) -> None:
-        import copy
-
-        import torch
-        self.mm, self.cfg = mm, cfg
-        for p in mm.model.parameters():
-            p.requires_grad_(cfg.full)
-        self.ref = None  # full DPO: a frozen copy behind its own adapter; LoRA DPO: the adapter disabled
-        if cfg.full and cfg.method == "dpo":
-            adapter = mm.adapter
-            self.ref = MediaModel(type(adapter)(copy.deepcopy(mm.model).eval(), adapter.processor, adapter.options),
-                                  mm.modality)
-        torch.manual_seed(cfg.seed)  # LoRA's random init: the same run twice gives the same adapter
-        # peft puts the LoRA layers into mm.model's own modules, so the adapter's forward runs them.
-        self.model = mm.model if cfg.full else add_lora(mm.model, cfg)
-        if cfg.full:  # the encoder and projector stay frozen in full fine-tuning too
-            for name, p in self.model.named_parameters():
-                p.requires_grad_("language_model" in name or "lm_head" in name)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optim = torch.optim.AdamW(params, lr=cfg.lr)
-
-    def _truncate(self, text: str) -> str:
-        tok = self.mm.tokenizer
-        ids = tok(text, add_special_tokens=False)["input_ids"][: self.cfg.max_response_tokens]
-        return tok.decode(ids)
-
-    def loss(self, records: list[dict], embeds: Any) -> Any:
+    def __call__(self, records: list[dict]) -> dict[str, Any]:
         import torch
         prompts = [r["prompt"] for r in records]
-        if self.cfg.method == "sft":
-            _, mean = _logps(self.mm, prompts, [self._truncate(r["response"]) for r in records], embeds)
-            return -mean.mean()
-        responses = [self._truncate(r["chosen"]) for r in records] + [self._truncate(r["rejected"]) for r in records]
-        both = torch.cat([embeds, embeds])
-        pi, _ = _logps(self.mm, prompts * 2, responses, both)
-        with torch.no_grad():
-            if self.ref is not None:
-                ref, _ = _logps(self.ref, prompts * 2, responses, both)
-            else:
-                with self.model.disable_adapter():
-                    ref, _ = _logps(self.mm, prompts * 2, responses, both)
-        n = len(records)
-        margin = (pi[:n] - ref[:n]) - (pi[n:] - ref[n:])
-        return -torch.nn.functional.logsigmoid(self.cfg.beta * margin).mean()
-
-    def step(self, records: list[dict], embeds: Any) -> float:
-        self.model.train()
-        loss = self.loss(records, embeds)
-        self.optim.zero_grad()
-        loss.backward()
-        self.optim.step()
-        return float(loss.detach())
-
-    def schedule(self, records: list[dict]) -> list[list[dict]]:
-        """Every step's batch, all epochs, fixed by the seed: a resumed run skips exactly the done ones."""
-        rng = random.Random(self.cfg.seed)
-        steps = []
-        for _ in range(self.cfg.epochs):
-            order = list(records)
-            rng.shuffle(order)
-            steps += [order[start:start + self.cfg.batch_size] for start in range(0, len(order), self.cfg.batch_size)]
-        return steps
-
-    def fit(self, records: list[dict], state_dir: Path | None = None, save_every: int = 50) -> list[float]:
-        """Train over `records`; with `state_dir`, the trainable weights, optimiser and losses are saved
-        there every `save_every` steps and at the end, and a rerun continues after the last save."""
-        import torch
-        from safetensors.torch import load_file
-        steps = self.schedule(records)
-        state = TrainState(state_dir, self._fingerprint(records)) if state_dir else None
-        losses = state.restore(self.model, self.optim) if state else []
-        if losses:
-            log.info("train: resuming after step %d of %d", len(losses), len(steps))
-        cache: dict[str, Any] = {}
-        for n in range(len(losses), len(steps)):
-            chunk = steps[n]
-            for r in chunk:
-                if r["embedding"] not in cache:
-                    cache[r["embedding"]] = load_file(r["embedding"])["embedding"]
-            embeds = torch.stack([cache[r["embedding"]] for r in chunk]).to(self.mm.device)
-            losses.append(self.step(chunk, embeds))
-            if state and (len(losses) % save_every == 0 or len(losses) == len(steps)):
-                state.save(self.model, self.optim, losses)
-            if len(losses) % 10 == 0 or len(losses) == len(steps):
-                log.info("train: step %d/%d, loss %.4f", len(losses), len(steps), losses[-1])
-        if losses:
-            log.info("train: %d steps, loss %.4f -> %.4f", len(losses), losses[0], losses[-1])
-        return losses
-
-    def _fingerprint(self, records: list[dict]) -> str:
-        """What a saved state belongs to: the records and every setting that shapes the steps."""
-        blob = json.dumps([records, asdict(self.cfg)], sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()
-
-    def save(self, out: Path, alignment: dict) -> None:
-        out.mkdir(parents=True, exist_ok=True)
-        model = self.model if self.cfg.full else self.model.merge_and_unload()
-        model.save_pretrained(out)
-        self.mm.adapter.processor.save_pretrained(out)
-        (out / "va_safetybench.json").write_text(json.dumps({"alignment": alignment}, indent=1))
+        embeds = torch.stack([self._embedding(r["embedding"]) for r in records])
+        if self.method == "sft":
+            answers = [self._answer(r["response"]) for r in records]
+        else:
+            answers = [self._answer(r["chosen"]) for r in records] + [self._answer(r["rejected"]) for r in records]
+            prompts, embeds = prompts * 2, torch.cat([embeds, embeds])
+        inputs, labels = self.mm.batch(prompts, answers)
+        batch = {"sea_inputs": dict(inputs), "sea_embeds": embeds.to(self.mm.device, self.mm.model.dtype)}
+        if self.method == "sft":
+            batch["labels"] = labels
+        else:
+            batch["completion_mask"] = (labels != -100).long()
+        return batch
 
 
-class TrainState:
-    """A resumable training state in one folder: trainable weights, optimiser state and the losses so
-    far (one per finished step), written to a temporary file and renamed, so a kill leaves the previous
-    save whole. A state made for other records or settings is refused rather than silently mixed in."""
+class InjectEmbeddings:
+    """Mixin for a trl trainer: `sea_inputs` + `sea_embeds` become the model's kwargs with the embeddings
+    injected, then the trainer's own loss runs on them."""
 
-    FILE = "train_state.pt"
+    sea_adapter: Any
 
-    def __init__(self, folder: Path, fingerprint: str) -> None:
-        self.path = folder / self.FILE
-        self.fingerprint = fingerprint
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001, ANN201
+        inputs = dict(inputs)
+        sea_inputs, embeds = inputs.pop("sea_inputs"), inputs.pop("sea_embeds")
+        kwargs = self.sea_adapter.forward_kwargs(sea_inputs, embeds.reshape(-1, embeds.shape[-1]))
+        return super().compute_loss(model, {**kwargs, **inputs}, return_outputs=return_outputs,
+                                    num_items_in_batch=num_items_in_batch)
 
-    def restore(self, model: Any, optim: Any) -> list[float]:
-        import torch
-        if not self.path.is_file():
-            return []
-        saved = torch.load(self.path, map_location="cpu", weights_only=True)
-        if saved["fingerprint"] != self.fingerprint:
-            raise InputError(f"{self.path}: saved by a training run on other records or settings; "
-                             "delete it to start over, or pass another --out")
-        trainable = dict(model.named_parameters())
-        with torch.no_grad():
-            for name, value in saved["weights"].items():
-                trainable[name].copy_(value)
-        optim.load_state_dict(saved["optim"])
-        return list(saved["losses"])
 
-    def save(self, model: Any, optim: Any, losses: list[float]) -> None:
-        import torch
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        weights = {n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad}
-        tmp = self.path.with_suffix(".tmp")
-        torch.save({"fingerprint": self.fingerprint, "weights": weights, "optim": optim.state_dict(),
-                    "losses": losses}, tmp)
-        os.replace(tmp, self.path)
+def _trainer_classes() -> dict[str, type]:
+    from trl import DPOTrainer, SFTTrainer
+
+    class SeaSFTTrainer(InjectEmbeddings, SFTTrainer):
+        pass
+
+    class SeaDPOTrainer(InjectEmbeddings, DPOTrainer):
+        pass
+
+    return {"sft": SeaSFTTrainer, "dpo": SeaDPOTrainer}
+
+
+def _arguments(cfg: TrainConfig, work: Path, save_every: int) -> Any:
+    import torch
+    from trl import DPOConfig, SFTConfig
+    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()  # trl's default, where the device has it
+    # The collator already puts each batch on the model's device: workers and pinned memory would add nothing.
+    common = dict(bf16=bf16, output_dir=str(work), per_device_train_batch_size=cfg.batch_size,
+                  gradient_accumulation_steps=cfg.grad_accum, num_train_epochs=cfg.epochs, learning_rate=cfg.lr,
+                  lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0, seed=cfg.seed, data_seed=cfg.seed,
+                  logging_steps=1, save_strategy="steps", save_steps=save_every, save_total_limit=2,
+                  report_to=[], remove_unused_columns=False, activation_checkpointing=cfg.activation_checkpointing,
+                  dataloader_num_workers=0, dataloader_pin_memory=False, disable_tqdm=True)
+    if cfg.method == "sft":
+        return SFTConfig(**common, dataset_kwargs={"skip_prepare_dataset": True}, max_length=None)
+    return DPOConfig(**common, beta=cfg.beta, loss_type=["sigmoid"], max_length=None)
+
+
+def build_trainer(mm: MediaModel, records: list[dict], cfg: TrainConfig, work: Path, save_every: int = 50) -> Any:
+    """The trl trainer for `records`, writing checkpoints under `work`; LoRA on the language model's linear
+    layers (seeded, so a run repeats exactly) unless cfg.full, encoder and projector frozen either way."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+
+    if cfg.method not in ("sft", "dpo"):
+        raise InputError(f"--method {cfg.method}: expected sft or dpo")
+    needed = {"prompt", "embedding", *(("response",) if cfg.method == "sft" else ("chosen", "rejected"))}
+    for n, record in enumerate(records, 1):
+        if needed - record.keys():
+            raise InputError(f"dataset record {n}: missing {', '.join(sorted(needed - record.keys()))}")
+    model = mm.model
+    model.train()
+    for name, p in model.named_parameters():
+        p.requires_grad_(cfg.full and ("language_model" in name or "lm_head" in name))
+    torch.manual_seed(cfg.seed)  # LoRA's random init
+    extra: dict[str, Any] = {}
+    if cfg.full and cfg.method == "dpo":
+        extra["ref_model"] = copy.deepcopy(model).eval().requires_grad_(False)
+    if not cfg.full:
+        extra["peft_config"] = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
+                                          target_modules=LORA_TARGETS)
+    columns = sorted(needed)
+    dataset = Dataset.from_list([{k: r[k] for k in columns} for r in records])
+    trainer = _trainer_classes()[cfg.method](model=model, args=_arguments(cfg, work, save_every),
+                                             train_dataset=dataset, processing_class=mm.tokenizer,
+                                             data_collator=SeaCollator(mm, cfg.method, cfg.max_response_tokens),
+                                             **extra)
+    trainer.sea_adapter = mm.adapter
+    return trainer
+
+
+def fingerprint(records: list[dict], cfg: TrainConfig) -> str:
+    """What a checkpoint folder belongs to: the records and every setting that shapes the steps."""
+    return hashlib.sha256(json.dumps([records, asdict(cfg)], sort_keys=True, default=str).encode()).hexdigest()
+
+
+def last_complete_checkpoint(work: Path) -> Path | None:
+    """The newest `checkpoint-N` whose trainer state was written (the Trainer writes it last, so a kill
+    during a save leaves that folder without it and the previous one is used)."""
+    done = [p for p in work.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
+            and (p / "trainer_state.json").is_file()]
+    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def fit(mm: MediaModel, records: list[dict], cfg: TrainConfig, work: Path, save_every: int = 50) -> tuple[Any, list[float]]:
+    """Train on `records` (resuming from `work`'s newest complete checkpoint); (trained model, loss per step).
+
+    The trained model is the trainer's (a PeftModel unless cfg.full). A `work` folder that holds checkpoints
+    of other records or settings is refused rather than silently continued."""
+    work.mkdir(parents=True, exist_ok=True)
+    stamp, mark = fingerprint(records, cfg), work / FINGERPRINT_FILE
+    if mark.is_file() and json.loads(mark.read_text())["fingerprint"] != stamp:
+        raise InputError(f"{work}: holds checkpoints of a training run on other records or settings; "
+                         "delete it to start over, or pass another --out")
+    mark.write_text(json.dumps({"fingerprint": stamp}))
+    trainer = build_trainer(mm, records, cfg, work, save_every)
+    resume = last_complete_checkpoint(work)
+    if resume:
+        log.info("train: resuming after step %s", resume.name.split("-")[-1])
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    losses = [float(e["loss"]) for e in trainer.state.log_history if "loss" in e]
+    if losses:
+        log.info("train: %d steps, loss %.4f -> %.4f", trainer.state.global_step, losses[0], losses[-1])
+    return trainer.model, losses
+
+
+def save(model: Any, mm: MediaModel, out: Path, alignment: dict) -> None:
+    """The trained model merged into a plain checkpoint, with the processor and the alignment recipe."""
+    out.mkdir(parents=True, exist_ok=True)
+    model = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
+    model.eval().save_pretrained(out)
+    mm.adapter.processor.save_pretrained(out)
+    (out / "va_safetybench.json").write_text(json.dumps({"alignment": alignment}, indent=1))

@@ -1,7 +1,10 @@
-"""SEA train: LoRA-only updates that lower the DPO loss on a repeated batch; `sea-align run` end to end,
-its checkpoint evaluated by `va-bench eval` with the alignment recipe in summary.json."""
+"""SEA train through trl's trainers: the injected embedding is what trl's loss sees; LoRA-only updates that
+lower the DPO loss on a repeated batch; full fine-tuning leaves encoder and projector alone; `sea-align run`
+end to end, its checkpoint evaluated by `va-bench eval` with the alignment recipe in summary.json; a killed
+run resumes from its last complete checkpoint and ends where an unbroken run ends."""
 
 import json
+import math
 import os
 import re
 import signal
@@ -14,27 +17,78 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from safetensors.torch import load_file, save_file  # noqa: E402
+
 from sea_align.cli import main  # noqa: E402
 from sea_align.media import MediaModel, load  # noqa: E402
-from sea_align.train import TrainConfig, Trainer, TrainState  # noqa: E402
+from sea_align.train import FINGERPRINT_FILE, SeaCollator, TrainConfig, build_trainer, fit  # noqa: E402
 from va_safetybench.errors import InputError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+PROMPT = "The image shows an activity. How do I do this activity?"
 
 
-def test_train_steps_change_only_lora_and_lower_loss():
+def _embedding_file(mm, path: Path, scale: float = 0.0) -> str:
+    """The blank medium's encoder output (plus `scale` x noise) as a record's embedding file."""
+    blank = mm.encode_blank()
+    save_file({"embedding": (blank + scale * torch.randn_like(blank)).contiguous()}, str(path))
+    return str(path)
+
+
+def _params(model) -> dict:
+    return {n.replace("base_model.model.", "").replace(".base_layer", ""): p.detach().clone()
+            for n, p in model.named_parameters() if "lora_" not in n}
+
+
+def test_trl_loss_is_computed_on_the_injected_embedding(tmp_path):
+    """trl's SFT loss on a collated batch equals the mean answer-token NLL of the model with that embedding
+    injected (computed here without trl), and moves when only the embedding file changes."""
     torch.set_num_threads(1)
-    adapter, _ = load("tiny:llava")
-    mm = MediaModel(adapter, "image")
-    trainer = Trainer(mm, TrainConfig(lr=5e-3, max_response_tokens=16))
-    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
-    records = [{"prompt": "The image shows an activity. How do I do this activity?", "chosen": "I can't help.",
-                "rejected": "Step one: go."}] * 2
-    embeds = mm.encode_blank().expand(2, -1, -1).clone()
-    losses = [trainer.step(records, embeds) for _ in range(4)]
+    torch.manual_seed(0)
+    mm = MediaModel(load("tiny:qwen2-audio")[0], "audio")
+    records = [{"prompt": PROMPT, "response": "I can't help with that.",
+                "embedding": _embedding_file(mm, tmp_path / f"e{i}.st", 1.0)} for i in range(2)]
+    trainer = build_trainer(mm, records, TrainConfig(method="sft"), tmp_path / "work")
+    collate = SeaCollator(mm, "sft", 256)
+    with torch.no_grad():
+        trl_loss = float(trainer.compute_loss(trainer.model, collate(records)))
+        embeds = torch.stack([load_file(r["embedding"])["embedding"] for r in records])
+        inputs, labels = mm.batch([PROMPT] * 2, [mm.answer_ids(r["response"]) for r in records])
+        logits, labels = mm.answer_logits(inputs, embeds, labels)
+        mask = labels != -100
+        assert trl_loss == pytest.approx(float(torch.nn.functional.cross_entropy(logits[mask], labels[mask])), abs=1e-5)
+        other = {**records[0], "embedding": _embedding_file(mm, tmp_path / "other.st", 1.0)}
+        assert abs(float(trainer.compute_loss(trainer.model, collate([other] * 2))) - trl_loss) > 1e-3
+
+
+def test_train_steps_change_only_lora_and_lower_loss(tmp_path):
+    torch.set_num_threads(1)
+    mm = MediaModel(load("tiny:llava")[0], "image")
+    before = _params(mm.model)
+    record = {"prompt": PROMPT, "chosen": "I can't help.", "rejected": "Step one: go.",
+              "embedding": _embedding_file(mm, tmp_path / "e.st")}
+    model, losses = fit(mm, [record] * 8, TrainConfig(lr=5e-3, max_response_tokens=16), tmp_path / "work")
+    assert len(losses) == 4
+    assert losses[0] == pytest.approx(math.log(2), abs=1e-4), "at step 0 the policy is its reference"
     assert losses[-1] < losses[0]
-    changed = {n for n, p in trainer.model.named_parameters() if not torch.equal(p, before[n])}
-    assert changed and all("lora_" in n for n in changed)
+    after = _params(model)
+    assert after.keys() == before.keys()
+    assert all(torch.equal(after[n], before[n]) for n in before), "only the LoRA weights may change"
+    assert any("lora_" in n for n, p in model.named_parameters() if p.requires_grad)
+
+
+def test_full_finetuning_trains_the_language_model_only(tmp_path):
+    torch.set_num_threads(1)
+    mm = MediaModel(load("tiny:qwen2-vl")[0], "image")
+    before = _params(mm.model)
+    record = {"prompt": PROMPT, "chosen": "I can't help.", "rejected": "Step one: go.",
+              "embedding": _embedding_file(mm, tmp_path / "e.st")}
+    cfg = TrainConfig(lr=1e-3, full=True, max_response_tokens=8, activation_checkpointing=True)
+    model, losses = fit(mm, [record] * 4, cfg, tmp_path / "work")
+    assert losses[0] == pytest.approx(math.log(2), abs=1e-4) and losses[-1] < losses[0]
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p.detach(), before[n])}
+    assert any("language_model" in n for n in changed)
+    assert not any("visual" in n for n in changed), "the encoder and projector stay frozen"
 
 
 def test_sea_align_run_ends_with_loadable_checkpoint(tmp_path, capsys):
@@ -85,29 +139,26 @@ def _dataset(out, embedding) -> None:
 
 
 def test_train_killed_and_rerun_resumes_and_ends_where_an_unbroken_run_ends(tmp_path):
-    from safetensors.torch import load_file, save_file
     torch.set_num_threads(1)
     mm = MediaModel(load("tiny:llava")[0], "image")
-    embedding = tmp_path / "blank.safetensors"
-    save_file({"embedding": mm.encode_blank().contiguous()}, str(embedding))
+    embedding = _embedding_file(mm, tmp_path / "blank.safetensors")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     broken, unbroken = tmp_path / "broken", tmp_path / "unbroken"
     for out in (broken, unbroken):
         _dataset(out, embedding)
 
     proc = subprocess.Popen(_train_cmd(broken), env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    state = broken / TrainState.FILE
+    first = broken / "trainer" / "checkpoint-2" / "trainer_state.json"
     deadline = time.time() + 300
-    while time.time() < deadline and not state.exists():
+    while time.time() < deadline and not first.exists():
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    saved = len(torch.load(state, weights_only=True)["losses"])
-    assert 1 <= saved < KILL_RECORDS, "the kill should land between the first save and the end"
+    assert not (broken / "checkpoint").exists(), "the kill should land before the end"
 
     rerun = subprocess.run(_train_cmd(broken), env=env, capture_output=True, text=True, check=True)
-    resumed_at = int(re.search(r"resuming after step (\d+) of 24", rerun.stderr).group(1))
-    assert resumed_at >= saved
+    resumed_at = int(re.search(r"resuming after step (\d+)", rerun.stderr).group(1))
+    assert 2 <= resumed_at < KILL_RECORDS
     assert json.loads(rerun.stdout.splitlines()[-1])["train"]["steps"] == KILL_RECORDS
     subprocess.run(_train_cmd(unbroken), env=env, capture_output=True, check=True)
 
@@ -118,8 +169,16 @@ def test_train_killed_and_rerun_resumes_and_ends_where_an_unbroken_run_ends(tmp_
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a), "the resumed run drifted from an unbroken one"
 
 
-def test_train_refuses_a_state_saved_for_other_records(tmp_path):
-    trainer = Trainer(MediaModel(load("tiny:llava")[0], "image"), TrainConfig())
-    TrainState(tmp_path, "another-dataset").save(trainer.model, trainer.optim, [1.0])
-    with pytest.raises(InputError, match="train_state.pt: saved by a training run on other records"):
-        trainer.fit([{"prompt": "p", "chosen": "a", "rejected": "b", "embedding": "e"}], state_dir=tmp_path)
+def test_train_refuses_a_folder_of_another_run(tmp_path):
+    mm = MediaModel(load("tiny:llava")[0], "image")
+    (tmp_path / FINGERPRINT_FILE).write_text(json.dumps({"fingerprint": "another-dataset"}))
+    record = {"prompt": "p", "chosen": "a", "rejected": "b", "embedding": _embedding_file(mm, tmp_path / "e.st")}
+    with pytest.raises(InputError, match="holds checkpoints of a training run on other records"):
+        fit(mm, [record], TrainConfig(), tmp_path)
+
+
+def test_train_names_a_record_missing_a_field(tmp_path):
+    mm = MediaModel(load("tiny:llava")[0], "image")
+    with pytest.raises(InputError, match="dataset record 2: missing rejected"):
+        fit(mm, [{"prompt": "p", "chosen": "a", "rejected": "b", "embedding": "e"},
+                 {"prompt": "p", "chosen": "a", "embedding": "e"}], TrainConfig(), tmp_path)

@@ -75,13 +75,15 @@ class Adapter(ABC):
     def load_media(self, media: Media) -> tuple[str, Any]:
         """(processor argument name, decoded media); raises MediaError for an unreadable file."""
 
-    def prepare(self, request: GenerationRequest) -> Prepared:
+    def chat_text(self, request: GenerationRequest) -> str:
+        """The request's prompt through the chat template, media placeholders included, not yet expanded."""
         unsupported = {m.kind for m in request.media} - self.modalities
         if unsupported:
             raise ValueError(f"{type(self).__name__} takes {sorted(self.modalities)}, not {sorted(unsupported)}")
-        text = self.processor.apply_chat_template(self.messages(request), tokenize=False,
-                                                  add_generation_prompt=True)
-        prepared = Prepared(text)
+        return self.processor.apply_chat_template(self.messages(request), tokenize=False, add_generation_prompt=True)
+
+    def prepare(self, request: GenerationRequest) -> Prepared:
+        prepared = Prepared(self.chat_text(request))
         for m in request.media:
             key, value = self.load_media(m)
             prepared.media.setdefault(key, []).append(value)
@@ -117,13 +119,18 @@ class Adapter(ABC):
     def model_kwargs(self, inputs: Any, media_embeds: Any = None) -> dict[str, Any]:
         return dict(inputs) if media_embeds is None else self.inject(inputs, media_embeds)
 
-    def forward(self, inputs: Any, media_embeds: Any = None, **kwargs: Any) -> Any:
-        """One forward pass (logits for every position); extra kwargs (labels, ...) go to the model."""
+    def forward_kwargs(self, inputs: Any, media_embeds: Any = None) -> dict[str, Any]:
+        """The model's keyword arguments for one forward pass over `inputs` (what `forward` passes; trainers
+        that call the model themselves take them from here)."""
         kw = self.model_kwargs(inputs, media_embeds)
-        if self.positions_from_mask and "position_ids" not in kwargs:
+        if self.positions_from_mask:
             mask = inputs["attention_mask"]
             kw["position_ids"] = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
-        return self.model(**kw, **kwargs)
+        return kw
+
+    def forward(self, inputs: Any, media_embeds: Any = None, **kwargs: Any) -> Any:
+        """One forward pass (logits for every position); extra kwargs (labels, ...) go to the model."""
+        return self.model(**{**self.forward_kwargs(inputs, media_embeds), **kwargs})
 
     def generate(self, inputs: Any, settings: GenerationSettings, media_embeds: Any = None) -> list[str]:
         """Decoded continuations, one per row; greedy when settings.temperature is 0."""
