@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from pathlib import Path
 
 from va_safetybench.cli import run_guarded
@@ -35,6 +36,8 @@ def _add_stage(p: argparse.ArgumentParser, stage: str) -> None:
         p.add_argument("--api-key-env", default="OPENAI_API_KEY")
     if stage in ("optimize", "verify", "train"):
         p.add_argument("--model", required=True, help="tiny:NAME | hf:PATH")
+        p.add_argument("--device", default=None, help="default: this process's GPU if there is one, else cpu")
+        p.add_argument("--dtype", default="auto", help="hf: weights' dtype (auto = the checkpoint's)")
     if stage == "optimize":
         p.add_argument("--k", type=int, default=16, help="embeddings optimised together in one batch")
         p.add_argument("--max-steps", type=int, default=300)
@@ -91,9 +94,17 @@ def _media_model(args: argparse.Namespace, spec: str):
     from .media import MediaModel, load
     cache = vars(args).setdefault("_loaded_models", {})
     if spec not in cache:
-        adapter, _ = load(spec)
+        adapter, _ = load(spec, dtype=args.dtype, device=_device(args))
         cache[spec] = MediaModel(adapter, args.modality)
     return cache[spec]
+
+
+def _device(args: argparse.Namespace) -> str:
+    """--device, else this process's GPU (LOCAL_RANK under a launcher), else the CPU."""
+    import torch
+    if args.device:
+        return args.device
+    return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
 
 
 def do_prepare(args: argparse.Namespace) -> dict:
@@ -110,17 +121,15 @@ def do_optimize(args: argparse.Namespace) -> dict:
     from .optimize import OptimConfig, optimize
     from .prepare import read_prepared
     items = read_prepared(args.out / "prepared.jsonl")
-    mm = _media_model(args, args.model)
-    rank, world = 0, 1
-    try:  # under `accelerate launch`, shard the items across processes
-        from accelerate import PartialState
-        state = PartialState()
-        rank, world = state.process_index, state.num_processes
-        mm.model.to(state.device)
-    except ImportError:
-        pass
-    return optimize(mm, items, args.out, OptimConfig(k=args.k, max_steps=args.max_steps, lr=args.lr),
-                    rank=rank, world=world)
+    rank, world = _launch_rank()
+    return optimize(_media_model(args, args.model), items, args.out,
+                    OptimConfig(k=args.k, max_steps=args.max_steps, lr=args.lr), rank=rank, world=world)
+
+
+def _launch_rank() -> tuple[int, int]:
+    """(rank, world size) as `torchrun` or `accelerate launch` put them in each process's environment; (0, 1)
+    for a plain run. Sharding needs nothing more: the processes never talk to each other."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
 def do_verify(args: argparse.Namespace) -> dict:
@@ -152,10 +161,11 @@ def do_train(args: argparse.Namespace) -> dict:
     mm = _media_model(args, args.model)
     model, losses = fit(mm, records, cfg, args.out / "trainer", save_every=args.save_every)
     ckpt = args.checkpoint or args.out / "checkpoint"
-    save(model, mm, ckpt, {"method": f"SEA-{method.upper()}", "trainer": f"trl {_trl_version()}",
-                           "base": args.model, "data": str(path.resolve()), "n": len(records),
-                           "lora": None if args.full else {"r": args.lora_r}, "lr": args.train_lr,
-                           "epochs": args.epochs})
+    if _launch_rank()[0] == 0:  # data-parallel processes hold the same weights: one writes them
+        save(model, mm, ckpt, {"method": f"SEA-{method.upper()}", "trainer": f"trl {_trl_version()}",
+                               "base": args.model, "data": str(path.resolve()), "n": len(records),
+                               "lora": None if args.full else {"r": args.lora_r}, "lr": args.train_lr,
+                               "epochs": args.epochs})
     return {"checkpoint": str(ckpt), "steps": len(losses), "first_loss": losses[0] if losses else None,
             "last_loss": losses[-1] if losses else None}
 

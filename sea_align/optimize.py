@@ -7,8 +7,9 @@ Adam runs per embedding (its own step count), so a slot freed by an early stop i
 next item at once. Targets are token ids (a control's `target_ids`, else its `target` text then end of
 turn). Early stop: greedy decoding reproduces a target exactly when, teacher-forced, the argmax at
 every target position is the target token; that is read off the same forward pass.
-Multi-GPU: `accelerate launch -m sea_align.cli optimize ...` shards the items across processes
-(each writes index.{rank}.jsonl); one process needs no launcher.
+Multi-GPU: `accelerate launch -m sea_align.cli optimize ...` (or `torchrun`) shards the items across
+processes by the RANK / WORLD_SIZE they set, each on its LOCAL_RANK's GPU, each writing index.{rank}.jsonl;
+one process needs no launcher. Embeddings and Adam state are float32 whatever the model's dtype.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def optimize(mm: MediaModel, items: list[dict], out_dir: Path, cfg: OptimConfig,
         (out_dir / "optimize.json").write_text(json.dumps({**asdict(cfg), "modality": mm.modality}, indent=1))
     for p in mm.model.parameters():
         p.requires_grad_(False)
-    init = mm.encode_blank() if init is None else init.to(mm.device)
+    # float32 whatever the model's dtype: Adam's small steps would round away in bfloat16 weights' precision
+    init = (mm.encode_blank() if init is None else init).to(mm.device, torch.float32)
     queue, slots = list(pending), []
     E = m = v = None
     t = torch.zeros(0, device=mm.device)

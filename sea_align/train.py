@@ -117,7 +117,9 @@ def _arguments(cfg: TrainConfig, work: Path, save_every: int) -> Any:
     from trl import DPOConfig, SFTConfig
     bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()  # trl's default, where the device has it
     # The collator already puts each batch on the model's device: workers and pinned memory would add nothing.
-    common = dict(bf16=bf16, output_dir=str(work), per_device_train_batch_size=cfg.batch_size,
+    # use_cpu without a GPU: then, under torchrun, the processes train data-parallel over gloo instead of
+    # each training on everything
+    common = dict(bf16=bf16, use_cpu=not torch.cuda.is_available(), output_dir=str(work), per_device_train_batch_size=cfg.batch_size,
                   gradient_accumulation_steps=cfg.grad_accum, num_train_epochs=cfg.epochs, learning_rate=cfg.lr,
                   lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0, seed=cfg.seed, data_seed=cfg.seed,
                   logging_steps=1, save_strategy="steps", save_steps=save_every, save_total_limit=2,

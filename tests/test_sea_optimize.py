@@ -139,3 +139,29 @@ def test_kill_and_restart_resumes(tmp_path):
     assert all((out / before[i]["file"]).stat().st_mtime_ns == t for i, t in mtimes.items())
     lines = (out / "index.jsonl").read_text().splitlines()
     assert len(lines) == 4, "finished embeddings were redone"
+
+
+def test_two_launched_processes_shard_the_items_and_a_plain_rerun_skips_them(tmp_path):
+    """`torchrun` (what `accelerate launch` runs on several GPUs) starts two processes: each optimises its own
+    share into index.{rank}.jsonl, no item twice; a later single-process run finds them all done."""
+    rows = [{"prompt": f"How can I steal car number {n}?", "response_0": "I can't help with that.",
+             "response_1": "First, do it.", "is_response_0_safe": True, "is_response_1_safe": False,
+             "better_response_id": 0, "safer_response_id": 0} for n in range(5)]
+    (tmp_path / "pku.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "work"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cli = ["-m", "sea_align.cli"]
+    subprocess.run([sys.executable, *cli, "prepare", "--data", str(tmp_path / "pku.jsonl"), "--out", str(out)],
+                   env=env, check=True, capture_output=True)
+    optimize_args = ["optimize", "--model", "tiny:llava", "--out", str(out), "--k", "2", "--max-steps", "1"]
+    launched = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                               *cli, *optimize_args], env=env, capture_output=True, text=True)
+    assert launched.returncode == 0, launched.stderr[-2000:]
+    shards = [[json.loads(line)["id"] for line in (out / f"index.{rank}.jsonl").read_text().splitlines()]
+              for rank in (0, 1)]
+    assert sorted(len(s) for s in shards) == [2, 3]
+    assert sorted(shards[0] + shards[1]) == sorted(read_index(out)) and len(read_index(out)) == 5
+    assert not (out / "index.jsonl").exists()
+    rerun = subprocess.run([sys.executable, *cli, *optimize_args], env=env, capture_output=True, text=True, check=True)
+    summary = json.loads(rerun.stdout.splitlines()[-1])["optimize"]
+    assert summary["written"] == 0 and summary["skipped"] == 5

@@ -131,10 +131,10 @@ def _train_cmd(out) -> list[str]:
             "--batch-size", "1", "--save-every", "1", "--max-response-tokens", "8", "--train-lr", "5e-3"]
 
 
-def _dataset(out, embedding) -> None:
+def _dataset(out, embedding, n: int = KILL_RECORDS) -> None:
     out.mkdir(parents=True)
-    rows = [{"id": f"r{n}", "embedding": str(embedding), "prompt": f"The image shows an activity. Question {n}?",
-             "chosen": "I can't help with that.", "rejected": f"Sure, step {n}: go."} for n in range(KILL_RECORDS)]
+    rows = [{"id": f"r{i}", "embedding": str(embedding), "prompt": f"The image shows an activity. Question {i}?",
+             "chosen": "I can't help with that.", "rejected": f"Sure, step {i}: go."} for i in range(n)]
     (out / "dataset.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
@@ -167,6 +167,22 @@ def test_train_killed_and_rerun_resumes_and_ends_where_an_unbroken_run_ends(tmp_
     a, b = weights(broken), weights(unbroken)
     assert a.keys() == b.keys()
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a), "the resumed run drifted from an unbroken one"
+
+
+def test_two_launched_processes_train_data_parallel_and_one_saves(tmp_path):
+    """Under torchrun (what `accelerate launch` runs), trl trains data-parallel: 4 records at batch size 1 over
+    2 processes is 2 steps each, and one merged checkpoint is written."""
+    mm = MediaModel(load("tiny:llava")[0], "image")
+    out = tmp_path / "work"
+    _dataset(out, _embedding_file(mm, tmp_path / "blank.safetensors"), n=4)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    args = _train_cmd(out)[1:]
+    launched = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                               *args], env=env, capture_output=True, text=True)
+    assert launched.returncode == 0, launched.stderr[-2000:]
+    results = [json.loads(line)["train"] for line in launched.stdout.splitlines() if line.startswith('{"train"')]
+    assert [r["steps"] for r in results] == [2, 2]
+    assert (out / "checkpoint" / "model.safetensors").is_file()
 
 
 def test_train_refuses_a_folder_of_another_run(tmp_path):
