@@ -61,16 +61,23 @@ def test_trl_loss_is_computed_on_the_injected_embedding(tmp_path):
         assert abs(float(trainer.compute_loss(trainer.model, collate([other] * 2))) - trl_loss) > 1e-3
 
 
-def test_train_steps_change_only_lora_and_lower_loss(tmp_path):
+def _dpo_on_one_repeated_record(spec: str, cfg: TrainConfig, n: int, tmp_path) -> tuple[dict, object, list]:
+    """(weights before, trained model, loss per step) of DPO on `n` copies of one record."""
     torch.set_num_threads(1)
-    mm = MediaModel(load("tiny:llava")[0], "image")
+    mm = MediaModel(load(spec)[0], "image")
     before = _params(mm.model)
     record = {"prompt": PROMPT, "chosen": "I can't help.", "rejected": "Step one: go.",
               "embedding": _embedding_file(mm, tmp_path / "e.st")}
-    model, losses = fit(mm, [record] * 8, TrainConfig(lr=5e-3, max_response_tokens=16), tmp_path / "work")
-    assert len(losses) == 4
+    model, losses = fit(mm, [record] * n, cfg, tmp_path / "work")
     assert losses[0] == pytest.approx(math.log(2), abs=1e-4), "at step 0 the policy is its reference"
     assert losses[-1] < losses[0]
+    return before, model, losses
+
+
+def test_train_steps_change_only_lora_and_lower_loss(tmp_path):
+    before, model, losses = _dpo_on_one_repeated_record("tiny:llava", TrainConfig(lr=5e-3, max_response_tokens=16),
+                                                        8, tmp_path)
+    assert len(losses) == 4
     after = _params(model)
     assert after.keys() == before.keys()
     assert all(torch.equal(after[n], before[n]) for n in before), "only the LoRA weights may change"
@@ -78,14 +85,8 @@ def test_train_steps_change_only_lora_and_lower_loss(tmp_path):
 
 
 def test_full_finetuning_trains_the_language_model_only(tmp_path):
-    torch.set_num_threads(1)
-    mm = MediaModel(load("tiny:qwen2-vl")[0], "image")
-    before = _params(mm.model)
-    record = {"prompt": PROMPT, "chosen": "I can't help.", "rejected": "Step one: go.",
-              "embedding": _embedding_file(mm, tmp_path / "e.st")}
     cfg = TrainConfig(lr=1e-3, full=True, max_response_tokens=8, activation_checkpointing=True)
-    model, losses = fit(mm, [record] * 4, cfg, tmp_path / "work")
-    assert losses[0] == pytest.approx(math.log(2), abs=1e-4) and losses[-1] < losses[0]
+    before, model, _ = _dpo_on_one_repeated_record("tiny:qwen2-vl", cfg, 4, tmp_path)
     changed = {n for n, p in model.named_parameters() if not torch.equal(p.detach(), before[n])}
     assert any("language_model" in n for n in changed)
     assert not any("visual" in n for n in changed), "the encoder and projector stay frozen"
