@@ -45,7 +45,8 @@ def _add_stage(p: argparse.ArgumentParser, stage: str) -> None:
     if stage == "dataset":
         p.add_argument("--method", default="dpo", choices=("dpo", "sft"))
         p.add_argument("--only-success", action="store_true", help="keep only embeddings that reached OSR")
-        p.add_argument("--mix", type=Path, default=None, help="real multimodal records to mix in (jsonl)")
+        p.add_argument("--mix", type=Path, default=None, help="real multimodal records to mix in: jsonl of prompt, chosen+rejected or response, "
+                       "media (the file), optionally embedding (its precomputed encoder output, safetensors)")
     if stage == "train":
         p.add_argument("--epochs", type=int, default=1)
         p.add_argument("--train-lr", type=float, default=1e-4)

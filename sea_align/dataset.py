@@ -4,7 +4,10 @@ prompt = "The image shows an activity (product). Please understand the content a
 following question." + detoxified instruction; the embedding stands in for the encoder output.
 DPO records keep chosen (safe) and rejected (unsafe); SFT records keep the safe response. Real
 multimodal samples can be mixed in: `--mix FILE.jsonl` with {prompt, chosen, rejected|response,
-embedding: path to a safetensors with an `embedding` tensor [T, H]} (a precomputed encoder output).
+media: the image / video / audio file, and optionally embedding: a safetensors file whose `embedding`
+tensor [T, H] is that file's precomputed encoder output}. The media file is needed either way: it fixes
+how many placeholder tokens the row has (and Qwen2-VL's grid); without `embedding`, train runs the frozen
+encoder on it once. Paths are relative to the mix file.
 """
 
 from __future__ import annotations
@@ -45,16 +48,26 @@ def build(prepared: list[dict], emb_dir: Path, settings: SeaSettings, method: st
 def _read_mix(path: Path, method: str) -> list[dict]:
     if not path.is_file():
         raise InputError(f"--mix: {path} does not exist")
-    need = ("prompt", "embedding", "chosen", "rejected") if method == "dpo" else ("prompt", "embedding", "response")
+    need = ("prompt", "media", "chosen", "rejected") if method == "dpo" else ("prompt", "media", "response")
     rows = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
-        row = json.loads(line)
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            raise InputError(f"{path}:{n}: not valid JSON") from None
         missing = [k for k in need if k not in row]
         if missing:
             raise InputError(f"{path}:{n}: missing {', '.join(missing)}")
-        emb = Path(row["embedding"])
-        row["embedding"] = str((emb if emb.is_absolute() else path.parent / emb).resolve())
-        rows.append({"id": row.get("id", f"mix-{n}"), **{k: row[k] for k in need}})
+        files = {k: _beside(path, row[k]) for k in ("media", "embedding") if row.get(k)}
+        for key, file in files.items():
+            if not Path(file).is_file():
+                raise InputError(f"{path}:{n}: {key} file {file} does not exist")
+        rows.append({"id": row.get("id", f"mix-{n}"), **{k: row[k] for k in need}, **files})
     return rows
+
+
+def _beside(mix_file: Path, name: str) -> str:
+    file = Path(name)
+    return str((file if file.is_absolute() else mix_file.parent / file).resolve())

@@ -86,21 +86,27 @@ class MediaModel:
         """A text target as the tokens greedy decoding must produce: the text, then end of turn."""
         return self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
 
-    def _prepare(self, question: str) -> Any:
-        """One row: the question's chat text around the blank medium, decoded once and shared by every row
-        (a training set has thousands of distinct questions; a video decoded per question would not fit)."""
+    def _prepare(self, question: str, medium: str | None = None) -> Any:
+        """One row: the question's chat text around `medium` (a file), or around the blank medium, which is
+        decoded once and shared by every row (a training set has thousands of distinct questions; a video
+        decoded per question would not fit)."""
         from va_safetybench.models.adapters.base import Prepared
         from va_safetybench.models.base import GenerationRequest, Media
+        if medium is not None:
+            return self.adapter.prepare(GenerationRequest(question, (Media(self.modality, Path(medium)),)))
         request = GenerationRequest(question, (Media(self.modality, self.blank_path),))
         if self._blank is None:
             self._blank = self.adapter.prepare(request).media
         return Prepared(self.adapter.chat_text(request), self._blank)
 
-    def batch(self, questions: list[str], answers: list[list[int]] | None = None) -> tuple[Any, Any]:
-        """(adapter inputs, labels or None): one blank medium per row, prompts left padded; answers
-        (token ids) are appended after the prompt, right padded, and only they are labelled."""
+    def batch(self, questions: list[str], answers: list[list[int]] | None = None,
+              media: list[str | None] | None = None) -> tuple[Any, Any]:
+        """(adapter inputs, labels or None): one medium per row (media[i], a file, or the blank medium),
+        prompts left padded; answers (token ids) are appended after the prompt, right padded, and only
+        they are labelled."""
         import torch
-        inputs = self.adapter.collate([self._prepare(q) for q in questions])
+        media = media or [None] * len(questions)
+        inputs = self.adapter.collate([self._prepare(q, m) for q, m in zip(questions, media)])
         if not answers:
             return inputs, None
         ids, mask = inputs["input_ids"], inputs["attention_mask"]
@@ -121,9 +127,13 @@ class MediaModel:
 
     def encode_blank(self) -> Any:
         """The encoder output [T, H] of one blank medium: the starting point of every embedding."""
+        return self.encode(None)
+
+    def encode(self, medium: str | None) -> Any:
+        """The encoder output [T, H] of a media file (None: the blank medium), frozen."""
         import torch
         with torch.no_grad():
-            return self.adapter.encode_media(self.batch(["."])[0]).detach().clone()
+            return self.adapter.encode_media(self.batch(["."], media=[medium])[0]).detach().clone()
 
     def answer_logits(self, inputs: Any, embeds: Any, labels: Any) -> tuple[Any, Any]:
         """Logits with embeds[i] ([B, T, H]) as row i's encoder output (gradients flow into embeds), at

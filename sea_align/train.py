@@ -49,36 +49,46 @@ class TrainConfig:
 
 
 class SeaCollator:
-    """Records -> one batch: the adapter's inputs (`sea_inputs`), the rows' embeddings (`sea_embeds`) and what
-    the trainer's loss reads: `labels` (SFT) or `completion_mask` with chosen rows then rejected rows (DPO)."""
+    """Records -> one batch: the adapter's inputs (`sea_inputs`), the rows' encoder outputs flattened in row
+    order (`sea_embeds`, [rows x T, H]) and what the trainer's loss reads: `labels` (SFT) or `completion_mask`
+    with chosen rows then rejected rows (DPO).
+
+    A SEA record's medium is the blank one and its encoder output the optimised embedding. A mixed-in real
+    record names its `media` file, which fixes its placeholder tokens (and, for Qwen2-VL, its grid), and
+    either a precomputed encoder output (`embedding`) or none, in which case the frozen encoder computes it
+    once. Rows of one batch may so have encoder outputs of different lengths."""
 
     def __init__(self, mm: MediaModel, method: str, max_response_tokens: int) -> None:
         self.mm, self.method, self.max_tokens = mm, method, max_response_tokens
-        self._embeddings: dict[str, Any] = {}
+        self._encoder_outputs: dict[tuple[str, str], Any] = {}
 
     def _answer(self, text: str) -> list[int]:
         return self.mm.answer_ids(text)[: self.max_tokens]
 
-    def _embedding(self, path: str) -> Any:
+    def _encoder_output(self, record: dict) -> Any:
+        """[T, H] for one record, kept: records share embeddings across epochs (a few MB each)."""
         from safetensors.torch import load_file
-        if path not in self._embeddings:  # a few MB each; records share them across epochs
+        key = ("embedding", record["embedding"]) if record.get("embedding") else ("media", record["media"])
+        if key not in self._encoder_outputs:
             try:
-                self._embeddings[path] = load_file(path)["embedding"]
+                value = load_file(key[1])["embedding"] if key[0] == "embedding" else self.mm.encode(key[1]).cpu()
             except (OSError, KeyError) as e:
-                raise InputError(f"{path}: cannot read the record's embedding ({e})") from None
-        return self._embeddings[path]
+                raise InputError(f"{key[1]}: cannot read the record's {key[0]} ({e})") from None
+            self._encoder_outputs[key] = value
+        return self._encoder_outputs[key]
 
     def __call__(self, records: list[dict]) -> dict[str, Any]:
         import torch
         prompts = [r["prompt"] for r in records]
-        embeds = torch.stack([self._embedding(r["embedding"]) for r in records])
+        media = [r.get("media") for r in records]
+        embeds = [self._encoder_output(r) for r in records]
         if self.method == "sft":
             answers = [self._answer(r["response"]) for r in records]
         else:
             answers = [self._answer(r["chosen"]) for r in records] + [self._answer(r["rejected"]) for r in records]
-            prompts, embeds = prompts * 2, torch.cat([embeds, embeds])
-        inputs, labels = self.mm.batch(prompts, answers)
-        batch = {"sea_inputs": dict(inputs), "sea_embeds": embeds.to(self.mm.device, self.mm.model.dtype)}
+            prompts, media, embeds = prompts * 2, media * 2, embeds * 2
+        inputs, labels = self.mm.batch(prompts, answers, media)
+        batch = {"sea_inputs": dict(inputs), "sea_embeds": torch.cat(embeds).to(self.mm.device, self.mm.model.dtype)}
         if self.method == "sft":
             batch["labels"] = labels
         else:
@@ -94,8 +104,7 @@ class InjectEmbeddings:
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001, ANN201
         inputs = dict(inputs)
-        sea_inputs, embeds = inputs.pop("sea_inputs"), inputs.pop("sea_embeds")
-        kwargs = self.sea_adapter.forward_kwargs(sea_inputs, embeds.reshape(-1, embeds.shape[-1]))
+        kwargs = self.sea_adapter.forward_kwargs(inputs.pop("sea_inputs"), inputs.pop("sea_embeds"))
         return super().compute_loss(model, {**kwargs, **inputs}, return_outputs=return_outputs,
                                     num_items_in_batch=num_items_in_batch)
 
@@ -139,10 +148,12 @@ def build_trainer(mm: MediaModel, records: list[dict], cfg: TrainConfig, work: P
 
     if cfg.method not in ("sft", "dpo"):
         raise InputError(f"--method {cfg.method}: expected sft or dpo")
-    needed = {"prompt", "embedding", *(("response",) if cfg.method == "sft" else ("chosen", "rejected"))}
+    needed = {"prompt", *(("response",) if cfg.method == "sft" else ("chosen", "rejected"))}
     for n, record in enumerate(records, 1):
         if needed - record.keys():
             raise InputError(f"dataset record {n}: missing {', '.join(sorted(needed - record.keys()))}")
+        if not (record.get("embedding") or record.get("media")):
+            raise InputError(f"dataset record {n}: needs an embedding or a media file")
     model = mm.model
     model.train()
     for name, p in model.named_parameters():
@@ -154,8 +165,8 @@ def build_trainer(mm: MediaModel, records: list[dict], cfg: TrainConfig, work: P
     if not cfg.full:
         extra["peft_config"] = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
                                           target_modules=LORA_TARGETS)
-    columns = sorted(needed)
-    dataset = Dataset.from_list([{k: r[k] for k in columns} for r in records])
+    columns = sorted(needed | {"embedding", "media"})
+    dataset = Dataset.from_list([{k: r.get(k) for k in columns} for r in records])
     trainer = _trainer_classes()[cfg.method](model=model, args=_arguments(cfg, work, save_every),
                                              train_dataset=dataset, processing_class=mm.tokenizer,
                                              data_collator=SeaCollator(mm, cfg.method, cfg.max_response_tokens),

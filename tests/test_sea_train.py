@@ -61,6 +61,42 @@ def test_trl_loss_is_computed_on_the_injected_embedding(tmp_path):
         assert abs(float(trainer.compute_loss(trainer.model, collate([other] * 2))) - trl_loss) > 1e-3
 
 
+def test_mixed_in_real_media_rows_train_on_their_own_encoder_outputs(tmp_path):
+    """`dataset --mix` rows name a real image (another size than the blank one, so another grid and number
+    of placeholder tokens), with or without its precomputed encoder output: each gives trl the loss of the
+    model reading the image's pixels, and one batch can hold them beside a SEA row."""
+    from PIL import Image
+
+    from sea_align.dataset import build
+    from sea_align.settings import SeaSettings
+    torch.set_num_threads(1)
+    mm = MediaModel(load("tiny:qwen2-vl")[0], "image")
+    rng = torch.Generator().manual_seed(0)
+    pixels = torch.randint(0, 256, (180, 300, 3), dtype=torch.uint8, generator=rng).numpy()
+    Image.fromarray(pixels).save(tmp_path / "photo.png")
+    save_file({"embedding": mm.encode(str(tmp_path / "photo.png")).contiguous()}, str(tmp_path / "photo.st"))
+    mix = tmp_path / "mix.jsonl"
+    response = "I can't help with that."
+    mix.write_text(json.dumps({"prompt": PROMPT, "response": response, "media": "photo.png"}) + "\n"
+                   + json.dumps({"prompt": PROMPT, "response": response, "media": "photo.png",
+                                 "embedding": "photo.st"}) + "\n")
+    assert build([], tmp_path, SeaSettings("image"), "sft", tmp_path / "dataset.jsonl", mix=mix) == 2
+    records = [json.loads(line) for line in (tmp_path / "dataset.jsonl").read_text().splitlines()]
+    records.append({"prompt": PROMPT, "response": response, "embedding": _embedding_file(mm, tmp_path / "e.st")})
+    trainer = build_trainer(mm, records, TrainConfig(method="sft"), tmp_path / "work")
+    collate = SeaCollator(mm, "sft", 256)
+    with torch.no_grad():
+        inputs, labels = mm.batch([PROMPT], [mm.answer_ids(response)], [str(tmp_path / "photo.png")])
+        logits = mm.adapter.forward(inputs).logits[:, :-1]
+        mask = labels[:, 1:] != -100
+        from_pixels = float(torch.nn.functional.cross_entropy(logits[mask], labels[:, 1:][mask]))
+        alone = [float(trainer.compute_loss(trainer.model, collate([r]))) for r in records]
+        assert alone[0] == pytest.approx(from_pixels, abs=1e-5) and alone[1] == pytest.approx(from_pixels, abs=1e-5)
+        assert abs(alone[2] - from_pixels) > 1e-4  # the blank medium reads otherwise
+        together = float(trainer.compute_loss(trainer.model, collate(records)))  # same answer length: the mean
+        assert together == pytest.approx(sum(alone) / 3, abs=1e-4)
+
+
 def _dpo_on_one_repeated_record(spec: str, cfg: TrainConfig, n: int, tmp_path) -> tuple[dict, object, list]:
     """(weights before, trained model, loss per step) of DPO on `n` copies of one record."""
     torch.set_num_threads(1)
