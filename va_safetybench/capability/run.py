@@ -80,7 +80,7 @@ def run_capability(lm, task_names: list[str], run_dir: Path, bench: Path, *, lim
     closes: `va-bench eval` shares one between its safety and capability tasks, so the model loads once).
     `refusal_judge` (judges.registry.make_refusal_judge) adds GPT refusal rates to the over-refusal tasks."""
     from lm_eval import simple_evaluate
-    from lm_eval.tasks import TaskManager, get_task_dict
+    from lm_eval.tasks import TaskManager
 
     from ..harness.docs import tasks_dir
 
@@ -90,7 +90,7 @@ def run_capability(lm, task_names: list[str], run_dir: Path, bench: Path, *, lim
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     manager = TaskManager(include_path=str(tasks_dir()), include_defaults=bool(names.LM_EVAL_BUILTIN & set(tasks)),
                           metadata={"bench": str(bench), **(metadata or {})})
-    task_dict = get_task_dict(tasks, manager)
+    task_dict = manager.load(tasks)["tasks"]  # names.expand left only leaf tasks
     samples = {t: limited(task.eval_docs, limit) for t, task in task_dict.items()} if limit else None
     results = simple_evaluate(model=lm, tasks=list(task_dict.values()), samples=samples, log_samples=True,
                               gen_kwargs={"max_gen_toks": max_new_tokens} if max_new_tokens else None,
