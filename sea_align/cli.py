@@ -16,6 +16,7 @@ from va_safetybench.cli import run_guarded
 from va_safetybench.errors import InputError
 
 STAGES = ("prepare", "optimize", "verify", "dataset", "train")
+LAUNCHABLE = {"optimize", "train"}  # the stages that split their work across launched processes
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -186,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     stages = STAGES if args.command == "run" else (args.command,)
 
     def run_stages() -> None:
+        if _launch_rank()[1] > 1 and set(stages) - LAUNCHABLE:
+            raise InputError(f"sea-align {args.command}: under a launcher only {' and '.join(sorted(LAUNCHABLE))} "
+                             "run (the other stages would write the same files from every process)")
         for stage in stages:
             print(json.dumps({stage: ACTIONS[stage](args)}), flush=True)
 

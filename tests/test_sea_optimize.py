@@ -165,3 +165,12 @@ def test_two_launched_processes_shard_the_items_and_a_plain_rerun_skips_them(tmp
     rerun = subprocess.run([sys.executable, *cli, *optimize_args], env=env, capture_output=True, text=True, check=True)
     summary = json.loads(rerun.stdout.splitlines()[-1])["optimize"]
     assert summary["written"] == 0 and summary["skipped"] == 5
+
+
+def test_stages_that_do_not_split_their_work_refuse_to_run_under_a_launcher(tmp_path, monkeypatch, capsys):
+    from sea_align.cli import main
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert main(["run", "--model", "tiny:llava", "--data", "pku", "--out", str(tmp_path)]) == 2
+    assert "under a launcher only optimize and train run" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir()), "nothing written"
