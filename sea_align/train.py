@@ -6,7 +6,8 @@ carries an embedding that stands where the encoder output would. Two small piece
 everything else is trl's (losses, fused LM head, LoRA reference by disabling the adapter or a frozen
 copy for --full, logging, checkpoints, resume, `accelerate launch` data parallelism):
 - `SeaCollator` builds each batch through the model's adapter (chat template around a blank medium,
-  answer tokens appended and marked by `labels` / `completion_mask`) and stacks the rows' embeddings;
+  or a mixed-in record's real one; answer tokens appended and marked by `labels` / `completion_mask`)
+  and flattens the rows' encoder outputs in placeholder order;
 - `InjectEmbeddings`, mixed into both trainers, turns those into the adapter's injection kwargs right
   before trl's own `compute_loss`, inside autograd, so the model sees P(E) in place of M(medium).
 A kill loses at most `save_every` steps: the rerun resumes from the newest complete checkpoint in
