@@ -7,10 +7,15 @@ Threads default to 1: on a shared 2-core machine OpenMP threads spin-waiting for
 batches far more than big ones, which inflates the ratio without any batching win (measured: K=1 at
 6.6 s/step with 2 threads vs 0.45 s with 1). On a GPU, pass --device cuda.
 Second part: one K=16 loss + gradient step with the LM head over every position (the naive way)
-vs over the answer positions only (MediaModel.answer_logits), on the same tiny model with its
+vs over the answer positions only (MediaModel.answer_logits), on the same model with its
 vocabulary resized to Qwen2-VL's 151,936 tokens, where the [rows, positions, vocab] logits matter:
 time and peak memory of each, each in its own process.
-Usage: python bench/sea_optimize.py [--items 16] [--steps 3] [--threads 1] [--device cpu|cuda] [--vocab 151936]
+The paper's figure (an embedding in at most 24 s on one RTX 3090, 7B models): on a GPU,
+  python bench/sea_optimize.py --device cuda --shape 7b --dtype bfloat16
+times the same K=1 / K=16 runs on a random model of Qwen2-VL-7B-Instruct's dimensions and vocabulary
+(8.29B parameters); the seconds per step per embedding scale to any step count.
+Usage: python bench/sea_optimize.py [--items 16] [--steps 3] [--threads 1] [--device cpu|cuda]
+                                    [--shape tiny|2b|7b] [--dtype float32|bfloat16] [--vocab 151936]
 """
 
 from __future__ import annotations
@@ -31,15 +36,28 @@ def _items(n: int) -> list[dict]:
             for i in range(n)]
 
 
+def _media_model(args: argparse.Namespace, vocab: int | None):
+    """The random Qwen2-VL of --shape on --device in --dtype, its vocabulary resized to `vocab` if given."""
+    import torch
+
+    from sea_align.media import MediaModel
+    from va_safetybench.models.registry import make_backend
+
+    torch.set_num_threads(args.threads)
+    adapter = make_backend("tiny:qwen2-vl", {"shape": args.shape, "device": args.device}).adapter
+    adapter.model.to(getattr(torch, args.dtype))
+    if vocab:
+        adapter.model.resize_token_embeddings(vocab, mean_resizing=False)
+    return MediaModel(adapter, "image")
+
+
 def _run(k: int, args: argparse.Namespace, out: "multiprocessing.Queue") -> None:
     import torch
 
-    from sea_align.media import MediaModel, load
     from sea_align.optimize import OptimConfig, optimize
+    from va_safetybench.models.tiny import RELEASED_VOCAB
 
-    torch.set_num_threads(args.threads)
-    adapter, _ = load("tiny:qwen2-vl", device=args.device)
-    mm = MediaModel(adapter, "image")
+    mm = _media_model(args, RELEASED_VOCAB.get(args.shape))  # a released shape gets its real vocabulary
     cuda = args.device.startswith("cuda")
     with tempfile.TemporaryDirectory() as d:
         optimize(mm, _items(1), Path(d) / "warm", OptimConfig(k=1, max_steps=1))  # first-call costs out of the timing
@@ -63,13 +81,9 @@ def _head_step(answer_only: bool, args: argparse.Namespace, out: "multiprocessin
     """One K=16 loss + gradient w.r.t. E, the LM head over the answer positions or over all of them."""
     import torch
 
-    from sea_align.media import MediaModel, load
     from sea_align.optimize import _row_losses
 
-    torch.set_num_threads(args.threads)
-    adapter, _ = load("tiny:qwen2-vl", device=args.device)
-    adapter.model.resize_token_embeddings(args.vocab, mean_resizing=False)
-    mm = MediaModel(adapter, "image")
+    mm = _media_model(args, args.vocab)
     controls = [c for item in _items(16) for c in item["controls"]]
     batch, labels = mm.batch([c["question"] for c in controls], [mm.answer_ids(c["target"]) for c in controls])
     E = mm.encode_blank().unsqueeze(0).repeat(len(controls), 1, 1).requires_grad_(True)
@@ -106,15 +120,19 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--shape", default="tiny", choices=("tiny", "2b", "7b"),
+                    help="random Qwen2-VL dimensions (2b/7b: the released models', with their vocabularies)")
+    ap.add_argument("--dtype", default="float32")
     ap.add_argument("--vocab", type=int, default=151936, help="vocabulary for the LM-head comparison")
     args = ap.parse_args()
     memory = "peak GPU memory allocated" if args.device.startswith("cuda") else "peak RSS"
     per = {}
     for k in (1, 16):
         per[k], peak = _child(_run, k, args)
-        print(f"K={k:2d}: {per[k]:.3f} s per embedding ({args.steps} steps each), {memory} {peak:.0f} MiB")
-    print(f"speed-up K=16 vs K=1: {per[1] / per[16]:.2f}x per embedding (target >= 4x); "
-          f"device {args.device}, {args.threads} torch thread(s)")
+        print(f"K={k:2d}: {per[k]:.3f} s per embedding ({args.steps} steps each, {per[k] / args.steps:.3f} s per "
+              f"step), {memory} {peak:.0f} MiB")
+    print(f"speed-up K=16 vs K=1: {per[1] / per[16]:.2f}x per embedding (target >= 4x); shape {args.shape}, "
+          f"{args.dtype}, device {args.device}, {args.threads} torch thread(s)")
     head = {}
     for answer_only in (False, True):
         seconds, peak, shape, positions = head[answer_only] = _child(_head_step, answer_only, args)

@@ -140,8 +140,21 @@ def test_unknown_backend_and_tiny_names_list_valid_ones():
         make_backend("tiny:gpt", {})
     with pytest.raises(InputError, match="bad --model-args"):
         make_backend("tiny:llava", {"no_such_arg": 1})
-    with pytest.raises(InputError, match="valid shapes: tiny, mini, 2b"):
+    with pytest.raises(InputError, match="valid shapes: tiny, mini, 2b, 7b"):
         make_backend("tiny:qwen2-vl", {"shape": "huge"})
+
+
+@pytest.mark.parametrize("shape,released_params", [("2b", 2_208_985_600), ("7b", 8_291_375_616)])
+def test_released_qwen2_vl_shapes_have_their_checkpoints_parameter_count(shape, released_params):
+    """Built on the meta device (no memory): with the released vocabulary in place of the byte-level one,
+    the random model has as many parameters as Qwen2-VL-2B/7B-Instruct, so timings on it carry over."""
+    from va_safetybench.models.tiny import RELEASED_VOCAB, build_tiny
+
+    model, _ = build_tiny("qwen2-vl", shape=shape, device="meta")
+    text = model.config.text_config
+    embeddings = 1 if model.config.tie_word_embeddings else 2  # the 7B model has its own LM head
+    count = sum(p.numel() for p in model.parameters())
+    assert count + (RELEASED_VOCAB[shape] - text.vocab_size) * text.hidden_size * embeddings == released_params
 
 
 def test_parse_model_args_types_values():

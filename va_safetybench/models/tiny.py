@@ -61,7 +61,8 @@ def _tokenizer(specials: list[str], eos: str, pad: str, bos: str | None = None) 
 
 
 # Qwen2-VL sizes: "tiny" ~20M parameters (the default: demo, throughput bench), "mini" ~1M (unit
-# tests on shared CPUs), "2b" Qwen/Qwen2-VL-2B-Instruct's dimensions (GPU throughput runs).
+# tests on shared CPUs), "2b" and "7b" Qwen/Qwen2-VL-2B-Instruct's and -7B-Instruct's dimensions (GPU
+# throughput runs; with RELEASED_VOCAB resized in, each has its checkpoint's parameter count).
 QWEN2_VL_SHAPES: dict[str, tuple[dict, dict]] = {
     "tiny": (dict(hidden_size=384, intermediate_size=1664, num_hidden_layers=8, num_attention_heads=6,
                   num_key_value_heads=2, mrope_section=[8, 12, 12]),
@@ -72,7 +73,12 @@ QWEN2_VL_SHAPES: dict[str, tuple[dict, dict]] = {
     "2b": (dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
                 num_key_value_heads=2, mrope_section=[16, 24, 24]),
            dict(depth=32, embed_dim=1280, num_heads=16)),
+    "7b": (dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
+                num_key_value_heads=4, mrope_section=[16, 24, 24]),
+           dict(depth=32, embed_dim=1280, num_heads=16)),
 }
+RELEASED_VOCAB = {"2b": 151936, "7b": 152064}  # the released checkpoints' (padded) vocabulary sizes
+RELEASED_SHAPES = frozenset(RELEASED_VOCAB)  # their processors' pixel budgets apply too
 
 
 TINY_PIXELS = dict(min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28)
@@ -98,9 +104,10 @@ def _qwen2_vl(shape: str) -> tuple[Any, Any]:
         vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"),
         tie_word_embeddings=shape == "2b",
     )
-    # Small pixel budgets keep the tiny shapes fast; "2b" takes the released processors' budgets.
-    image_px = dict(min_pixels=56 * 56, max_pixels=1280 * 28 * 28) if shape == "2b" else TINY_PIXELS
-    video_px = dict(min_pixels=128 * 28 * 28, max_pixels=768 * 28 * 28) if shape == "2b" else TINY_PIXELS
+    # Small pixel budgets keep the tiny shapes fast; released shapes take the released processors' budgets.
+    released = shape in RELEASED_SHAPES
+    image_px = dict(min_pixels=56 * 56, max_pixels=1280 * 28 * 28) if released else TINY_PIXELS
+    video_px = dict(min_pixels=128 * 28 * 28, max_pixels=768 * 28 * 28) if released else TINY_PIXELS
     processor = Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(**image_px), tokenizer=tok,
                                  video_processor=Qwen2VLVideoProcessor(**video_px),
                                  chat_template=QWEN2_VL_CHAT_TEMPLATE)
@@ -169,8 +176,11 @@ TINY_MODELS: dict[str, TinySpec] = {
 }
 
 
-def build_tiny(name: str, seed: int = 0, shape: str = "tiny") -> tuple[Any, Any]:
-    """(model, processor) for a tiny family, weights drawn from `seed`; model in eval mode, float32."""
+def build_tiny(name: str, seed: int = 0, shape: str = "tiny", device: str | None = None) -> tuple[Any, Any]:
+    """(model, processor) for a tiny family, weights drawn from `seed`; model in eval mode, float32.
+
+    The weights are made on `device` (default cpu), so a 7B-shaped model never passes through host memory;
+    the same seed gives the same weights on the same kind of device."""
     import torch
 
     spec = TINY_MODELS.get(name)
@@ -179,7 +189,8 @@ def build_tiny(name: str, seed: int = 0, shape: str = "tiny") -> tuple[Any, Any]
     if shape not in spec.shapes:
         raise InputError(f"tiny:{name} has no shape {shape!r}; valid shapes: {', '.join(spec.shapes)}")
     torch.manual_seed(seed)
-    model, processor = spec.build(shape)
+    with torch.device(device or "cpu"):
+        model, processor = spec.build(shape)
     return model.eval(), processor
 
 
@@ -205,12 +216,10 @@ def tiny_backend(name: str, seed: int = 0, batch_size: int = 8, max_pixels: int 
     from .base import ModelInfo
     from .hf import HFBackend, media_options
 
-    model, processor = build_tiny(name, seed=seed, shape=shape)
-    if device is not None:
-        model.to(device)
+    model, processor = build_tiny(name, seed=seed, shape=shape, device=device)
     # The tiny processors cap images and frames at 16 patches of 28x28: sample frames at that size
-    # directly. The "2b" shape keeps the official video settings (MediaOptions' defaults).
-    default = MediaOptions() if shape == "2b" else MediaOptions(**TINY_PIXELS)
+    # directly. Released shapes keep the official video settings (MediaOptions' defaults).
+    default = MediaOptions() if shape in RELEASED_SHAPES else MediaOptions(**TINY_PIXELS)
     options = media_options(max_pixels, min_pixels, fps, default)
     adapter = adapter_class(model.config.model_type)(model, processor, options)
     info = ModelInfo("tiny", name, TINY_MODELS[name].modalities, random_weights=True,
