@@ -105,8 +105,9 @@ class MediaModel:
         prompts left padded; answers (token ids) are appended after the prompt, right padded, and only
         they are labelled."""
         import torch
-        media = media or [None] * len(questions)
-        inputs = self.adapter.collate([self._prepare(q, m) for q, m in zip(questions, media)])
+        rows = list(zip(questions, media or [None] * len(questions)))
+        prepared = {row: self._prepare(*row) for row in dict.fromkeys(rows)}  # DPO repeats each row: decode once
+        inputs = self.adapter.collate([prepared[row] for row in rows])
         if not answers:
             return inputs, None
         ids, mask = inputs["input_ids"], inputs["attention_mask"]

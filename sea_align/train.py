@@ -125,16 +125,19 @@ def _trainer_classes() -> dict[str, type]:
 def _arguments(cfg: TrainConfig, work: Path, save_every: int) -> Any:
     import torch
     from trl import DPOConfig, SFTConfig
-    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()  # trl's default, where the device has it
-    # The collator already puts each batch on the model's device: workers and pinned memory would add nothing.
-    # use_cpu without a GPU: then, under torchrun, the processes train data-parallel over gloo instead of
-    # each training on everything
-    common = dict(bf16=bf16, use_cpu=not torch.cuda.is_available(), output_dir=str(work), per_device_train_batch_size=cfg.batch_size,
-                  gradient_accumulation_steps=cfg.grad_accum, num_train_epochs=cfg.epochs, learning_rate=cfg.lr,
-                  lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0, seed=cfg.seed, data_seed=cfg.seed,
-                  logging_steps=1, save_strategy="steps", save_steps=save_every, save_total_limit=2,
-                  report_to=[], remove_unused_columns=False, activation_checkpointing=cfg.activation_checkpointing,
-                  dataloader_num_workers=0, dataloader_pin_memory=False, disable_tqdm=True)
+    gpu = torch.cuda.is_available()
+    common = dict(
+        output_dir=str(work), per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
+        num_train_epochs=cfg.epochs, learning_rate=cfg.lr, lr_scheduler_type="constant", warmup_steps=0,
+        weight_decay=0.0, seed=cfg.seed, data_seed=cfg.seed, logging_steps=1, save_strategy="steps",
+        save_steps=save_every, save_total_limit=2, report_to=[], disable_tqdm=True,
+        activation_checkpointing=cfg.activation_checkpointing,
+        bf16=gpu and torch.cuda.is_bf16_supported(),  # trl's default, where the device has it
+        # Without a GPU, use_cpu makes processes under torchrun train data-parallel over gloo instead of each
+        # training on everything.
+        use_cpu=not gpu,
+        # Our collator reads the record columns and already puts each batch on the model's device.
+        remove_unused_columns=False, dataloader_num_workers=0, dataloader_pin_memory=False)
     if cfg.method == "sft":
         return SFTConfig(**common, dataset_kwargs={"skip_prepare_dataset": True}, max_length=None)
     return DPOConfig(**common, beta=cfg.beta, loss_type=["sigmoid"], max_length=None)
@@ -156,7 +159,6 @@ def build_trainer(mm: MediaModel, records: list[dict], cfg: TrainConfig, work: P
         if not (record.get("embedding") or record.get("media")):
             raise InputError(f"dataset record {n}: needs an embedding or a media file")
     model = mm.model
-    model.train()
     for name, p in model.named_parameters():
         p.requires_grad_(cfg.full and ("language_model" in name or "lm_head" in name))
     torch.manual_seed(cfg.seed)  # LoRA's random init
