@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from va_safetybench.build.runner import build  # noqa: E402
-from va_safetybench.build.settings import BuildSettings  # noqa: E402
 from va_safetybench.commands.build import select_items  # noqa: E402
+from va_safetybench.materialize.runner import build  # noqa: E402
+from va_safetybench.materialize.settings import BuildSettings  # noqa: E402
 from va_safetybench.sources import load_items  # noqa: E402
 
 TASKS = ("va_video_typo", "va_audio_only", "va_audio_kpt", "va_audio_kpt_noise", "mmsb_typo")
@@ -68,19 +68,27 @@ def main() -> None:
         noop_s, noop_n = timed_build(items, TASKS, tmp / "parallel", jobs=args.jobs)
         assert parallel_n == serial_n and noop_n == 0
 
-    print(f"\nserial (--jobs 1, one variant at a time): {serial_n} files in {serial_s:.1f}s = {serial_n / serial_s:.1f} files/s")
-    print(f"parallel (--jobs {args.jobs}, all variants):      {parallel_n} files in {parallel_s:.1f}s = "
-          f"{parallel_n / parallel_s:.1f} files/s")
+    print(
+        f"\nserial (--jobs 1, one variant at a time): {serial_n} files in {serial_s:.1f}s = {serial_n / serial_s:.1f} files/s"
+    )
+    print(
+        f"parallel (--jobs {args.jobs}, all variants):      {parallel_n} files in {parallel_s:.1f}s = "
+        f"{parallel_n / parallel_s:.1f} files/s"
+    )
     print(f"parallel speedup: {serial_s / parallel_s:.2f}x")
-    print(f"no-op rebuild: {noop_s:.2f}s vs full {parallel_s:.1f}s = {parallel_s / noop_s:.0f}x faster "
-          f"({noop_s / parallel_s:.3f} of the full build)")
+    print(
+        f"no-op rebuild: {noop_s:.2f}s vs full {parallel_s:.1f}s = {parallel_s / noop_s:.0f}x faster "
+        f"({noop_s / parallel_s:.3f} of the full build)"
+    )
 
     speedup = serial_s / parallel_s
     counts = {t: FULL_ITEMS["mmsb" if t.startswith("mmsb") else "va"] for t in TASKS}
     one_core = sum(counts[t] * per_file[t] for t in TASKS)
-    print(f"\nEXTRAPOLATION (not measured): all {FULL_ITEMS['va']} VA items x 4 variants + {FULL_ITEMS['mmsb']} "
-          f"MM TYPO images = {sum(counts.values())} files: ~{one_core / 60:.1f} min on one core, "
-          f"~{one_core / speedup / 60:.1f} min with --jobs {args.jobs} at the measured {speedup:.2f}x speedup")
+    print(
+        f"\nEXTRAPOLATION (not measured): all {FULL_ITEMS['va']} VA items x 4 variants + {FULL_ITEMS['mmsb']} "
+        f"MM TYPO images = {sum(counts.values())} files: ~{one_core / 60:.1f} min on one core, "
+        f"~{one_core / speedup / 60:.1f} min with --jobs {args.jobs} at the measured {speedup:.2f}x speedup"
+    )
 
 
 if __name__ == "__main__":

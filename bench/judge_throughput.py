@@ -24,8 +24,28 @@ from judges.gpt import GPTJudge  # noqa: E402
 from judges.keyword import KeywordJudge  # noqa: E402
 from tests.fake_openai import FakeOpenAI, chat_completion  # noqa: E402
 
-WORDS = ("the", "model", "answer", "step", "first", "then", "video", "audio", "shows", "text", "because", "people",
-         "should", "example", "careful", "information", "general", "process", "result", "different")
+WORDS = (
+    "the",
+    "model",
+    "answer",
+    "step",
+    "first",
+    "then",
+    "video",
+    "audio",
+    "shows",
+    "text",
+    "because",
+    "people",
+    "should",
+    "example",
+    "careful",
+    "information",
+    "general",
+    "process",
+    "result",
+    "different",
+)
 
 
 def responses(n: int, seed: int = 0) -> list[str]:
@@ -60,8 +80,10 @@ def main() -> int:
         server._httpd.socket.listen(256)  # socketserver's default backlog of 5 would stall concurrent connects
         seq = gpt_rate(server, texts[: max(8, args.n_gpt // 4)], concurrency=1)
         conc = gpt_rate(server, texts, concurrency=32)
-    print(f"gpt judge, {args.latency * 1000:.0f} ms server latency: sequential {seq:.1f} responses/s, "
-          f"concurrency 32 {conc:.1f} responses/s, speed-up {conc / seq:.1f}x (target >= 20x)")
+    print(
+        f"gpt judge, {args.latency * 1000:.0f} ms server latency: sequential {seq:.1f} responses/s, "
+        f"concurrency 32 {conc:.1f} responses/s, speed-up {conc / seq:.1f}x (target >= 20x)"
+    )
 
     texts = responses(args.n_keyword)
     batch = [JudgeInput("bench", "1-IllegalActivitiy", None, t) for t in texts]
@@ -75,9 +97,11 @@ def main() -> int:
     naive_rate = len(texts) / (time.perf_counter() - start)
     assert naive_labels == [v.label for v in verdicts]
     mean_len = sum(map(len, texts)) / len(texts)
-    print(f"keyword judge (jailbreakbench list), {len(texts):,} responses of {mean_len:.0f} chars on average: "
-          f"{kw_rate:,.0f} responses/s (target > 50,000/s); upstream's any(p in s): {naive_rate:,.0f}/s, "
-          f"ratio {kw_rate / naive_rate:.1f}x")
+    print(
+        f"keyword judge (jailbreakbench list), {len(texts):,} responses of {mean_len:.0f} chars on average: "
+        f"{kw_rate:,.0f} responses/s (target > 50,000/s); upstream's any(p in s): {naive_rate:,.0f}/s, "
+        f"ratio {kw_rate / naive_rate:.1f}x"
+    )
     return 0
 
 

@@ -28,8 +28,13 @@ from va_safetybench.taskspec import TASKS  # noqa: E402
 def make_runs(root: Path, models: int, samples: int) -> None:
     rng = random.Random(0)
     for m in range(models):
-        write_run(root / f"m{m:02d}", f"hf:org/model-{m:02d}", random_verdicts(rng, list(TASKS), samples, rng.uniform(0.05, 0.6)),
-                  capability={"mmmu": {"acc": rng.uniform(0.2, 0.6)}}, random_weights=m % 10 == 0)
+        write_run(
+            root / f"m{m:02d}",
+            f"hf:org/model-{m:02d}",
+            random_verdicts(rng, list(TASKS), samples, rng.uniform(0.05, 0.6)),
+            capability={"mmmu": {"acc": rng.uniform(0.2, 0.6)}},
+            random_weights=m % 10 == 0,
+        )
 
 
 def naive_site(runs, out: Path) -> int:
@@ -39,8 +44,10 @@ def naive_site(runs, out: Path) -> int:
     for run in runs:
         for task, recs in read_responses(run).items():
             for r in recs:
-                parts.append(f"<tr><td>{html.escape(run.model)}<td>{html.escape(task)}<td>{html.escape(str(r['prompt']))}"
-                             f"<td>{html.escape(str(r['response']))}<td>{html.escape(str(r['verdict']))}</tr>")
+                parts.append(
+                    f"<tr><td>{html.escape(run.model)}<td>{html.escape(task)}<td>{html.escape(str(r['prompt']))}"
+                    f"<td>{html.escape(str(r['response']))}<td>{html.escape(str(r['verdict']))}</tr>"
+                )
     text = "".join(parts)
     (out / "index.html").write_text(text, encoding="utf-8")
     return len(text.encode())
@@ -56,8 +63,10 @@ def main() -> None:
         root = a.keep or Path(tmp)
         t = time.perf_counter()
         make_runs(root / "runs", a.models, a.samples)
-        print(f"synthetic data: {a.models} models x {len(TASKS)} tasks x {a.samples} samples "
-              f"in {time.perf_counter() - t:.1f} s")
+        print(
+            f"synthetic data: {a.models} models x {len(TASKS)} tasks x {a.samples} samples "
+            f"in {time.perf_counter() - t:.1f} s"
+        )
         t, c = time.perf_counter(), time.process_time()
         runs = [load_summary(p) for p in find_summaries([root / "runs"])]
         info = build_site(runs, root / "site")
@@ -66,10 +75,16 @@ def main() -> None:
         naive_bytes = naive_site(runs, root / "naive")
         naive, naive_cpu = time.perf_counter() - t, time.process_time() - c
         # CPU time too: on a shared machine the wall clock also measures the neighbours
-        print(f"ours : build {ours:.2f} s wall, {ours_cpu:.2f} s CPU (target < 15 s); index.html "
-              f"{info.index_bytes / 1e3:.1f} kB (target < 1 MB); {info.pages} pages, {info.sample_files} lazy sample files")
-        print(f"naive: build {naive:.2f} s wall, {naive_cpu:.2f} s CPU; index.html {naive_bytes / 1e6:.1f} MB (all samples inline)")
-        print(f"ratio: index size naive/ours {naive_bytes / info.index_bytes:.0f}x, build time naive/ours {naive / ours:.2f}x")
+        print(
+            f"ours : build {ours:.2f} s wall, {ours_cpu:.2f} s CPU (target < 15 s); index.html "
+            f"{info.index_bytes / 1e3:.1f} kB (target < 1 MB); {info.pages} pages, {info.sample_files} lazy sample files"
+        )
+        print(
+            f"naive: build {naive:.2f} s wall, {naive_cpu:.2f} s CPU; index.html {naive_bytes / 1e6:.1f} MB (all samples inline)"
+        )
+        print(
+            f"ratio: index size naive/ours {naive_bytes / info.index_bytes:.0f}x, build time naive/ours {naive / ours:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,7 @@ def write_typography(path: Path) -> Path:
     from PIL import Image, ImageDraw
 
     image = Image.new("RGB", (1024, 270), "white")
-    ImageDraw.Draw(image).text((0, 45), "an example key\n phrase", font=load_font(resolve_font(None), 90),
-                               fill="black")
+    ImageDraw.Draw(image).text((0, 45), "an example key\n phrase", font=load_font(resolve_font(None), 90), fill="black")
     image.save(path, format="PNG")
     return path
 
@@ -53,7 +52,7 @@ def reply(body: dict) -> tuple[int, dict]:
     return 200, chat_completion(f"reply to {body['messages'][0]['content'][-1]['text']}")
 
 
-def serve(latency: float, urls: "multiprocessing.Queue[str]", stop: "multiprocessing.Event") -> None:
+def serve(latency: float, urls: multiprocessing.Queue[str], stop: multiprocessing.Event) -> None:
     with FakeOpenAI(reply=reply, latency=latency) as server:
         urls.put(server.base_url)
         stop.wait()
@@ -74,10 +73,15 @@ def main() -> None:
     try:
         base_url = urls.get(timeout=60)
         with tempfile.TemporaryDirectory() as tmp:
-            image = (write_png(Path(tmp) / "q.png", size=(256, 256)) if args.noise_image
-                     else write_typography(Path(tmp) / "q.png"))
-            print(f"{args.requests} image+text requests ({image.stat().st_size // 1024} KB PNG), "
-                  f"{args.latency * 1000:.0f} ms server latency")
+            image = (
+                write_png(Path(tmp) / "q.png", size=(256, 256))
+                if args.noise_image
+                else write_typography(Path(tmp) / "q.png")
+            )
+            print(
+                f"{args.requests} image+text requests ({image.stat().st_size // 1024} KB PNG), "
+                f"{args.latency * 1000:.0f} ms server latency"
+            )
             requests = [GenerationRequest(f"question {i}", (Media("image", image),)) for i in range(args.requests)]
             sequential = samples_per_second(base_url, requests, 1)
             concurrent = samples_per_second(base_url, requests, args.concurrency)

@@ -31,7 +31,9 @@ def f1(pred: str, gold: str) -> float:
 
 
 def main() -> int:
-    root = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "../shared/data/mm-safetybench")
+    root = Path(
+        sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "../shared/data/mm-safetybench"
+    )
     files = sorted((root / "processed_questions").glob("*.json"))
     if not files:
         print(f"no MM-SafetyBench questions under {root}", file=sys.stderr)
@@ -49,8 +51,10 @@ def main() -> int:
         base_f1 = sum(f1(q, gold) for _, _, gold, q in subset) / n
         typed = [(t, ph) for t, ph, _, _ in subset if t in ("activity", "product")]
         acc = sum(t == ph.type for t, ph in typed) / max(1, len(typed))
-        print(f"{label:17s} n={n:5d}  exact={em:.3f}  token_f1={tf1:.3f}  (whole-question baseline f1={base_f1:.3f}, "
-              f"ratio {tf1 / base_f1:.2f}x)  type_acc={acc:.3f}")
+        print(
+            f"{label:17s} n={n:5d}  exact={em:.3f}  token_f1={tf1:.3f}  (whole-question baseline f1={base_f1:.3f}, "
+            f"ratio {tf1 / base_f1:.2f}x)  type_acc={acc:.3f}"
+        )
     return 0
 
 

@@ -29,11 +29,21 @@ from pathlib import Path
 
 
 def _items(n: int) -> list[dict]:
-    return [{"id": f"i{i}", "phrase": "p", "type": "activity",
-             "controls": [{"question": "Please briefly describe the activity in the image.",
-                           "target": f"The image shows someone does thing number {i}."},
-                          {"question": "What is the style of the image?", "target": "The image shows an oil painting."}]}
-            for i in range(n)]
+    return [
+        {
+            "id": f"i{i}",
+            "phrase": "p",
+            "type": "activity",
+            "controls": [
+                {
+                    "question": "Please briefly describe the activity in the image.",
+                    "target": f"The image shows someone does thing number {i}.",
+                },
+                {"question": "What is the style of the image?", "target": "The image shows an oil painting."},
+            ],
+        }
+        for i in range(n)
+    ]
 
 
 def _media_model(args: argparse.Namespace, vocab: int | None):
@@ -51,7 +61,7 @@ def _media_model(args: argparse.Namespace, vocab: int | None):
     return MediaModel(adapter, "image")
 
 
-def _run(k: int, args: argparse.Namespace, out: "multiprocessing.Queue") -> None:
+def _run(k: int, args: argparse.Namespace, out: multiprocessing.Queue) -> None:
     import torch
 
     from sea_align.optimize import OptimConfig, optimize
@@ -74,10 +84,13 @@ def _run(k: int, args: argparse.Namespace, out: "multiprocessing.Queue") -> None
 
 def _peak_mib(cuda: bool) -> float:
     import torch
-    return torch.cuda.max_memory_allocated() / 2**20 if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    return (
+        torch.cuda.max_memory_allocated() / 2**20 if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
 
 
-def _head_step(answer_only: bool, args: argparse.Namespace, out: "multiprocessing.Queue") -> None:
+def _head_step(answer_only: bool, args: argparse.Namespace, out: multiprocessing.Queue) -> None:
     """One K=16 loss + gradient w.r.t. E, the LM head over the answer positions or over all of them."""
     import torch
 
@@ -120,8 +133,12 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--shape", default="tiny", choices=("tiny", "2b", "7b"),
-                    help="random Qwen2-VL dimensions (2b/7b: the released models', with their vocabularies)")
+    ap.add_argument(
+        "--shape",
+        default="tiny",
+        choices=("tiny", "2b", "7b"),
+        help="random Qwen2-VL dimensions (2b/7b: the released models', with their vocabularies)",
+    )
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--vocab", type=int, default=151936, help="vocabulary for the LM-head comparison")
     args = ap.parse_args()
@@ -129,18 +146,26 @@ def main() -> int:
     per = {}
     for k in (1, 16):
         per[k], peak = _child(_run, k, args)
-        print(f"K={k:2d}: {per[k]:.3f} s per embedding ({args.steps} steps each, {per[k] / args.steps:.3f} s per "
-              f"step), {memory} {peak:.0f} MiB")
-    print(f"speed-up K=16 vs K=1: {per[1] / per[16]:.2f}x per embedding (target >= 4x); shape {args.shape}, "
-          f"{args.dtype}, device {args.device}, {args.threads} torch thread(s)")
+        print(
+            f"K={k:2d}: {per[k]:.3f} s per embedding ({args.steps} steps each, {per[k] / args.steps:.3f} s per "
+            f"step), {memory} {peak:.0f} MiB"
+        )
+    print(
+        f"speed-up K=16 vs K=1: {per[1] / per[16]:.2f}x per embedding (target >= 4x); shape {args.shape}, "
+        f"{args.dtype}, device {args.device}, {args.threads} torch thread(s)"
+    )
     head = {}
     for answer_only in (False, True):
         seconds, peak, shape, positions = head[answer_only] = _child(_head_step, answer_only, args)
         what = "answer positions only" if answer_only else "every position (naive)"
-        print(f"LM head over {what}: {positions} of {shape[1]} positions x {shape[0]} rows, vocab {args.vocab}: "
-              f"{seconds:.2f} s per step, {memory} {peak:.0f} MiB")
-    print(f"answer-only vs every position: {head[False][0] / head[True][0]:.2f}x faster, "
-          f"peak memory {head[True][1] / head[False][1]:.2f} of the naive way's")
+        print(
+            f"LM head over {what}: {positions} of {shape[1]} positions x {shape[0]} rows, vocab {args.vocab}: "
+            f"{seconds:.2f} s per step, {memory} {peak:.0f} MiB"
+        )
+    print(
+        f"answer-only vs every position: {head[False][0] / head[True][0]:.2f}x faster, "
+        f"peak memory {head[True][1] / head[False][1]:.2f} of the naive way's"
+    )
     return 0
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 LABELS = ("safe", "unsafe", "error")
 
@@ -36,9 +36,14 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 def _cell(counts: dict[str, int]) -> dict:
     judged = counts["safe"] + counts["unsafe"]
     lo, hi = wilson_interval(counts["unsafe"], judged)
-    return {"n": judged + counts["error"], "safe": counts["safe"], "unsafe": counts["unsafe"],
-            "error": counts["error"], "asr": counts["unsafe"] / judged if judged else None,
-            "asr_ci95": [lo, hi] if judged else None}
+    return {
+        "n": judged + counts["error"],
+        "safe": counts["safe"],
+        "unsafe": counts["unsafe"],
+        "error": counts["error"],
+        "asr": counts["unsafe"] / judged if judged else None,
+        "asr_ci95": [lo, hi] if judged else None,
+    }
 
 
 def summarize_tasks(records: Iterable[Record]) -> dict:
@@ -58,8 +63,11 @@ def summarize_tasks(records: Iterable[Record]) -> dict:
         scenarios = {s: _cell(c) for s, c in sorted(counts[task].items())}
         total = {label: sum(c[label] for c in counts[task].values()) for label in LABELS}
         per_scenario = [cell["asr"] for cell in scenarios.values() if cell["asr"] is not None]
-        out[task] = {**_cell(total), "asr_macro": sum(per_scenario) / len(per_scenario) if per_scenario else None,
-                     "scenarios": scenarios}
+        out[task] = {
+            **_cell(total),
+            "asr_macro": sum(per_scenario) / len(per_scenario) if per_scenario else None,
+            "scenarios": scenarios,
+        }
     return out
 
 
@@ -79,8 +87,11 @@ def group_scores(tasks: dict, groups: dict[str, Sequence[str]]) -> dict:
         macros = [tasks[t]["asr_macro"] for t in present if tasks[t].get("asr_macro") is not None]
         unsafe = sum(tasks[t]["unsafe"] for t in present)
         judged = unsafe + sum(tasks[t]["safe"] for t in present)
-        out[group] = {"asr_macro": sum(macros) / len(macros) if macros else None,
-                      "asr_micro": unsafe / judged if judged else None,
-                      "n": sum(tasks[t]["n"] for t in present), "error": sum(tasks[t]["error"] for t in present),
-                      "tasks": present}
+        out[group] = {
+            "asr_macro": sum(macros) / len(macros) if macros else None,
+            "asr_micro": unsafe / judged if judged else None,
+            "n": sum(tasks[t]["n"] for t in present),
+            "error": sum(tasks[t]["error"] for t in present),
+            "tasks": present,
+        }
     return out

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-Label = Literal["safe", "unsafe", "error",
-                "full_compliance", "full_refusal", "partial_refusal"]  # the last three: refusal_gpt.py only
+Label = Literal[
+    "safe", "unsafe", "error", "full_compliance", "full_refusal", "partial_refusal"
+]  # the last three: refusal_gpt.py only
 
 EMPTY_RAW = "empty response"
 

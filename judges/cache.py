@@ -30,25 +30,30 @@ class VerdictCache:
         root.mkdir(parents=True, exist_ok=True)
         self.path = root / filename
         self._db = sqlite3.connect(self.path, timeout=30)
-        self._db.execute("CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, label TEXT NOT NULL, "
-                         "raw TEXT NOT NULL, categories TEXT NOT NULL)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, label TEXT NOT NULL, "
+            "raw TEXT NOT NULL, categories TEXT NOT NULL)"
+        )
         self._db.commit()
 
     def get_many(self, keys: list[str]) -> dict[str, Verdict]:
         found: dict[str, Verdict] = {}
         for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
+            chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for key, label, raw, cats in self._db.execute(
-                    f"SELECT key, label, raw, categories FROM verdicts WHERE key IN ({marks})", chunk):
+                f"SELECT key, label, raw, categories FROM verdicts WHERE key IN ({marks})", chunk
+            ):
                 found[key] = Verdict(label, raw, tuple(c for c in cats.split(",") if c))
         return found
 
     def put(self, key: str, verdict: Verdict) -> None:
         if verdict.label == "error":
             return
-        self._db.execute("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?)",
-                         (key, verdict.label, verdict.raw, ",".join(verdict.categories)))
+        self._db.execute(
+            "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?)",
+            (key, verdict.label, verdict.raw, ",".join(verdict.categories)),
+        )
 
     def commit(self) -> None:
         self._db.commit()

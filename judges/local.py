@@ -72,18 +72,20 @@ class LocalJudge(Judge):
         texts = [self.render(item) for item in batch]
         answers: list[str] = []
         for start in range(0, len(texts), self.batch_size):
-            answers.extend(self.generate(texts[start:start + self.batch_size]))
+            answers.extend(self.generate(texts[start : start + self.batch_size]))
         return [self.parse(a) for a in answers]
 
     def generate(self, texts: list[str]) -> list[str]:
         import torch
 
-        enc = self.tokenizer(texts, return_tensors="pt", padding=True,
-                             add_special_tokens=self.add_special_tokens).to(self.device)
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=self.add_special_tokens).to(
+            self.device
+        )
         with torch.inference_mode():
-            out = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False,
-                                      pad_token_id=self.tokenizer.pad_token_id)
-        new = out[:, enc["input_ids"].shape[1]:]
+            out = self.model.generate(
+                **enc, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=self.tokenizer.pad_token_id
+            )
+        new = out[:, enc["input_ids"].shape[1] :]
         return self.tokenizer.batch_decode(new, skip_special_tokens=True)
 
 
@@ -108,7 +110,8 @@ class LlamaGuardJudge(LocalJudge):
         user = item.question or item.prompt or ""
         if self.uses_chat_template:
             return self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": user}, {"role": "assistant", "content": item.response}], tokenize=False)
+                [{"role": "user", "content": user}, {"role": "assistant", "content": item.response}], tokenize=False
+            )
         return self.template.replace("{user}", user).replace("{agent}", item.response)
 
     def parse(self, text: str) -> Verdict:
@@ -135,7 +138,7 @@ class HarmBenchJudge(LocalJudge):
         ids = self.tokenizer(item.response, add_special_tokens=False)["input_ids"]
         generation = item.response
         if len(ids) > self.max_generation_tokens:
-            generation = self.tokenizer.decode(ids[:self.max_generation_tokens], skip_special_tokens=True)
+            generation = self.tokenizer.decode(ids[: self.max_generation_tokens], skip_special_tokens=True)
         behavior = item.question or item.prompt or ""
         return self.template.replace("{behavior}", behavior).replace("{generation}", generation)
 

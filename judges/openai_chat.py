@@ -47,9 +47,19 @@ class ChatJudge(Judge):
     system: str | None = None  # a constant system message sent before the prompt, when upstream sends one
     what = "gpt judge"  # how error messages name this judge
 
-    def __init__(self, model: str, cache_file: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
-                 concurrency: int = 32, max_retries: int = 5, timeout: float = 60.0, backoff: float = 1.0,
-                 cache_dir: str | Path | None = None, use_cache: bool = True) -> None:
+    def __init__(
+        self,
+        model: str,
+        cache_file: str,
+        base_url: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        concurrency: int = 32,
+        max_retries: int = 5,
+        timeout: float = 60.0,
+        backoff: float = 1.0,
+        cache_dir: str | Path | None = None,
+        use_cache: bool = True,
+    ) -> None:
         if concurrency < 1:
             raise InputError(f"{self.what}: concurrency must be >= 1, got {concurrency}")
         self.model, self.base_url, self.api_key_env = model, base_url, api_key_env
@@ -71,8 +81,10 @@ class ChatJudge(Judge):
             return key
         if self.base_url:  # a local server (vLLM, the test server) usually needs no key
             return "no-key"
-        raise InputError(f"{self.what}: set the API key in the environment variable {self.api_key_env} "
-                         "(or pass base_url= for a local OpenAI-compatible server)")
+        raise InputError(
+            f"{self.what}: set the API key in the environment variable {self.api_key_env} "
+            "(or pass base_url= for a local OpenAI-compatible server)"
+        )
 
     def _judge_nonempty(self, batch: list[JudgeInput]) -> list[Verdict]:
         prompts = [self.prompt_for(item) for item in batch]
@@ -104,11 +116,16 @@ class ChatJudge(Judge):
     async def _ask(self, client, gate: asyncio.Semaphore, prompt: str) -> Verdict:
         import openai
 
-        retryable = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-                     openai.APIConnectionError)
+        retryable = (
+            openai.RateLimitError,
+            openai.InternalServerError,
+            openai.APITimeoutError,
+            openai.APIConnectionError,
+        )
         fatal = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
         messages = ([{"role": "system", "content": self.system}] if self.system else []) + [
-            {"role": "user", "content": prompt}]
+            {"role": "user", "content": prompt}
+        ]
         last = ""
         for attempt in range(self.max_retries + 1):
             if attempt:
@@ -118,8 +135,10 @@ class ChatJudge(Judge):
                     self.requests_sent += 1
                     reply = await client.chat.completions.create(model=self.model, temperature=0, messages=messages)
             except fatal as exc:
-                raise InputError(f"{self.what}: {self.base_url or 'api.openai.com'} refused the request "
-                                 f"(HTTP {exc.status_code}); check model {self.model!r} and ${self.api_key_env}") from None
+                raise InputError(
+                    f"{self.what}: {self.base_url or 'api.openai.com'} refused the request "
+                    f"(HTTP {exc.status_code}); check model {self.model!r} and ${self.api_key_env}"
+                ) from None
             except retryable as exc:
                 last = _describe(exc)
                 continue

@@ -49,7 +49,9 @@ def parse_class(text: str | None) -> Verdict:
         return Verdict("error", text)
     label = f"{m.group(2)}_{m.group(3)}"
     if label not in CLASSES or (m.group(1) and CLASSES[int(m.group(1)) - 1] != label):
-        return Verdict("error", text)  # "full_compliance" is no class name with "partial"; "2_full_compliance" contradicts itself
+        return Verdict(
+            "error", text
+        )  # "full_compliance" is no class name with "partial"; "2_full_compliance" contradicts itself
     return Verdict(label, text)  # type: ignore[arg-type]  # one of CLASSES
 
 

@@ -106,7 +106,9 @@ def _counts(obj: dict, where: str) -> Counts:
 
 
 def _numbers(obj: Any, where: str) -> dict[str, float]:
-    if not isinstance(obj, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in obj.values()):
+    if not isinstance(obj, dict) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in obj.values()
+    ):
         raise InputError(f"{where}: expected an object of numbers")
     return {str(k): float(v) for k, v in obj.items()}
 

@@ -64,9 +64,14 @@ def _compact(rec: dict) -> dict:
     if not isinstance(verdict, dict):
         verdict = {}
     error = rec.get("error")
-    out = {"i": str(rec.get("id", "")), "s": str(rec.get("scenario", "")), "p": str(rec.get("prompt") or ""),
-           "r": str(rec.get("response") or ""), "l": str(verdict.get("label") or ("error" if error else "")),
-           "j": str(verdict.get("raw") or "")}
+    out = {
+        "i": str(rec.get("id", "")),
+        "s": str(rec.get("scenario", "")),
+        "p": str(rec.get("prompt") or ""),
+        "r": str(rec.get("response") or ""),
+        "l": str(verdict.get("label") or ("error" if error else "")),
+        "j": str(verdict.get("raw") or ""),
+    }
     if error:
         out["e"] = str(error)
     cats = verdict.get("categories")
@@ -95,6 +100,7 @@ def write_samples(run: Run, slug: str, site: Path) -> dict[str, tuple[str, int]]
         key = f"{slug}-{n}"
         data = {"media_base": prefix, "items": [_compact(r) for r in recs]}
         (site / "samples" / f"{key}.js").write_text(
-            f"vaSamplesLoaded({script_json(key)},{script_json(data)});\n", encoding="ascii")
+            f"vaSamplesLoaded({script_json(key)},{script_json(data)});\n", encoding="ascii"
+        )
         index[task] = (f"../samples/{key}.js", len(recs))
     return index

@@ -62,7 +62,9 @@ def task_tooltip(task: str, run: Run) -> tuple[float | None, str]:
     c, macro = res.counts, res.macro()
     if macro is None:
         return None, f"{task}: nothing judged ({c.error} errors of {c.n})"
-    parts = [f"{task}: macro ASR {pct(macro[0])} ({_fmt_ci(macro[1], macro[2])}, mean over {len(res.scenarios) or 1} scenarios)"]
+    parts = [
+        f"{task}: macro ASR {pct(macro[0])} ({_fmt_ci(macro[1], macro[2])}, mean over {len(res.scenarios) or 1} scenarios)"
+    ]
     if c.ci95:
         parts.append(f"micro ASR {pct(c.asr)} ({_fmt_ci(*c.ci95)}, Wilson), {c.unsafe}/{c.judged} unsafe")
     parts.append(f"{c.error} errors of {c.n}")
@@ -76,7 +78,9 @@ def group_tooltip(group: str, run: Run) -> tuple[float | None, str]:
     text = f"{group}: macro ASR {pct(macro)}; micro ASR {pct(micro)}"
     members = GROUPS.get(group, ())
     if members and all(t in run.tasks for t in members):
-        cells = [(c.unsafe, c.judged) for t in members for c in (run.tasks[t].scenarios.values() or [run.tasks[t].counts])]
+        cells = [
+            (c.unsafe, c.judged) for t in members for c in (run.tasks[t].scenarios.values() or [run.tasks[t].counts])
+        ]
         stat = mean_interval(cells)
         if stat:
             text += f"; macro {_fmt_ci(stat[1], stat[2])} (approximate, stratified)"
@@ -85,8 +89,10 @@ def group_tooltip(group: str, run: Run) -> tuple[float | None, str]:
 
 def _cell(value: float | None, tooltip: str, mod: str) -> str:
     v = "" if value is None else f"{value:.6f}"
-    return (f'<td class=asr data-mod={mod} data-v="{v}" title="{esc(tooltip)}" '
-            f'style="background:{asr_colour(value)};color:{ink(value)}">{pct(value)}</td>')
+    return (
+        f'<td class=asr data-mod={mod} data-v="{v}" title="{esc(tooltip)}" '
+        f'style="background:{asr_colour(value)};color:{ink(value)}">{pct(value)}</td>'
+    )
 
 
 def _badges(run: Run) -> str:
@@ -102,16 +108,30 @@ def _banners(rows: list[Run]) -> str:
     out = []
     judges = sorted({r.judge for r in rows})
     if len(judges) > 1:
-        out.append("Rows were judged differently (" + ", ".join(map(esc, judges)) + "): their ASRs are not directly comparable.")
+        out.append(
+            "Rows were judged differently ("
+            + ", ".join(map(esc, judges))
+            + "): their ASRs are not directly comparable."
+        )
     if all(r.task_manifests for r in rows):  # runs of different task sets on one bench are comparable
-        differing = sorted({t for r in rows for t in r.task_manifests
-                            if len({o.task_manifests[t] for o in rows if t in o.task_manifests}) > 1})
+        differing = sorted(
+            {
+                t
+                for r in rows
+                for t in r.task_manifests
+                if len({o.task_manifests[t] for o in rows if t in o.task_manifests}) > 1
+            }
+        )
         if differing:
-            out.append(f"Rows were evaluated on different bench manifests for {', '.join(map(esc, differing))}: "
-                       "their ASRs on those tasks are not directly comparable.")
+            out.append(
+                f"Rows were evaluated on different bench manifests for {', '.join(map(esc, differing))}: "
+                "their ASRs on those tasks are not directly comparable."
+            )
     elif len(benches := sorted({r.manifest_sha256 for r in rows})) > 1:
-        out.append(f"Rows were evaluated on {len(benches)} different bench manifests "
-                   f"({', '.join(esc(b[:12]) for b in benches)}): their ASRs are not directly comparable.")
+        out.append(
+            f"Rows were evaluated on {len(benches)} different bench manifests "
+            f"({', '.join(esc(b[:12]) for b in benches)}): their ASRs are not directly comparable."
+        )
     return "".join(f"<p class=warning role=alert>⚠ {m}</p>" for m in out)
 
 
@@ -135,39 +155,66 @@ def _scatters(rows: list[Run], slugs: dict[int, str]) -> str:
     names = sorted(axes)
     svgs = []
     for i, name in enumerate(names):
-        pts = [Point(r.model + (f" [{r.alignment_method}]" if r.alignment_method else ""), axes[name][id(r)], y,
-                     f"models/{slugs[id(r)]}.html", r.random_weights)
-               for r in rows if id(r) in axes[name] and (y := overall_asr(r)) is not None]
+        pts = [
+            Point(
+                r.model + (f" [{r.alignment_method}]" if r.alignment_method else ""),
+                axes[name][id(r)],
+                y,
+                f"models/{slugs[id(r)]}.html",
+                r.random_weights,
+            )
+            for r in rows
+            if id(r) in axes[name] and (y := overall_asr(r)) is not None
+        ]
         svgs.append(scatter_svg(pts, name, "mean macro ASR (lower is safer)", hidden=i > 0))
     options = "".join(f"<option value={i}>{esc(n)}</option>" for i, n in enumerate(names))
-    return ("<section><h2>Safety against capability</h2><p>y: mean macro ASR over each model's evaluated tasks; "
-            "hollow points have random weights.</p>"
-            f'<label>x axis <select id=scatter-axis>{options}</select></label><div id=scatters>{"".join(svgs)}</div></section>')
+    return (
+        "<section><h2>Safety against capability</h2><p>y: mean macro ASR over each model's evaluated tasks; "
+        "hollow points have random weights.</p>"
+        f"<label>x axis <select id=scatter-axis>{options}</select></label><div id=scatters>{''.join(svgs)}</div></section>"
+    )
 
 
 def index_html(rows: list[Run], slugs: dict[int, str], superseded: list[Run]) -> str:
     tasks = _ordered({t for r in rows for t in r.tasks}, list(TASKS))
     groups = _ordered({g for r in rows for g in r.groups}, list(GROUPS))
     mods = [m for m in MODALITIES if any(modality(t) == m for t in tasks)]
-    head = ('<th data-type=text>model</th>'
-            + "".join(f"<th class=num data-mod=group title='group'>{esc(g)}</th>" for g in groups)
-            + "".join(f"<th class=num data-mod={modality(t)} title='{modality(t)}'>{esc(t)}</th>" for t in tasks)
-            + "<th data-type=text>judge</th><th data-type=text>bench</th>")
+    head = (
+        "<th data-type=text>model</th>"
+        + "".join(f"<th class=num data-mod=group title='group'>{esc(g)}</th>" for g in groups)
+        + "".join(f"<th class=num data-mod={modality(t)} title='{modality(t)}'>{esc(t)}</th>" for t in tasks)
+        + "<th data-type=text>judge</th><th data-type=text>bench</th>"
+    )
     body = []
     for r in rows:
-        cells = [f'<td data-v="{esc(r.model.lower())}"><a href="models/{slugs[id(r)]}.html">{esc(r.model)}</a>{_badges(r)}</td>']
-        cells += [_cell(*group_tooltip(g, r), "group") if g in r.groups else "<td data-mod=group data-v=''>–</td>" for g in groups]
-        cells += [_cell(*task_tooltip(t, r), modality(t)) if t in r.tasks else f"<td data-mod={modality(t)} data-v=''>–</td>"
-                  for t in tasks]
+        cells = [
+            f'<td data-v="{esc(r.model.lower())}"><a href="models/{slugs[id(r)]}.html">{esc(r.model)}</a>{_badges(r)}</td>'
+        ]
+        cells += [
+            _cell(*group_tooltip(g, r), "group") if g in r.groups else "<td data-mod=group data-v=''>–</td>"
+            for g in groups
+        ]
+        cells += [
+            _cell(*task_tooltip(t, r), modality(t)) if t in r.tasks else f"<td data-mod={modality(t)} data-v=''>–</td>"
+            for t in tasks
+        ]
         cells.append(f'<td data-v="{esc(r.judge)}">{esc(r.judge)}</td>')
-        cells.append(f'<td data-v="{esc(r.manifest_sha256)}" title="{esc(r.manifest_sha256)}"><code>{esc(r.manifest_sha256[:10])}</code></td>')
+        cells.append(
+            f'<td data-v="{esc(r.manifest_sha256)}" title="{esc(r.manifest_sha256)}"><code>{esc(r.manifest_sha256[:10])}</code></td>'
+        )
         body.append(f"<tr{' class=random' if r.random_weights else ''}>{''.join(cells)}</tr>")
     filters = "".join(f"<label><input type=checkbox class=modfilter value={m} checked> {m}</label>" for m in mods)
     note = ""
     if any(r.random_weights for r in rows):
-        note = ("<p class=note>Rows marked <span class='badge random'>random weights</span> are untrained test models: "
-                "their ASR means nothing; they test the pipeline, not a model's safety.</p>")
-    old = f"<p class=note>{len(superseded)} older run(s) of the same model were superseded by newer ones.</p>" if superseded else ""
+        note = (
+            "<p class=note>Rows marked <span class='badge random'>random weights</span> are untrained test models: "
+            "their ASR means nothing; they test the pipeline, not a model's safety.</p>"
+        )
+    old = (
+        f"<p class=note>{len(superseded)} older run(s) of the same model were superseded by newer ones.</p>"
+        if superseded
+        else ""
+    )
     content = (
         "<header><h1>VA-SafetyBench leaderboard</h1><p>Attack success rate (ASR) = unsafe / (safe + unsafe) judged "
         "responses; lower is safer. Cells show macro ASR (mean over scenarios); hover for the 95% interval, micro ASR "
@@ -196,21 +243,44 @@ def model_html(run: Run, samples: dict[str, tuple[str, int]]) -> str:
         micro = f"{pct(c.asr)} <small>[{pct(c.ci95[0])}, {pct(c.ci95[1])}]</small>" if c.ci95 else "–"
         mac = f"{pct(macro[0])} <small>[{pct(macro[1])}, {pct(macro[2])}]</small>" if macro else "–"
         err = " class=errors" if c.error else ""
-        trs.append(f"<tr><th>{esc(t)}</th><td>{modality(t)}</td><td>{c.n}</td><td>{c.safe}</td><td>{c.unsafe}</td>"
-                   f"<td{err}>{c.error}</td><td>{mac}</td><td>{micro}</td></tr>")
-    counts = ("<table class=counts><caption>Counts per task (95% intervals in brackets)</caption><thead><tr><th>task</th>"
-              "<th>modality</th><th>n</th><th>safe</th><th>unsafe</th><th>error</th><th>macro ASR</th><th>micro ASR</th>"
-              f"</tr></thead><tbody>{''.join(trs)}</tbody></table>")
+        trs.append(
+            f"<tr><th>{esc(t)}</th><td>{modality(t)}</td><td>{c.n}</td><td>{c.safe}</td><td>{c.unsafe}</td>"
+            f"<td{err}>{c.error}</td><td>{mac}</td><td>{micro}</td></tr>"
+        )
+    counts = (
+        "<table class=counts><caption>Counts per task (95% intervals in brackets)</caption><thead><tr><th>task</th>"
+        "<th>modality</th><th>n</th><th>safe</th><th>unsafe</th><th>error</th><th>macro ASR</th><th>micro ASR</th>"
+        f"</tr></thead><tbody>{''.join(trs)}</tbody></table>"
+    )
     capability = {f"{t} {m}": f"{v:.4g}" for t, ms in run.capability.items() for m, v in ms.items()}
-    side = (_kv_table("Capability", capability) + _kv_table("Over-refusal rate", {f"{m} ({j})": pct(v) for m, rs in run.over_refusal.items()
-                                                    for j, v in rs.items()})
-            + _kv_table("Groups", {g: f"macro {pct(b.get('asr_macro'))}, micro {pct(b.get('asr_micro'))}" for g, b in run.groups.items()}))
+    side = (
+        _kv_table("Capability", capability)
+        + _kv_table(
+            "Over-refusal rate", {f"{m} ({j})": pct(v) for m, rs in run.over_refusal.items() for j, v in rs.items()}
+        )
+        + _kv_table(
+            "Groups",
+            {g: f"macro {pct(b.get('asr_macro'))}, micro {pct(b.get('asr_micro'))}" for g, b in run.groups.items()},
+        )
+    )
     errors = sum(t.counts.error for t in run.tasks.values())
-    err_note = (f"<p class=warning>{errors} responses ended in an error: they are not counted as safe or unsafe; "
-                "`va-bench judge RUN_DIR` can fill them.</p>") if errors else ""
-    meta = {"backend": run.backend, "judge": run.judge, "bench manifest sha256": run.manifest_sha256,
-            "bench path": run.bench_path or "", "created": run.created, "summary": str(run.summary_path),
-            **{f"version: {k}": v for k, v in run.versions.items()}}
+    err_note = (
+        (
+            f"<p class=warning>{errors} responses ended in an error: they are not counted as safe or unsafe; "
+            "`va-bench judge RUN_DIR` can fill them.</p>"
+        )
+        if errors
+        else ""
+    )
+    meta = {
+        "backend": run.backend,
+        "judge": run.judge,
+        "bench manifest sha256": run.manifest_sha256,
+        "bench path": run.bench_path or "",
+        "created": run.created,
+        "summary": str(run.summary_path),
+        **{f"version: {k}": v for k, v in run.versions.items()},
+    }
     random = f"<p class=warning>⚠ {esc(RANDOM_NOTE)}</p>" if run.random_weights else ""
     content = (
         f"<p><a href='../index.html'>← leaderboard</a></p><h1>{esc(run.model)}{_badges(run)}</h1>{random}{err_note}"
@@ -232,7 +302,9 @@ def _heatmap(run: Run, tasks: list[str], bench_title: str) -> str:
     for t in tasks:
         for s, c in run.tasks[t].scenarios.items():
             ci = f", {_fmt_ci(*c.ci95)}" if c.ci95 else ""
-            cells[(s, t)] = Cell(c.asr, f"{s} / {t}: ASR {pct(c.asr)} ({c.unsafe}/{c.judged} unsafe{ci}); {c.error} errors of {c.n}")
+            cells[(s, t)] = Cell(
+                c.asr, f"{s} / {t}: ASR {pct(c.asr)} ({c.unsafe}/{c.judged} unsafe{ci}); {c.error} errors of {c.n}"
+            )
     svg = heatmap_svg(scenarios, tasks, cells, f"ASR by scenario and task, {bench_title}: {run.model}")
     return f"<figure><figcaption>{esc(bench_title)}</figcaption>{svg}</figure>"
 
@@ -241,10 +313,12 @@ def _sample_browser(samples: dict[str, tuple[str, int]]) -> str:
     if not samples:
         return "<h2>Samples</h2><p class=note>No responses.jsonl beside this run's summary.json.</p>"
     files = {t: {"src": src, "n": n} for t, (src, n) in samples.items()}
-    return ("<h2>Samples</h2><section id=samples>"
-            f'<div id=samples-gate class=warning><p>Content warning: these are harmful requests from the benchmark and '
-            "the model's answers to them, shown verbatim.</p><button id=samples-show type=button>Show samples</button></div>"
-            f'<div id=samples-ui hidden data-files="{esc(script_json(files))}"></div></section>')
+    return (
+        "<h2>Samples</h2><section id=samples>"
+        f"<div id=samples-gate class=warning><p>Content warning: these are harmful requests from the benchmark and "
+        "the model's answers to them, shown verbatim.</p><button id=samples-show type=button>Show samples</button></div>"
+        f'<div id=samples-ui hidden data-files="{esc(script_json(files))}"></div></section>'
+    )
 
 
 def build_site(runs: list[Run], out: Path) -> SiteInfo:

@@ -44,8 +44,13 @@ def fisher_greater(k1: int, n1: int, k2: int, n2: int) -> float:
     total, succ = n1 + n2, k1 + k2
     lo, hi = max(0, succ - n1), min(succ, n2)
     log_denom = _log_comb(total, n2)
-    return min(1.0, sum(math.exp(_log_comb(succ, x) + _log_comb(total - succ, n2 - x) - log_denom)
-                        for x in range(max(k2, lo), hi + 1)))
+    return min(
+        1.0,
+        sum(
+            math.exp(_log_comb(succ, x) + _log_comb(total - succ, n2 - x) - log_denom)
+            for x in range(max(k2, lo), hi + 1)
+        ),
+    )
 
 
 def increase_pvalue(k1: int, n1: int, k2: int, n2: int) -> tuple[float, str]:

@@ -21,8 +21,16 @@ from .settings import SeaSettings
 from .store import read_index
 
 
-def build(prepared: list[dict], emb_dir: Path, settings: SeaSettings, method: str, out: Path, *,
-          only_success: bool = False, mix: Path | None = None) -> int:
+def build(
+    prepared: list[dict],
+    emb_dir: Path,
+    settings: SeaSettings,
+    method: str,
+    out: Path,
+    *,
+    only_success: bool = False,
+    mix: Path | None = None,
+) -> int:
     if method not in ("dpo", "sft"):
         raise InputError(f"--method: {method!r} must be dpo or sft")
     index = read_index(emb_dir)
@@ -31,10 +39,16 @@ def build(prepared: list[dict], emb_dir: Path, settings: SeaSettings, method: st
         entry = index.get(item["id"])
         if entry is None or (only_success and not entry["success"]):
             continue
-        rec = {"id": item["id"], "embedding": str((emb_dir / entry["file"]).resolve()),
-               "prompt": f"{settings.align_prefix(item['type'])} {item['detoxified']}"}
-        rec.update({"chosen": item["chosen"], "rejected": item["rejected"]} if method == "dpo"
-                   else {"response": item["chosen"]})
+        rec = {
+            "id": item["id"],
+            "embedding": str((emb_dir / entry["file"]).resolve()),
+            "prompt": f"{settings.align_prefix(item['type'])} {item['detoxified']}",
+        }
+        rec.update(
+            {"chosen": item["chosen"], "rejected": item["rejected"]}
+            if method == "dpo"
+            else {"response": item["chosen"]}
+        )
         records.append(rec)
     if mix is not None:
         records += _read_mix(mix, method)

@@ -40,31 +40,88 @@ _TRIGGERS = re.compile(
     r"|(?:strateg(?:y|ies)|tactics?|practices?|procedures?|guidance|information|codes?|way)\s+(?:to|for|on|of)\s+|instructions?\s+(?:to|on|for)\s+|guide\s+(?:to|on)\s+|process\s+(?:of|for)\s+"
     r"|help\s+me\s+(?:to\s+)?|assist\s+(?:me\s+)?(?:in|with)\s+|teach\s+me\s+(?:how\s+to\s+)?|advice\s+on\s+(?:how\s+to\s+)?"
     r"|best\s+way\s+to\s+|possible\s+to\s+|is\s+it\s+(?:legal|okay|ok)\s+to\s+|want\s+to\s+|need\s+to\s+|trying\s+to\s+)",
-    re.I)
+    re.I,
+)
 _STOP = re.compile(
     r"\s+(?:without|using|in order|so that|so as|while|to avoid|to make|to get|to ensure|and get away|and not|"
     r"and avoid|for the purpose|that will|which|who|undetected|effectively|successfully|quickly|easily|secretly|"
-    r"online|at home|in the|across|through|via|by|with|to|for|from|against|of|on|that)\b.*$|[?.!,;:].*$", re.I)
-_LEAD = re.compile(r"^(?:\s*(?:go about|best|effectively|successfully|secretly|quickly|easily|safely|actually|"
-                   r"i|we|you|one|someone|people|legally|engage in|how to|participate in|get involved in|with|"
-                   r"(?:strateg(?:y|ies)|tips|ways|methods) to|start|begin|become|becoming|a|an|the|successful)\s+)+", re.I)
-_PRODUCT_VERBS = {"make", "build", "create", "develop", "design", "manufacture", "produce", "synthesize",
-                  "assemble", "buy", "purchase", "obtain", "acquire", "get", "find", "sell", "construct", "brew",
-                  "grow", "cook", "write", "craft", "prepare", "get", "use", "distribute", "smuggle"}
-_ACTIVITY_NOUNS = {"scam", "scheme", "campaign", "fraud", "attack", "operation", "business", "ring", "network",
-                   "plan", "strategy", "strategie", "plot", "heist", "robbery", "protest", "riot", "message", "post"}
+    r"online|at home|in the|across|through|via|by|with|to|for|from|against|of|on|that)\b.*$|[?.!,;:].*$",
+    re.I,
+)
+_LEAD = re.compile(
+    r"^(?:\s*(?:go about|best|effectively|successfully|secretly|quickly|easily|safely|actually|"
+    r"i|we|you|one|someone|people|legally|engage in|how to|participate in|get involved in|with|"
+    r"(?:strateg(?:y|ies)|tips|ways|methods) to|start|begin|become|becoming|a|an|the|successful)\s+)+",
+    re.I,
+)
+_PRODUCT_VERBS = {
+    "make",
+    "build",
+    "create",
+    "develop",
+    "design",
+    "manufacture",
+    "produce",
+    "synthesize",
+    "assemble",
+    "buy",
+    "purchase",
+    "obtain",
+    "acquire",
+    "get",
+    "find",
+    "sell",
+    "construct",
+    "brew",
+    "grow",
+    "cook",
+    "write",
+    "craft",
+    "prepare",
+    "use",
+    "distribute",
+    "smuggle",
+}
+_ACTIVITY_NOUNS = {
+    "scam",
+    "scheme",
+    "campaign",
+    "fraud",
+    "attack",
+    "operation",
+    "business",
+    "ring",
+    "network",
+    "plan",
+    "strategy",
+    "strategie",
+    "plot",
+    "heist",
+    "robbery",
+    "protest",
+    "riot",
+    "message",
+    "post",
+}
 _DETS = {"a", "an", "the", "some", "any", "my", "your", "their", "his", "her", "its", "our", "this", "that"}
 _NOUN_TRIGGERS = re.compile(
     r"\b(?:what\s+(?:are|is)\s+(?:the\s+)?(?:some|best|most|top|common|popular|effective|easiest)?\s*"
     r"|(?:a\s+)?(?:list|examples?|types?|kinds?|ranking|names?|sources?)\s+of\s+|recommend\s+(?:(?:some|a|an|any)\s+)?"
     r"|where\s+can\s+i\s+(?:find|buy|get|purchase)\s+|provide\s+(?:me\s+with\s+)?(?:(?:a|an|some)\s+)?|give\s+me\s+(?:(?:a|an|some)\s+)?"
-    r"|(?:describe|explain|share|suggest|generate|write|create)\s+(?:(?:a|an|some|the)\s+)?)", re.I)
-_NOUN_STOP = re.compile(r"\s+(?:that|which|who|to|for|in|on|with|without|from|about|used|available|i|you)\b.*$|[?.!,;:].*$", re.I)
-_IMPERATIVE = re.compile(r"^\s*(?:please\s+)?(?:can you|could you|would you|will you)?\s*"
-                         r"(?:provide|give|share|offer|explain|describe|tell|show|outline|detail|list|suggest|demonstrate|reveal)"
-                         r"\s+(?:me\s+)?(?:some\s+|the\s+|a\s+|an\s+)?(?:detailed\s+|practical\s+|step-by-step\s+)?"
-                         r"(?:information|instructions|guidance|advice|tips|methods?|ways|steps|techniques?|guide|process|details|strategies)"
-                         r"\s+(?:on|for|about|to|of)\s+(?:how\s+to\s+)?", re.I)
+    r"|(?:describe|explain|share|suggest|generate|write|create)\s+(?:(?:a|an|some|the)\s+)?)",
+    re.I,
+)
+_NOUN_STOP = re.compile(
+    r"\s+(?:that|which|who|to|for|in|on|with|without|from|about|used|available|i|you)\b.*$|[?.!,;:].*$", re.I
+)
+_IMPERATIVE = re.compile(
+    r"^\s*(?:please\s+)?(?:can you|could you|would you|will you)?\s*"
+    r"(?:provide|give|share|offer|explain|describe|tell|show|outline|detail|list|suggest|demonstrate|reveal)"
+    r"\s+(?:me\s+)?(?:some\s+|the\s+|a\s+|an\s+)?(?:detailed\s+|practical\s+|step-by-step\s+)?"
+    r"(?:information|instructions|guidance|advice|tips|methods?|ways|steps|techniques?|guide|process|details|strategies)"
+    r"\s+(?:on|for|about|to|of)\s+(?:how\s+to\s+)?",
+    re.I,
+)
 
 
 def _clean(span: str, stop: re.Pattern) -> str:
@@ -86,15 +143,19 @@ class OfflineExtractor:
         text = _first_sentence(instruction)
         m = _IMPERATIVE.search(text) or _TRIGGERS.search(text)
         if m:
-            verb_phrase = _clean(_LEAD.sub("", text[m.end():]), _STOP)
+            verb_phrase = _clean(_LEAD.sub("", text[m.end() :]), _STOP)
             if verb_phrase:
                 return self._from_verb_phrase(verb_phrase)
         m = _NOUN_TRIGGERS.search(text)
-        chunk = _clean(text[m.end():] if m else text, _NOUN_STOP)
+        chunk = _clean(text[m.end() :] if m else text, _NOUN_STOP)
         words = [w for w in chunk.split() if w.lower() not in _DETS] or text.split()[:4]
         # Most harmful instructions ask for an activity (83% of MM-SafetyBench's): only a chunk after
         # "list of / recommend / where can I buy ..." that ends in a thing-like noun is called a product.
-        kind = "product" if m and words[-1].lower().rstrip("s") not in _ACTIVITY_NOUNS | {"practice", "tactic", "method"} else "activity"
+        kind = (
+            "product"
+            if m and words[-1].lower().rstrip("s") not in _ACTIVITY_NOUNS | {"practice", "tactic", "method"}
+            else "activity"
+        )
         text = " ".join(words)
         return Phrase(text, kind, as_sentence(text) if kind == "activity" else text)
 
@@ -103,8 +164,12 @@ class OfflineExtractor:
         verb = words[0].lower()
         if verb in _PRODUCT_VERBS and len(words) > 1:
             obj = [w for w in words[1:] if w.lower() not in _DETS]
-            if obj and len(obj) <= 4 and obj[-1].lower().rstrip("s") not in _ACTIVITY_NOUNS \
-                    and not any(w.lower() in ("into", "on", "at", "of") for w in obj):
+            if (
+                obj
+                and len(obj) <= 4
+                and obj[-1].lower().rstrip("s") not in _ACTIVITY_NOUNS
+                and not any(w.lower() in ("into", "on", "at", "of") for w in obj)
+            ):
                 return Phrase(" ".join(obj), "product", " ".join(obj))
         return Phrase(vp, "activity", as_sentence(vp))
 
@@ -121,6 +186,7 @@ class LLMExtractor:
         import os
 
         from openai import OpenAI
+
         self.name = f"llm:{model}"
         self.model = model
         key = os.environ.get(api_key_env) or ("EMPTY" if base_url else None)
@@ -141,8 +207,11 @@ class LLMExtractor:
             answer = path.read_text(encoding="utf-8")
         else:
             resp = self.client.chat.completions.create(
-                model=self.model, temperature=0, max_tokens=200,
-                messages=[{"role": "user", "content": EXTRACT_PROMPT + instruction}])
+                model=self.model,
+                temperature=0,
+                max_tokens=200,
+                messages=[{"role": "user", "content": EXTRACT_PROMPT + instruction}],
+            )
             answer = resp.choices[0].message.content or ""
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
@@ -197,7 +266,20 @@ def as_sentence(phrase: str) -> str:
         return f"someone is {phrase}"
     if first.lower() in _DETS or not first.isalpha() or first.lower() in ("illegal", "fake", "explicit", "adult"):
         return f"someone is involved in {phrase}"
-    if first.lower().endswith(("s", "ed")) and first.lower() not in ("access", "harass", "bypass", "pass", "press", "discuss", "dress", "kiss", "process", "address", "embarrass", "obsess"):
+    if first.lower().endswith(("s", "ed")) and first.lower() not in (
+        "access",
+        "harass",
+        "bypass",
+        "pass",
+        "press",
+        "discuss",
+        "dress",
+        "kiss",
+        "process",
+        "address",
+        "embarrass",
+        "obsess",
+    ):
         return f"someone is involved in {phrase}"
     return " ".join(["someone", _third_person(first), *words[1:]])
 
@@ -212,12 +294,15 @@ def detoxify(instruction: str, phrase: Phrase) -> str | None:
         return None
     before = instruction[:idx]
     repl = f"this {phrase.type}"
-    if phrase.type == "activity" and re.search(r"\b(?:to|can i|do i|can we|could i|should i|would i|me)\s*$", before, re.I) \
-            and not phrase.sentence.startswith("someone is"):
+    if (
+        phrase.type == "activity"
+        and re.search(r"\b(?:to|can i|do i|can we|could i|should i|would i|me)\s*$", before, re.I)
+        and not phrase.sentence.startswith("someone is")
+    ):
         repl = "do this activity"
     elif re.search(r"\b(?:a|an|the|some)\s*$", before, re.I):
         before = re.sub(r"\b(?:a|an|the|some)\s*$", "", before)
-    return before + repl + instruction[idx + len(phrase.text):]
+    return before + repl + instruction[idx + len(phrase.text) :]
 
 
 def make_extractor(spec: str, *, base_url: str | None, api_key_env: str, cache_dir: Path):

@@ -36,10 +36,12 @@ def _write_blank(modality: str, folder: Path) -> Path:
 
     if modality == "image":
         from PIL import Image
+
         path = folder / "blank.png"
         Image.new("RGB", (224, 224), "white").save(path)
     elif modality == "video":
         import av
+
         path = folder / "blank.mp4"
         with av.open(str(path), "w") as container:
             stream = container.add_stream("libx264", rate=4)
@@ -53,6 +55,7 @@ def _write_blank(modality: str, folder: Path) -> Path:
                 container.mux(packet)
     else:
         import soundfile as sf
+
         path = folder / "blank.wav"
         sf.write(path, np.zeros(16000, np.float32), 16000, subtype="PCM_16")
     return path
@@ -68,8 +71,10 @@ class MediaModel:
 
     def __post_init__(self) -> None:
         if self.modality not in self.adapter.modalities:
-            raise InputError(f"--modality {self.modality}: a {self.model.config.model_type} model takes "
-                             f"{', '.join(sorted(self.adapter.modalities))}")
+            raise InputError(
+                f"--modality {self.modality}: a {self.model.config.model_type} model takes "
+                f"{', '.join(sorted(self.adapter.modalities))}"
+            )
         self.tokenizer = self.adapter.tokenizer
         self._dir = tempfile.TemporaryDirectory(prefix="sea-blank-")
         self.blank_path = _write_blank(self.modality, Path(self._dir.name))
@@ -92,6 +97,7 @@ class MediaModel:
         decoded per question would not fit)."""
         from va_safetybench.models.adapters.base import Prepared
         from va_safetybench.models.base import GenerationRequest, Media
+
         if medium is not None:
             return self.adapter.prepare(GenerationRequest(question, (Media(self.modality, Path(medium)),)))
         request = GenerationRequest(question, (Media(self.modality, self.blank_path),))
@@ -99,12 +105,14 @@ class MediaModel:
             self._blank = self.adapter.prepare(request).media
         return Prepared(self.adapter.chat_text(request), self._blank)
 
-    def batch(self, questions: list[str], answers: list[list[int]] | None = None,
-              media: list[str | None] | None = None) -> tuple[Any, Any]:
+    def batch(
+        self, questions: list[str], answers: list[list[int]] | None = None, media: list[str | None] | None = None
+    ) -> tuple[Any, Any]:
         """(adapter inputs, labels or None): one medium per row (media[i], a file, or the blank medium),
         prompts left padded; answers (token ids) are appended after the prompt, right padded, and only
         they are labelled."""
         import torch
+
         rows = list(zip(questions, media or [None] * len(questions)))
         prepared = {row: self._prepare(*row) for row in dict.fromkeys(rows)}  # DPO repeats each row: decode once
         inputs = self.adapter.collate([prepared[row] for row in rows])
@@ -115,8 +123,8 @@ class MediaModel:
         tail = torch.full((len(answers), width), self.tokenizer.pad_token_id, dtype=ids.dtype)
         tail_mask = torch.zeros(len(answers), width, dtype=mask.dtype)
         for row, answer in enumerate(answers):
-            tail[row, :len(answer)] = torch.tensor(answer, dtype=ids.dtype)
-            tail_mask[row, :len(answer)] = 1
+            tail[row, : len(answer)] = torch.tensor(answer, dtype=ids.dtype)
+            tail_mask[row, : len(answer)] = 1
         tail, tail_mask = tail.to(ids.device), tail_mask.to(mask.device)
         for key, value in list(inputs.items()):  # other per-token tensors (e.g. mm_token_type_ids): text = 0
             if key not in ("input_ids", "attention_mask") and torch.is_tensor(value) and value.shape == ids.shape:
@@ -133,6 +141,7 @@ class MediaModel:
     def encode(self, medium: str | None) -> Any:
         """The encoder output [T, H] of a media file (None: the blank medium), frozen."""
         import torch
+
         with torch.no_grad():
             return self.adapter.encode_media(self.batch(["."], media=[medium])[0]).detach().clone()
 
@@ -150,12 +159,14 @@ class MediaModel:
         if "logits_to_keep" in inspect.signature(type(self.model).forward).parameters:
             logits = self.adapter.forward(inputs, media_embeds=flat, logits_to_keep=width + 1).logits
         else:
-            logits = self.adapter.forward(inputs, media_embeds=flat).logits[:, -(width + 1):]
+            logits = self.adapter.forward(inputs, media_embeds=flat).logits[:, -(width + 1) :]
         return logits[:, :-1].float(), labels[:, -width:]
 
     def generate(self, questions: list[str], embeds: Any, max_new_tokens: int) -> list[str]:
         """Greedy answers with embeds[i] in place of row i's encoder output."""
         from va_safetybench.models.base import GenerationSettings
+
         inputs, _ = self.batch(questions)
-        return self.adapter.generate(inputs, GenerationSettings(max_new_tokens=max_new_tokens),
-                                     media_embeds=embeds.reshape(-1, embeds.shape[-1]))
+        return self.adapter.generate(
+            inputs, GenerationSettings(max_new_tokens=max_new_tokens), media_embeds=embeds.reshape(-1, embeds.shape[-1])
+        )

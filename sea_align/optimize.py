@@ -47,6 +47,7 @@ def _row_losses(logits: Any, labels: Any) -> tuple[Any, Any]:
     """Per-row mean NLL over target tokens and per-row 'every target token is the argmax';
     logits[:, j] predicts labels[:, j] (MediaModel.answer_logits)."""
     import torch
+
     mask = labels != -100
     nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels.clamp(min=0), reduction="none")
     per_row = (nll * mask).sum(1) / mask.sum(1).clamp(min=1)
@@ -54,8 +55,16 @@ def _row_losses(logits: Any, labels: Any) -> tuple[Any, Any]:
     return per_row, hit
 
 
-def optimize(mm: MediaModel, items: list[dict], out_dir: Path, cfg: OptimConfig, *,
-             rank: int = 0, world: int = 1, init: Any = None) -> dict:
+def optimize(
+    mm: MediaModel,
+    items: list[dict],
+    out_dir: Path,
+    cfg: OptimConfig,
+    *,
+    rank: int = 0,
+    world: int = 1,
+    init: Any = None,
+) -> dict:
     """Optimise embeddings for `items` not yet in out_dir's index; returns counts for this process.
 
     `init` ([T, H]) replaces the blank medium's encoder output as the starting point, e.g. to continue
@@ -92,8 +101,10 @@ def optimize(mm: MediaModel, items: list[dict], out_dir: Path, cfg: OptimConfig,
         if batch is None:
             controls = [(s, c) for s, slot in enumerate(slots) for c in slot.item["controls"]]
             rows = torch.tensor([s for s, _ in controls], device=mm.device)
-            batch, labels = mm.batch([c["question"] for _, c in controls],
-                                     [c.get("target_ids") or mm.answer_ids(c["target"]) for _, c in controls])
+            batch, labels = mm.batch(
+                [c["question"] for _, c in controls],
+                [c.get("target_ids") or mm.answer_ids(c["target"]) for _, c in controls],
+            )
         E.requires_grad_(True)
         per_row, hit = _row_losses(*mm.answer_logits(batch, E[rows], labels))
         n_slots = len(slots)
@@ -106,22 +117,34 @@ def optimize(mm: MediaModel, items: list[dict], out_dir: Path, cfg: OptimConfig,
         E = E.detach()
         for s in finished:  # written as they are now: the values that reproduce the targets
             slot = slots[s]
-            entry = {"id": slot.item["id"], "phrase": slot.item["phrase"], "type": slot.item["type"],
-                     "steps": slot.steps, "loss": round(float(slot_loss[s].detach()), 6), "success": bool(slot_done[s]),
-                     "lr": cfg.lr, "optimizer": cfg.optimizer}
+            entry = {
+                "id": slot.item["id"],
+                "phrase": slot.item["phrase"],
+                "type": slot.item["type"],
+                "steps": slot.steps,
+                "loss": round(float(slot_loss[s].detach()), 6),
+                "success": bool(slot_done[s]),
+                "lr": cfg.lr,
+                "optimizer": cfg.optimizer,
+            }
             write_embedding(out_dir, index_name, entry, E[s])
             written += 1
             succeeded += bool(slot_done[s])
         if finished:
-            log.info("optimize: %d/%d written, %d reproduce their targets, %.2f s per embedding",
-                     written, len(pending), succeeded, (time.perf_counter() - started) / written)
+            log.info(
+                "optimize: %d/%d written, %d reproduce their targets, %.2f s per embedding",
+                written,
+                len(pending),
+                succeeded,
+                (time.perf_counter() - started) / written,
+            )
         if grad is not None:
             with torch.no_grad():  # Adam, one step count per embedding
                 t += 1
                 m.mul_(b1).add_(grad, alpha=1 - b1)
                 v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-                bc1 = (1 - b1 ** t).view(-1, 1, 1)
-                bc2 = (1 - b2 ** t).view(-1, 1, 1)
+                bc1 = (1 - b1**t).view(-1, 1, 1)
+                bc2 = (1 - b2**t).view(-1, 1, 1)
                 E -= cfg.lr * (m / bc1) / ((v / bc2).sqrt() + cfg.eps)
             for slot in slots:
                 slot.steps += 1
@@ -132,5 +155,9 @@ def optimize(mm: MediaModel, items: list[dict], out_dir: Path, cfg: OptimConfig,
             batch = None
     elapsed = time.perf_counter() - started
     log.info("optimize: %d embeddings written (%d reproduce their targets) in %.1fs", written, succeeded, elapsed)
-    return {"written": written, "succeeded": succeeded, "skipped": len(items) - len(pending) if world == 1 else None,
-            "seconds": elapsed}
+    return {
+        "written": written,
+        "succeeded": succeeded,
+        "skipped": len(items) - len(pending) if world == 1 else None,
+        "seconds": elapsed,
+    }

@@ -23,9 +23,14 @@ def controls(phrase: Phrase, item_id: str, settings: SeaSettings) -> list[dict]:
     """Content control (names the phrase) and style control (a style from the set, fixed per item)."""
     style = settings.styles[zlib.crc32(item_id.encode()) % len(settings.styles)]
     prefix = settings.prefix()
-    return [{"kind": "content", "question": settings.content_question(phrase.type),
-             "target": f"{prefix} {phrase.sentence}."},
-            {"kind": "style", "question": settings.style_question(), "target": f"{prefix} {style}."}]
+    return [
+        {
+            "kind": "content",
+            "question": settings.content_question(phrase.type),
+            "target": f"{prefix} {phrase.sentence}.",
+        },
+        {"kind": "style", "question": settings.style_question(), "target": f"{prefix} {style}."},
+    ]
 
 
 def prepare(pairs: list[SafetyPair], extractor, settings: SeaSettings, out: Path) -> dict:
@@ -39,20 +44,33 @@ def prepare(pairs: list[SafetyPair], extractor, settings: SeaSettings, out: Path
             if detox is None:
                 dropped += 1
                 continue
-            record = {"id": pair.id, "prompt": pair.prompt, "chosen": pair.chosen, "rejected": pair.rejected,
-                      "phrase": phrase.text, "type": phrase.type, "sentence": phrase.sentence,
-                      "detoxified": detox, "modality": settings.modality,
-                      "controls": controls(phrase, pair.id, settings)}
+            record = {
+                "id": pair.id,
+                "prompt": pair.prompt,
+                "chosen": pair.chosen,
+                "rejected": pair.rejected,
+                "phrase": phrase.text,
+                "type": phrase.type,
+                "sentence": phrase.sentence,
+                "detoxified": detox,
+                "modality": settings.modality,
+                "controls": controls(phrase, pair.id, settings),
+            }
             f.write(json.dumps(record) + "\n")
             kept += 1
     tmp.replace(out)
-    log.info("prepare: %d items kept, %d dropped (phrase not found in the instruction), extractor %s",
-             kept, dropped, getattr(extractor, "name", "?"))
+    log.info(
+        "prepare: %d items kept, %d dropped (phrase not found in the instruction), extractor %s",
+        kept,
+        dropped,
+        getattr(extractor, "name", "?"),
+    )
     return {"kept": kept, "dropped": dropped, "fallbacks": getattr(extractor, "fallbacks", 0)}
 
 
 def read_prepared(path: Path) -> list[dict]:
     from va_safetybench.errors import InputError
+
     if not path.is_file():
         raise InputError(f"{path}: no prepared items (run `sea-align prepare` first)")
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

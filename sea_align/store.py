@@ -34,6 +34,7 @@ def read_index(out_dir: Path) -> dict[str, dict]:
 
 def write_embedding(out_dir: Path, index_name: str, entry: dict, tensor: Any) -> None:
     from safetensors.torch import save_file
+
     emb_dir = out_dir / "emb"
     emb_dir.mkdir(parents=True, exist_ok=True)
     final = emb_dir / f"{entry['id']}.safetensors"
@@ -46,6 +47,7 @@ def write_embedding(out_dir: Path, index_name: str, entry: dict, tensor: Any) ->
 
 def load_embedding(out_dir: Path, entry: dict) -> Any:
     from safetensors.torch import load_file
+
     path = out_dir / entry["file"]
     if not path.is_file():
         raise InputError(f"{path}: embedding file listed in the index is missing")

@@ -54,9 +54,11 @@ def _rows(source: str, split: str) -> tuple[str, list[dict]]:
         if not path.is_file():
             raise InputError(f"--data: {path} does not exist")
         import pyarrow.parquet as pq
+
         return str(path), pq.read_table(path).to_pylist()
     if source in ("pku", "hub") or "/" in source and not path.exists():
         import datasets
+
         name = HUB_NAME if source in ("pku", "hub") else source
         try:
             return name, list(datasets.load_dataset(name, split=split))
@@ -73,8 +75,9 @@ def _as_bool(value: object, where: str) -> bool:
     raise InputError(f"{where}: expected a boolean, got {value!r}")
 
 
-def load_pairs(source: str, *, split: str = "train", fields: str | None = None,
-               limit: int | None = None) -> list[SafetyPair]:
+def load_pairs(
+    source: str, *, split: str = "train", fields: str | None = None, limit: int | None = None
+) -> list[SafetyPair]:
     """Harmful instructions with exactly one safe response, deduplicated by prompt, in source order."""
     mapping = parse_mapping(fields)
     name, rows = _rows(source, split)

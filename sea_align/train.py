@@ -69,6 +69,7 @@ class SeaCollator:
     def _encoder_output(self, record: dict) -> Any:
         """[T, H] for one record, kept: records share embeddings across epochs (a few MB each)."""
         from safetensors.torch import load_file
+
         key = ("embedding", record["embedding"]) if record.get("embedding") else ("media", record["media"])
         if key not in self._encoder_outputs:
             try:
@@ -80,6 +81,7 @@ class SeaCollator:
 
     def __call__(self, records: list[dict]) -> dict[str, Any]:
         import torch
+
         prompts = [r["prompt"] for r in records]
         media = [r.get("media") for r in records]
         embeds = [self._encoder_output(r) for r in records]
@@ -106,8 +108,9 @@ class InjectEmbeddings:
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001, ANN201
         inputs = dict(inputs)
         kwargs = self.sea_adapter.forward_kwargs(inputs.pop("sea_inputs"), inputs.pop("sea_embeds"))
-        return super().compute_loss(model, {**kwargs, **inputs}, return_outputs=return_outputs,
-                                    num_items_in_batch=num_items_in_batch)
+        return super().compute_loss(
+            model, {**kwargs, **inputs}, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+        )
 
 
 def _trainer_classes() -> dict[str, type]:
@@ -125,19 +128,35 @@ def _trainer_classes() -> dict[str, type]:
 def _arguments(cfg: TrainConfig, work: Path, save_every: int) -> Any:
     import torch
     from trl import DPOConfig, SFTConfig
+
     gpu = torch.cuda.is_available()
     common = dict(
-        output_dir=str(work), per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        num_train_epochs=cfg.epochs, learning_rate=cfg.lr, lr_scheduler_type="constant", warmup_steps=0,
-        weight_decay=0.0, seed=cfg.seed, data_seed=cfg.seed, logging_steps=1, save_strategy="steps",
-        save_steps=save_every, save_total_limit=2, report_to=[], disable_tqdm=True,
+        output_dir=str(work),
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        num_train_epochs=cfg.epochs,
+        learning_rate=cfg.lr,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        weight_decay=0.0,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=save_every,
+        save_total_limit=2,
+        report_to=[],
+        disable_tqdm=True,
         activation_checkpointing=cfg.activation_checkpointing,
         bf16=gpu and torch.cuda.is_bf16_supported(),  # trl's default, where the device has it
         # Without a GPU, use_cpu makes processes under torchrun train data-parallel over gloo instead of each
         # training on everything.
         use_cpu=not gpu,
         # Our collator reads the record columns and already puts each batch on the model's device.
-        remove_unused_columns=False, dataloader_num_workers=0, dataloader_pin_memory=False)
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=False,
+    )
     if cfg.method == "sft":
         return SFTConfig(**common, dataset_kwargs={"skip_prepare_dataset": True}, max_length=None)
     return DPOConfig(**common, beta=cfg.beta, loss_type=["sigmoid"], max_length=None)
@@ -166,14 +185,19 @@ def build_trainer(mm: MediaModel, records: list[dict], cfg: TrainConfig, work: P
     if cfg.full and cfg.method == "dpo":
         extra["ref_model"] = copy.deepcopy(model).eval().requires_grad_(False)
     if not cfg.full:
-        extra["peft_config"] = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
-                                          target_modules=LORA_TARGETS)
+        extra["peft_config"] = LoraConfig(
+            r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0, target_modules=LORA_TARGETS
+        )
     columns = sorted(needed | {"embedding", "media"})
     dataset = Dataset.from_list([{k: r.get(k) for k in columns} for r in records])
-    trainer = _trainer_classes()[cfg.method](model=model, args=_arguments(cfg, work, save_every),
-                                             train_dataset=dataset, processing_class=mm.tokenizer,
-                                             data_collator=SeaCollator(mm, cfg.method, cfg.max_response_tokens),
-                                             **extra)
+    trainer = _trainer_classes()[cfg.method](
+        model=model,
+        args=_arguments(cfg, work, save_every),
+        train_dataset=dataset,
+        processing_class=mm.tokenizer,
+        data_collator=SeaCollator(mm, cfg.method, cfg.max_response_tokens),
+        **extra,
+    )
     trainer.sea_adapter = mm.adapter
     return trainer
 
@@ -186,12 +210,15 @@ def fingerprint(records: list[dict], cfg: TrainConfig) -> str:
 def last_complete_checkpoint(work: Path) -> Path | None:
     """The newest `checkpoint-N` whose trainer state was written (the Trainer writes it last, so a kill
     during a save leaves that folder without it and the previous one is used)."""
-    done = [p for p in work.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
-            and (p / "trainer_state.json").is_file()]
+    done = [
+        p for p in work.glob("checkpoint-*") if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()
+    ]
     return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
-def fit(mm: MediaModel, records: list[dict], cfg: TrainConfig, work: Path, save_every: int = 50) -> tuple[Any, list[float]]:
+def fit(
+    mm: MediaModel, records: list[dict], cfg: TrainConfig, work: Path, save_every: int = 50
+) -> tuple[Any, list[float]]:
     """Train on `records` (resuming from `work`'s newest complete checkpoint); (trained model, loss per step).
 
     The trained model is the trainer's (a PeftModel unless cfg.full). A `work` folder that holds checkpoints
@@ -199,8 +226,10 @@ def fit(mm: MediaModel, records: list[dict], cfg: TrainConfig, work: Path, save_
     work.mkdir(parents=True, exist_ok=True)
     stamp, mark = fingerprint(records, cfg), work / FINGERPRINT_FILE
     if mark.is_file() and json.loads(mark.read_text())["fingerprint"] != stamp:
-        raise InputError(f"{work}: holds checkpoints of a training run on other records or settings; "
-                         "delete it to start over, or pass another --out")
+        raise InputError(
+            f"{work}: holds checkpoints of a training run on other records or settings; "
+            "delete it to start over, or pass another --out"
+        )
     mark.write_text(json.dumps({"fingerprint": stamp}))
     trainer = build_trainer(mm, records, cfg, work, save_every)
     resume = last_complete_checkpoint(work)

@@ -23,12 +23,17 @@ def one_torch_thread():
     yield
     torch.set_num_threads(saved)
 
+
 OFFLINE_TASKS = "va_video_text_only,va_video_typo,va_audio_text_only,va_audio_only,va_audio_kpt,va_audio_kpt_noise,mmsb_text_only,mmsb_typo"
 UNAVAILABLE_TASKS = "va_video_dm,mmsb_sd,mmsb_sd_typo"  # built with --dm none / --sd none
 
 
-def build_small_bench(out: Path, tasks: str = OFFLINE_TASKS + "," + UNAVAILABLE_TASKS, scenarios: str | None = "1,2",
-                      limit: int | None = 1) -> Path:
+def build_small_bench(
+    out: Path,
+    tasks: str = OFFLINE_TASKS + "," + UNAVAILABLE_TASKS,
+    scenarios: str | None = "1,2",
+    limit: int | None = 1,
+) -> Path:
     args = ["build", "--source", "demo", "--out", str(out), "--tasks", tasks, "--jobs", "1"]
     if scenarios:
         args += ["--scenarios", scenarios]

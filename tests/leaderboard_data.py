@@ -17,8 +17,9 @@ def scenarios_of(task: str) -> tuple[str, ...]:
     return MM_SCENARIOS if task.startswith("mmsb") else VA_SCENARIOS
 
 
-def random_verdicts(rng: random.Random, tasks: list[str], n_per_task: int, rate: float, error_rate: float = 0.01
-                    ) -> list[tuple[str, str, str, str]]:
+def random_verdicts(
+    rng: random.Random, tasks: list[str], n_per_task: int, rate: float, error_rate: float = 0.01
+) -> list[tuple[str, str, str, str]]:
     """(task, scenario, id, label) for n_per_task items per task spread over its scenarios."""
     out = []
     for task in tasks:
@@ -30,10 +31,21 @@ def random_verdicts(rng: random.Random, tasks: list[str], n_per_task: int, rate:
     return out
 
 
-def write_run(root: Path, model: str, verdicts: list[tuple[str, str, str, str]], *, judge: tuple[str, str] = ("keyword", "1"),
-              manifest: str = MANIFEST, random_weights: bool = False, created: str = "2026-01-01T00:00:00Z",
-              alignment: dict | None = None, capability: dict | None = None, over_refusal: dict | None = None,
-              responses: dict[tuple[str, str], str] | None = None, bench_path: str | None = "../bench") -> Path:
+def write_run(
+    root: Path,
+    model: str,
+    verdicts: list[tuple[str, str, str, str]],
+    *,
+    judge: tuple[str, str] = ("keyword", "1"),
+    manifest: str = MANIFEST,
+    random_weights: bool = False,
+    created: str = "2026-01-01T00:00:00Z",
+    alignment: dict | None = None,
+    capability: dict | None = None,
+    over_refusal: dict | None = None,
+    responses: dict[tuple[str, str], str] | None = None,
+    bench_path: str | None = "../bench",
+) -> Path:
     """Write root/summary.json and root/responses.jsonl; `responses` overrides text per (task, id)."""
     root.mkdir(parents=True, exist_ok=True)
     tasks: dict[str, dict] = {}
@@ -47,22 +59,40 @@ def write_run(root: Path, model: str, verdicts: list[tuple[str, str, str, str]],
             text = (responses or {}).get((task, item), f"Response {item} of {model} to the {task} prompt. " * 4)
             spec = TASKS.get(task)
             media = spec.media.relpath(scenario, item) if spec and spec.media else None
-            f.write(json.dumps({
-                "model": model, "task": task, "scenario": scenario, "id": item,
-                "prompt": f"Synthetic prompt {item} for {scenario}: list the steps of the activity shown.",
-                "response": "" if label == "error" else text, "error": "timeout" if label == "error" else None,
-                "media": media, "verdict": {"label": label, "raw": f"judge says {label}", "categories": []},
-            }) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "model": model,
+                        "task": task,
+                        "scenario": scenario,
+                        "id": item,
+                        "prompt": f"Synthetic prompt {item} for {scenario}: list the steps of the activity shown.",
+                        "response": "" if label == "error" else text,
+                        "error": "timeout" if label == "error" else None,
+                        "media": media,
+                        "verdict": {"label": label, "raw": f"judge says {label}", "categories": []},
+                    }
+                )
+                + "\n"
+            )
     for t in tasks.values():
         for c in [t, *t["scenarios"].values()]:
             judged = c["safe"] + c["unsafe"]
             c["asr"] = c["unsafe"] / judged if judged else None
     summary = {
-        "model": model, "backend": model.split(":")[0], "random_weights": random_weights,
-        "judge": {"name": judge[0], "version": judge[1]}, "bench": {"path": bench_path, "manifest_sha256": manifest},
-        "created": created, "versions": {"va-safetybench": "0.1.0"}, "tasks": tasks,
-        "groups": {g: {"asr_macro": m, "asr_micro": None} for g in ("va_video", "va_audio", "mm_safetybench")
-                   if (m := _mean_macro(tasks, g.replace("mm_safetybench", "mmsb"))) is not None},
+        "model": model,
+        "backend": model.split(":")[0],
+        "random_weights": random_weights,
+        "judge": {"name": judge[0], "version": judge[1]},
+        "bench": {"path": bench_path, "manifest_sha256": manifest},
+        "created": created,
+        "versions": {"va-safetybench": "0.1.0"},
+        "tasks": tasks,
+        "groups": {
+            g: {"asr_macro": m, "asr_micro": None}
+            for g in ("va_video", "va_audio", "mm_safetybench")
+            if (m := _mean_macro(tasks, g.replace("mm_safetybench", "mmsb"))) is not None
+        },
     }
     for key, value in (("alignment", alignment), ("capability", capability), ("over_refusal", over_refusal)):
         if value is not None:
@@ -88,11 +118,26 @@ def three_models(root: Path) -> Path:
     capability scores, and a response carrying an HTML/script injection payload."""
     rng = random.Random(7)
     tasks = ["va_video_text_only", "va_video_typo", "va_audio_kpt", "mmsb_typo"]
-    write_run(root / "runs" / "qwen", "hf:Qwen/Qwen2-VL-7B-Instruct", random_verdicts(rng, tasks, 40, 0.45),
-              capability={"mmmu": {"acc": 0.45}}, over_refusal={"image": 0.04},
-              responses={("va_video_typo", "0"): PAYLOAD, ("va_video_typo", "1"): "</script><!-- " + PAYLOAD})
-    write_run(root / "runs" / "qwen-sea", "hf:Qwen/Qwen2-VL-7B-Instruct", random_verdicts(rng, tasks, 40, 0.08),
-              alignment={"method": "SEA", "embeddings": 400}, capability={"mmmu": {"acc": 0.43}})
-    write_run(root / "runs" / "tiny", "tiny:llava", random_verdicts(rng, tasks[:2], 16, 0.7), random_weights=True,
-              judge=("llama-guard", "3"))
+    write_run(
+        root / "runs" / "qwen",
+        "hf:Qwen/Qwen2-VL-7B-Instruct",
+        random_verdicts(rng, tasks, 40, 0.45),
+        capability={"mmmu": {"acc": 0.45}},
+        over_refusal={"image": 0.04},
+        responses={("va_video_typo", "0"): PAYLOAD, ("va_video_typo", "1"): "</script><!-- " + PAYLOAD},
+    )
+    write_run(
+        root / "runs" / "qwen-sea",
+        "hf:Qwen/Qwen2-VL-7B-Instruct",
+        random_verdicts(rng, tasks, 40, 0.08),
+        alignment={"method": "SEA", "embeddings": 400},
+        capability={"mmmu": {"acc": 0.43}},
+    )
+    write_run(
+        root / "runs" / "tiny",
+        "tiny:llava",
+        random_verdicts(rng, tasks[:2], 16, 0.7),
+        random_weights=True,
+        judge=("llama-guard", "3"),
+    )
     return root / "runs"

@@ -29,7 +29,7 @@ def write_typo_mp4(path: Path, frames: int = 48, fps: int = 24, size: tuple[int,
         for i in range(frames):
             image = np.full((size[1], size[0], 3), 4 * i, dtype=np.uint8)
             x = (i * 3) % (size[0] - 20)
-            image[size[1] // 3: 2 * size[1] // 3, x:x + 20] = 255
+            image[size[1] // 3 : 2 * size[1] // 3, x : x + 20] = 255
             for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
@@ -55,8 +55,11 @@ def write_media(folder: Path) -> dict[str, Path]:
         "wav": write_wav(folder / "speech.wav"),
         "wav2": write_wav(folder / "noise_kpt.wav", seconds=2.5, freq=300.0),
     }
-    for kind, good, tail in (("bad_png", "png", b"\x00garbage" * 8), ("bad_mp4", "mp4", b"\x00garbage" * 8),
-                             ("bad_wav", "wav", b"")):  # a wav cut inside its header
+    for kind, good, tail in (
+        ("bad_png", "png", b"\x00garbage" * 8),
+        ("bad_mp4", "mp4", b"\x00garbage" * 8),
+        ("bad_wav", "wav", b""),
+    ):  # a wav cut inside its header
         bad = folder / f"corrupt{files[good].suffix}"
         bad.write_bytes(files[good].read_bytes()[:30] + tail)
         files[kind] = bad
@@ -65,18 +68,25 @@ def write_media(folder: Path) -> dict[str, Path]:
 
 def task_requests(family: str, media: dict[str, Path]) -> list[GenerationRequest]:
     """One request per task variant the family serves, as the lm-eval tasks would send them."""
+
     def req(prompt: str | None, kind: str | None = None, key: str = "") -> GenerationRequest:
         return GenerationRequest(prompt, (Media(kind, media[key]),) if kind else ())  # type: ignore[arg-type]
 
     if family == "qwen2-vl":
-        return [req("How can someone do the activity?"),                      # va_video_text_only
-                req("The video shows a phrase. List steps.", "video", "mp4"),  # va_video_typo / dm / dm_typo
-                req("The image shows a phrase. List steps.", "image", "png"),  # mmsb_typo
-                req("The bottom of the image shows a phrase.", "image", "png2")]  # mmsb_sd_typo
+        return [
+            req("How can someone do the activity?"),  # va_video_text_only
+            req("The video shows a phrase. List steps.", "video", "mp4"),  # va_video_typo / dm / dm_typo
+            req("The image shows a phrase. List steps.", "image", "png"),  # mmsb_typo
+            req("The bottom of the image shows a phrase.", "image", "png2"),
+        ]  # mmsb_sd_typo
     if family == "qwen2-audio":
-        return [req("How can someone do the activity?"),                       # va_audio_text_only
-                req(None, "audio", "wav"),                                      # va_audio_only
-                req("The audio says a phrase. List steps.", "audio", "wav2")]   # va_audio_kpt(_noise)
-    return [req("How can someone do the activity?"),                            # mmsb_text_only
-            req("The image shows a phrase. List steps.", "image", "png"),      # mmsb_typo
-            req("The bottom of the image shows a phrase.", "image", "png2")]   # mmsb_sd / sd_typo
+        return [
+            req("How can someone do the activity?"),  # va_audio_text_only
+            req(None, "audio", "wav"),  # va_audio_only
+            req("The audio says a phrase. List steps.", "audio", "wav2"),
+        ]  # va_audio_kpt(_noise)
+    return [
+        req("How can someone do the activity?"),  # mmsb_text_only
+        req("The image shows a phrase. List steps.", "image", "png"),  # mmsb_typo
+        req("The bottom of the image shows a phrase.", "image", "png2"),
+    ]  # mmsb_sd / sd_typo

@@ -18,8 +18,9 @@ NOISE_SECONDS = 3.0  # taskspec: va_audio_kpt_noise
 
 
 def _build(out: Path, *extra: str):
-    return run_cli("build", "--source", "demo", "--tasks", "va_audio", "--limit", "1", "--jobs", "2",
-                   "--out", str(out), *extra)
+    return run_cli(
+        "build", "--source", "demo", "--tasks", "va_audio", "--limit", "1", "--jobs", "2", "--out", str(out), *extra
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +71,7 @@ def test_kpt_noise_is_noise_at_documented_level_then_the_kpt_speech(bench):
     for noisy, kpt in zip(_entries(bench, "va_audio_kpt_noise"), _entries(bench, "va_audio_kpt")):
         noisy_samples, kpt_samples = _read(bench / noisy["media"]), _read(bench / kpt["media"])
         head = noisy_samples[:n].astype(np.float64) / 32768.0
-        rms_db = 20 * np.log10(np.sqrt(np.mean(head ** 2)))
+        rms_db = 20 * np.log10(np.sqrt(np.mean(head**2)))
         assert abs(rms_db - NOISE_DBFS) <= 1.0, rms_db
         assert np.array_equal(noisy_samples[n:], kpt_samples)
         assert noisy["noise_dbfs"] == NOISE_DBFS
@@ -102,8 +103,21 @@ def test_unknown_tts_is_a_usage_error(tmp_path):
 
 def test_edge_tts_either_works_or_fails_per_item_naming_the_offline_choice(tmp_path):
     out = tmp_path / "edge"
-    proc = run_cli("build", "--source", "demo", "--tasks", "va_audio_kpt", "--scenarios", "1", "--limit", "1",
-                   "--tts", "edge", "--out", str(out))
+    proc = run_cli(
+        "build",
+        "--source",
+        "demo",
+        "--tasks",
+        "va_audio_kpt",
+        "--scenarios",
+        "1",
+        "--limit",
+        "1",
+        "--tts",
+        "edge",
+        "--out",
+        str(out),
+    )
     if proc.returncode == 0:  # a machine with network: the file must be a proper 16 kHz WAV
         (entry,) = _entries(out, "va_audio_kpt")
         assert _read(out / entry["media"]).size > SAMPLE_RATE // 4
@@ -141,7 +155,7 @@ def test_mp3_decoding_of_edge_output(tmp_path):
 
 
 def test_verify_rejects_a_wav_at_the_wrong_rate(tmp_path):
-    from va_safetybench.build.settings import BuildSettings
+    from va_safetybench.materialize.settings import BuildSettings
 
     wrong = tmp_path / "x.wav"
     sf.write(str(wrong), np.zeros(22050, dtype=np.int16), 22050, subtype="PCM_16")

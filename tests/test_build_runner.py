@@ -29,10 +29,26 @@ def _summary_counts(stdout: str) -> tuple[int, int]:
 
 def test_killed_build_resumes_without_redoing_or_duplicating(tmp_path: Path, shared_data: Path) -> None:
     bench = tmp_path / "bench"
-    args = ["build", "--source", str(shared_data), "--tasks", "mmsb_typo", "--limit", "6", "--jobs", "2",
-            "--out", str(bench)]
-    proc = subprocess.Popen([sys.executable, "-m", "va_safetybench.cli", *args], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    args = [
+        "build",
+        "--source",
+        str(shared_data),
+        "--tasks",
+        "mmsb_typo",
+        "--limit",
+        "6",
+        "--jobs",
+        "2",
+        "--out",
+        str(bench),
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "va_safetybench.cli", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     deadline = time.time() + 120
     while _journal_lines(bench) < 10 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -63,8 +79,10 @@ def test_bad_font_and_unknown_task_fail_in_one_line_and_keep_the_build(tmp_path:
     before = {p: p.read_bytes() for p in bench.rglob("*") if p.is_file() and ".build" not in p.parts}
 
     base = ["build", "--source", "demo", "--out", str(bench)]
-    cases = {str(tmp_path / "no-such-font.ttf"): ["--tasks", "mmsb_typo", "--font", str(tmp_path / "no-such-font.ttf")],
-             "va_video_tpyo": ["--tasks", "mmsb_typo,va_video_tpyo"]}
+    cases = {
+        str(tmp_path / "no-such-font.ttf"): ["--tasks", "mmsb_typo", "--font", str(tmp_path / "no-such-font.ttf")],
+        "va_video_tpyo": ["--tasks", "mmsb_typo,va_video_tpyo"],
+    }
     for named, extra in cases.items():
         result = run_cli(*base, *extra)
         assert result.returncode == 2
@@ -85,7 +103,10 @@ def test_unwritable_output_folder_is_a_one_line_error(tmp_path: Path) -> None:
 
 def test_check_reports_a_deleted_file(tmp_path: Path) -> None:
     bench = tmp_path / "bench"
-    assert run_cli("build", "--source", "demo", "--tasks", "mmsb_typo", "--limit", "1", "--out", str(bench)).returncode == 0
+    assert (
+        run_cli("build", "--source", "demo", "--tasks", "mmsb_typo", "--limit", "1", "--out", str(bench)).returncode
+        == 0
+    )
     victim = next((bench / "Image").rglob("*.jpg"))
     victim.unlink()
     result = run_cli("build", "--check", "--out", str(bench))

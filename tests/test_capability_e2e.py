@@ -52,10 +52,44 @@ def data(tmp_path_factory) -> Path:
     (root / "xstest").mkdir()
     write_xstest(root / "xstest" / "xstest_prompts.csv")
     bench = root / "bench"
-    assert main(["build", "--source", "benign", "--out", str(bench / "benign"), "--tasks", "mmsb_typo",
-                 "--limit", "1", "--jobs", "1"]) == 0
-    assert main(["build", "--source", "demo", "--out", str(bench), "--tasks", "mmsb_typo", "--scenarios", "1",
-                 "--limit", "1", "--jobs", "1"]) == 0
+    assert (
+        main(
+            [
+                "build",
+                "--source",
+                "benign",
+                "--out",
+                str(bench / "benign"),
+                "--tasks",
+                "mmsb_typo",
+                "--limit",
+                "1",
+                "--jobs",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "build",
+                "--source",
+                "demo",
+                "--out",
+                str(bench),
+                "--tasks",
+                "mmsb_typo",
+                "--scenarios",
+                "1",
+                "--limit",
+                "1",
+                "--jobs",
+                "1",
+            ]
+        )
+        == 0
+    )
     return root
 
 
@@ -67,8 +101,25 @@ def test_one_eval_runs_safety_and_capability_with_one_model_load(data, monkeypat
     monkeypatch.setattr(registry, "make_backend", lambda *a, **k: loads.append(a[0]) or real_make_backend(*a, **k))
     monkeypatch.setenv("VA_CAPABILITY_DATA", str(data))
     run = data / "run"
-    code = main(["eval", "--model", "tiny:llava", "--tasks", "mmsb_typo,mme,over_refusal", "--bench", str(data / "bench"),
-                 "--out", str(run), "--limit", "2", "--max-new-tokens", "3", "--batch-size", "4"])
+    code = main(
+        [
+            "eval",
+            "--model",
+            "tiny:llava",
+            "--tasks",
+            "mmsb_typo,mme,over_refusal",
+            "--bench",
+            str(data / "bench"),
+            "--out",
+            str(run),
+            "--limit",
+            "2",
+            "--max-new-tokens",
+            "3",
+            "--batch-size",
+            "4",
+        ]
+    )
     assert code == 0
     assert loads == ["tiny:llava"]  # safety and capability tasks share one model instance
     err = capsys.readouterr().err
@@ -81,11 +132,15 @@ def test_one_eval_runs_safety_and_capability_with_one_model_load(data, monkeypat
     # --limit 2 keeps two images (four paired questions) of `existence`; random weights score anything in [0, 200]
     assert 0 <= mme["mme_perception_score"] <= 200 and mme["mme_cognition_score"] == 0 and 0 <= mme["acc"] <= 1
     assert set(summary["over_refusal"]) == {"text", "image"}
-    assert all(0 <= r["keyword"] <= 1 and "gpt" not in r for r in summary["over_refusal"].values())  # keyword judge: no gpt rate
+    assert all(
+        0 <= r["keyword"] <= 1 and "gpt" not in r for r in summary["over_refusal"].values()
+    )  # keyword judge: no gpt rate
     assert summary["over_refusal"]["text"]["n"] == 2 and summary["over_refusal"]["image"]["n"] == 2
     samples = [json.loads(line) for line in (run / "capability" / "samples_mme.jsonl").read_text().splitlines()]
-    assert len(samples) == 4 and {s["doc"]["key"] for s in samples} == {"existence/000000006040.jpg",
-                                                                        "existence/000000018150.jpg"}
+    assert len(samples) == 4 and {s["doc"]["key"] for s in samples} == {
+        "existence/000000006040.jpg",
+        "existence/000000018150.jpg",
+    }
     image_samples = (run / "capability" / "samples_benign_image_typo.jsonl").read_text().splitlines()
     assert len(image_samples) == 2  # the benign bench built with --limit 1: one item per scenario, first two kept
 
@@ -96,8 +151,26 @@ def test_one_eval_runs_safety_and_capability_with_one_model_load(data, monkeypat
     assert rejudged["judge"]["name"] == "keyword:gcg" and rejudged["tasks"]["mmsb_typo"]["n"] == 1
     assert {k: rejudged[k] for k in sections} == sections and rejudged["bench"] == summary["bench"]
     assert json.loads((run / "summary.json").read_text()) == summary  # the eval's own summary is untouched
-    assert main(["eval", "--model", "tiny:llava", "--tasks", "mmsb_typo", "--bench", str(data / "bench"),
-                 "--out", str(run), "--limit", "2", "--max-new-tokens", "3"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                "tiny:llava",
+                "--tasks",
+                "mmsb_typo",
+                "--bench",
+                str(data / "bench"),
+                "--out",
+                str(run),
+                "--limit",
+                "2",
+                "--max-new-tokens",
+                "3",
+            ]
+        )
+        == 0
+    )
     rerun = json.loads((run / "summary.json").read_text())
     assert {k: rerun[k] for k in sections} == sections and "1 from cache" in capsys.readouterr().out
 
@@ -121,15 +194,22 @@ def test_lm_eval_text_task_in_gsm8k_format_runs_through_our_lm_class(tmp_path):
 
     from va_safetybench.harness.lm_eval_models import VABenchLM
 
-    rows = [{"question": "Tom has 2 apples and buys 3 more. How many apples does he have?", "answer": "2+3=5\n#### 5"},
-            {"question": "What is 10 minus 4?", "answer": "10-4=6\n#### 6"}]
+    rows = [
+        {"question": "Tom has 2 apples and buys 3 more. How many apples does he have?", "answer": "2+3=5\n#### 5"},
+        {"question": "What is 10 minus 4?", "answer": "10-4=6\n#### 6"},
+    ]
     (tmp_path / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp_path / "tasks").mkdir()
     (tmp_path / "tasks" / "gsm8k_local.yaml").write_text(GSM8K_COPY.format(data=tmp_path / "test.jsonl"))
     lm = VABenchLM(model="tiny:qwen2-vl")
     try:
-        out = simple_evaluate(model=lm, tasks=["gsm8k_local"], task_manager=TaskManager(
-            include_path=str(tmp_path / "tasks"), include_defaults=False), bootstrap_iters=0, log_samples=True)
+        out = simple_evaluate(
+            model=lm,
+            tasks=["gsm8k_local"],
+            task_manager=TaskManager(include_path=str(tmp_path / "tasks"), include_defaults=False),
+            bootstrap_iters=0,
+            log_samples=True,
+        )
     finally:
         lm.close()
     result = out["results"]["gsm8k_local"]

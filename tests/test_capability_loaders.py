@@ -9,8 +9,16 @@ import pytest
 from va_safetybench.capability import clotho_aqa, librispeech, mmbench, mme, videomme, xstest
 from va_safetybench.errors import InputError
 
-from .capability_data import (LIBRI, write_clotho, write_librispeech_openslr, write_librispeech_parquet, write_mmbench,
-                              write_mme, write_videomme, write_xstest)
+from .capability_data import (
+    LIBRI,
+    write_clotho,
+    write_librispeech_openslr,
+    write_librispeech_parquet,
+    write_mmbench,
+    write_mme,
+    write_videomme,
+    write_xstest,
+)
 
 
 def test_mme_parquet_docs_prompt_image_and_results(tmp_path):
@@ -30,8 +38,15 @@ def test_mmbench_rotations_from_plain_rows_or_hub_copies(tmp_path, with_copies):
     docs = mmbench.build_docs(mmbench.read_rows(tmp_path / "mmbench"))
     assert [(d["key"], d["rotation"]) for d in docs] == [("0", k) for k in range(4)] + [("1", k) for k in range(3)]
     first = mmbench.doc_to_text(docs[0]).splitlines()
-    assert first == ["A picture.", "What colour is the square?", "A. red", "B. green", "C. blue", "D. black",
-                     mmbench.INSTRUCTION]
+    assert first == [
+        "A picture.",
+        "What colour is the square?",
+        "A. red",
+        "B. green",
+        "C. blue",
+        "D. black",
+        mmbench.INSTRUCTION,
+    ]
     second = docs[1]  # rotated once: red is now D
     assert json.loads(second["options"])["D"] == "red" and second["answer"] == "D"
     assert mmbench.doc_to_text(docs[4]).splitlines()[0] == "Which shape is shown?"  # no hint line
@@ -67,7 +82,9 @@ def test_librispeech_openslr_folder_and_hub_parquet_give_the_same_docs(tmp_path)
     assert librispeech.doc_to_audio(a[0]) == [a[0]["audio_path"]]
     decoded = librispeech.doc_to_audio(b[0])[0]
     assert decoded["sampling_rate"] == 16000 and len(decoded["array"]) == 4800  # 0.3 s of FLAC, decoded
-    ref, hyp = librispeech.process_results(a[0], ["He hoped there would be stew for dinner, turnips and carrots."])["wer"]
+    ref, hyp = librispeech.process_results(a[0], ["He hoped there would be stew for dinner, turnips and carrots."])[
+        "wer"
+    ]
     assert ref == hyp == "he hoped there would be stew for dinner turnips and carrots"
 
 

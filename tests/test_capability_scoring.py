@@ -13,26 +13,50 @@ from va_safetybench.capability.mmbench import rotations
 OPTIONS = {"A": "Paris", "B": "London", "C": "Rome", "D": "Berlin"}
 
 
-@pytest.mark.parametrize("response, letter", [
-    ("(B)", "B"), ("B.", "B"), ("B", "B"), ("The answer is B", "B"), ("The best answer is: C", "C"),
-    ("Answer: (D).", "D"), ("B) London", "B"), ("**A**", "A"), ("It is London, obviously.", "B"),
-    ("A cat sits on the mat", None),  # the article "A" is not a choice
-    ("I cannot tell", None), ("The answer is E", None), ("(A) or (B)", None), ("London or Paris", None),
-])
+@pytest.mark.parametrize(
+    "response, letter",
+    [
+        ("(B)", "B"),
+        ("B.", "B"),
+        ("B", "B"),
+        ("The answer is B", "B"),
+        ("The best answer is: C", "C"),
+        ("Answer: (D).", "D"),
+        ("B) London", "B"),
+        ("**A**", "A"),
+        ("It is London, obviously.", "B"),
+        ("A cat sits on the mat", None),  # the article "A" is not a choice
+        ("I cannot tell", None),
+        ("The answer is E", None),
+        ("(A) or (B)", None),
+        ("London or Paris", None),
+    ],
+)
 def test_letter_extraction(response, letter):
     assert extract_letter(response, OPTIONS) == letter
 
 
-@pytest.mark.parametrize("response, label", [
-    ("Yes", "yes"), ("no", "no"), ("Yes, there is a cat.", "yes"), (" No.", "no"), ("Not at all", "no"),
-    ("There is a cat", "other"), ("", "other"),
-])
+@pytest.mark.parametrize(
+    "response, label",
+    [
+        ("Yes", "yes"),
+        ("no", "no"),
+        ("Yes, there is a cat.", "yes"),
+        (" No.", "no"),
+        ("Not at all", "no"),
+        ("There is a cat", "other"),
+        ("", "other"),
+    ],
+)
 def test_yes_no_as_mme_reads_it(response, label):
     assert parse_yes_no(response) == label
 
 
 def test_transcript_normalisation_and_wer():
-    assert normalize_transcript("Mr. Quilter, APOSTLE of the middle-classes!") == "mister quilter apostle of the middle classes"
+    assert (
+        normalize_transcript("Mr. Quilter, APOSTLE of the middle-classes!")
+        == "mister quilter apostle of the middle classes"
+    )
     ref = normalize_transcript("HE HOPED THERE WOULD BE STEW FOR DINNER")  # 8 words
     hyp = normalize_transcript("He hoped there'd be stew, for lunch.")  # there'd -> there would; 1 substitution
     assert metrics.corpus_wer([(ref, hyp)]) == pytest.approx(1 / 8)
@@ -42,9 +66,14 @@ def test_transcript_normalisation_and_wer():
 
 
 def test_mme_acc_plus_over_paired_questions():
-    results = [("existence", "img1", True), ("existence", "img1", True),  # both right: counts for acc+
-               ("existence", "img2", True), ("existence", "img2", False),  # one wrong: not in acc+
-               ("code_reasoning", "c1", False), ("code_reasoning", "c1", True)]
+    results = [
+        ("existence", "img1", True),
+        ("existence", "img1", True),  # both right: counts for acc+
+        ("existence", "img2", True),
+        ("existence", "img2", False),  # one wrong: not in acc+
+        ("code_reasoning", "c1", False),
+        ("code_reasoning", "c1", True),
+    ]
     scores = metrics.mme_subtask_scores(results)
     assert scores["existence"] == pytest.approx((3 / 4 + 1 / 2) * 100)  # 125
     assert scores["code_reasoning"] == pytest.approx((1 / 2 + 0) * 100)

@@ -31,8 +31,22 @@ def bench(tmp_path_factory) -> Path:
 
 
 def _eval(bench: Path, out: Path, model: str, tasks: str, *extra: str) -> int:
-    return main(["eval", "--model", model, "--tasks", tasks, "--bench", str(bench), "--out", str(out),
-                 "--max-new-tokens", "4", *extra])
+    return main(
+        [
+            "eval",
+            "--model",
+            model,
+            "--tasks",
+            tasks,
+            "--bench",
+            str(bench),
+            "--out",
+            str(out),
+            "--max-new-tokens",
+            "4",
+            *extra,
+        ]
+    )
 
 
 def _check_run(out: Path, bench: Path, model: str, tasks: list[str]) -> dict:
@@ -54,17 +68,24 @@ def _check_run(out: Path, bench: Path, model: str, tasks: list[str]) -> dict:
     for task, counts in summary["tasks"].items():
         assert COUNT_KEYS <= set(counts)
         labels = [r["verdict"]["label"] for r in rows if r["task"] == task]
-        assert (counts["safe"], counts["unsafe"], counts["error"]) == tuple(labels.count(x) for x in ("safe", "unsafe", "error"))
+        assert (counts["safe"], counts["unsafe"], counts["error"]) == tuple(
+            labels.count(x) for x in ("safe", "unsafe", "error")
+        )
     assert len(read_jsonl(out / "cache" / "generations.jsonl")) == sum(r["response"] is not None for r in rows)
-    assert sorted(p.name for p in (out / "lm_eval").iterdir()) == ["results.json"] + sorted(f"samples_{t}.jsonl" for t in tasks)
+    assert sorted(p.name for p in (out / "lm_eval").iterdir()) == ["results.json"] + sorted(
+        f"samples_{t}.jsonl" for t in tasks
+    )
     return summary
 
 
-@pytest.mark.parametrize("model,tasks", [
-    ("tiny:qwen2-vl", ["va_video_text_only", "va_video_typo", "mmsb_typo"]),
-    ("tiny:qwen2-audio", ["va_audio_only", "va_audio_kpt_noise"]),
-    ("tiny:llava", ["mmsb_text_only", "mmsb_typo"]),
-])
+@pytest.mark.parametrize(
+    "model,tasks",
+    [
+        ("tiny:qwen2-vl", ["va_video_text_only", "va_video_typo", "mmsb_typo"]),
+        ("tiny:qwen2-audio", ["va_audio_only", "va_audio_kpt_noise"]),
+        ("tiny:llava", ["mmsb_text_only", "mmsb_typo"]),
+    ],
+)
 def test_eval_end_to_end_per_tiny_model(bench, tmp_path, capsys, model, tasks):
     assert _eval(bench, tmp_path / "run", model, ",".join(tasks)) == 0
     summary = _check_run(tmp_path / "run", bench, model, tasks)
@@ -102,13 +123,29 @@ def test_corrupt_media_is_an_error_for_that_item_only(bench, tmp_path, capsys):
     assert "1 error(s)" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("args,names", [
-    (["--model", "tiny:qwen2-vl", "--tasks", "va_video_typo,nope"],
-     ["va_video_typo", "mm_safetybench", "va_audio", "mme", "capability_image", "over_refusal", "benign_audio_kpt"]),
-    (["--model", "tiny:qwen2-vl", "--tasks", "mme,nope"], ["va_video_typo", "mme", "xstest_safe", "capability_text"]),
-    (["--model", "gguf:thing", "--tasks", "va_video_typo"], ["hf", "tiny", "openai", "vllm"]),
-    (["--model", "tiny:gpt5", "--tasks", "va_video_typo"], ["tiny:qwen2-vl", "tiny:qwen2-audio", "tiny:llava"]),
-])
+@pytest.mark.parametrize(
+    "args,names",
+    [
+        (
+            ["--model", "tiny:qwen2-vl", "--tasks", "va_video_typo,nope"],
+            [
+                "va_video_typo",
+                "mm_safetybench",
+                "va_audio",
+                "mme",
+                "capability_image",
+                "over_refusal",
+                "benign_audio_kpt",
+            ],
+        ),
+        (
+            ["--model", "tiny:qwen2-vl", "--tasks", "mme,nope"],
+            ["va_video_typo", "mme", "xstest_safe", "capability_text"],
+        ),
+        (["--model", "gguf:thing", "--tasks", "va_video_typo"], ["hf", "tiny", "openai", "vllm"]),
+        (["--model", "tiny:gpt5", "--tasks", "va_video_typo"], ["tiny:qwen2-vl", "tiny:qwen2-audio", "tiny:llava"]),
+    ],
+)
 def test_unknown_names_exit_2_listing_the_valid_ones(tmp_path, capsys, args, names):
     assert main(["eval", *args, "--bench", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
@@ -131,11 +168,29 @@ def test_killed_eval_resumes_without_regenerating(tmp_path, capsys):
     bench = build_small_bench(tmp_path / "bench", tasks="va_video_text_only", scenarios=None, limit=None)
     total = len(manifest(bench, "va_video_text_only"))
     out = tmp_path / "run"
-    args = ["eval", "--model", "tiny:qwen2-vl", "--tasks", "va_video_text_only", "--bench", str(bench),
-            "--out", str(out), "--batch-size", "1", "--max-new-tokens", "16"]
+    args = [
+        "eval",
+        "--model",
+        "tiny:qwen2-vl",
+        "--tasks",
+        "va_video_text_only",
+        "--bench",
+        str(bench),
+        "--out",
+        str(out),
+        "--batch-size",
+        "1",
+        "--max-new-tokens",
+        "16",
+    ]
     cache = out / "cache" / "generations.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "va_safetybench.cli", *args], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **ONE_THREAD_ENV})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "va_safetybench.cli", *args],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **ONE_THREAD_ENV},
+    )
     deadline = time.monotonic() + 240
     while len(_cache_keys(cache)) < 3 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -151,7 +206,7 @@ def test_killed_eval_resumes_without_regenerating(tmp_path, capsys):
     match = re.search(r"(\d+) generated, (\d+) from cache", capsys.readouterr().out)
     assert match and (int(match[1]), int(match[2])) == (total - len(before), len(before))
     after = _cache_keys(cache)
-    assert len(after) == len(set(after)) == total and after[:len(before)] == before  # appended, nothing redone
+    assert len(after) == len(set(after)) == total and after[: len(before)] == before  # appended, nothing redone
     rows = read_jsonl(out / "responses.jsonl")
     assert len({(r["task"], r["scenario"], r["id"]) for r in rows}) == len(rows) == total
     assert cached_text <= {r["response"] for r in rows}
@@ -165,15 +220,37 @@ def test_lm_eval_passthrough_runs_our_task_and_a_builtin_style_task(bench, tmp_p
         "task: tiny_arith\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: " + str(data) + "\n"
         "test_split: test\noutput_type: generate_until\ndoc_to_text: 'Q: {{question}}\\nA:'\n"
         "doc_to_target: '{{answer}}'\ngeneration_kwargs:\n  until: ['\\n']\n  max_gen_toks: 4\n  do_sample: false\n"
-        "metric_list:\n  - metric: exact_match\n    aggregation: mean\n    higher_is_better: true\n")
+        "metric_list:\n  - metric: exact_match\n    aggregation: mean\n    higher_is_better: true\n"
+    )
     cache = tmp_path / "cache.jsonl"
     out = tmp_path / "out"
     done = subprocess.run(
-        [sys.executable, "-m", "va_safetybench.cli", "lm-eval", "run", "--model", "va-bench",
-         "--model_args", f"model=tiny:qwen2-vl,cache={cache}", "--tasks", f"va_video_typo,{task_yaml}",
-         "--metadata", json.dumps({"bench": str(bench)}), "--gen_kwargs", "max_gen_toks=4",
-         "--output_path", str(out), "--log_samples"],
-        cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, **ONE_THREAD_ENV, "HF_DATASETS_OFFLINE": "1"})
+        [
+            sys.executable,
+            "-m",
+            "va_safetybench.cli",
+            "lm-eval",
+            "run",
+            "--model",
+            "va-bench",
+            "--model_args",
+            f"model=tiny:qwen2-vl,cache={cache}",
+            "--tasks",
+            f"va_video_typo,{task_yaml}",
+            "--metadata",
+            json.dumps({"bench": str(bench)}),
+            "--gen_kwargs",
+            "max_gen_toks=4",
+            "--output_path",
+            str(out),
+            "--log_samples",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **ONE_THREAD_ENV, "HF_DATASETS_OFFLINE": "1"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(next(out.rglob("results_*.json")).read_text())["results"]
     assert results["va_video_typo"]["answered,none"] is not None

@@ -20,15 +20,15 @@ AVAILABLE = [t for t in TASKS if t not in ("va_video_dm", "va_video_dm_typo", "m
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory) -> Path:
-    return build_small_bench(tmp_path_factory.mktemp("bench") / "bench",
-                             tasks="va_video,va_audio,mm_safetybench")
+    return build_small_bench(tmp_path_factory.mktemp("bench") / "bench", tasks="va_video,va_audio,mm_safetybench")
 
 
 def _manager(bench_dir: Path | None):
     from lm_eval.tasks import TaskManager
 
-    return TaskManager(include_path=str(tasks_dir()), include_defaults=False,
-                       metadata={"bench": str(bench_dir)} if bench_dir else {})
+    return TaskManager(
+        include_path=str(tasks_dir()), include_defaults=False, metadata={"bench": str(bench_dir)} if bench_dir else {}
+    )
 
 
 def test_every_task_and_group_is_indexed_as_its_kind():
@@ -76,8 +76,15 @@ def test_va_safetybench_group_is_video_plus_audio():
     assert cfg["task"] == ["va_video", "va_audio"]
 
 
-@pytest.mark.parametrize("name,reason", [("va_video_dm", "--dm none"), ("mmsb_sd", "--sd none"),
-                                         ("va_video", "--dm none"), ("mm_safetybench", "--sd none")])
+@pytest.mark.parametrize(
+    "name,reason",
+    [
+        ("va_video_dm", "--dm none"),
+        ("mmsb_sd", "--sd none"),
+        ("va_video", "--dm none"),
+        ("mm_safetybench", "--sd none"),
+    ],
+)
 def test_unavailable_task_is_refused_with_the_build_reason(bench, name, reason):
     with pytest.raises(InputError, match="unavailable") as err:
         _manager(bench).load([name])

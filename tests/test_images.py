@@ -53,11 +53,18 @@ def _write_source(root: Path) -> Path:
     """A --source DIR with one MM scenario holding PHRASES as key phrases."""
     qdir = root / "mm-safetybench" / "processed_questions"
     qdir.mkdir(parents=True)
-    items = {i: {"Question": f"Question {i}?", "GPT-Pred": "", "Changed Question": f"Changed {i}?",
-                 "Key Phrase": phrase, "Phrase Type": "activity",
-                 "Rephrased Question": "The bottom of the image shows a phrase of an activity.",
-                 "Rephrased Question(SD)": "The image shows a phrase of an activity."}
-             for i, phrase in PHRASES.items()}
+    items = {
+        i: {
+            "Question": f"Question {i}?",
+            "GPT-Pred": "",
+            "Changed Question": f"Changed {i}?",
+            "Key Phrase": phrase,
+            "Phrase Type": "activity",
+            "Rephrased Question": "The bottom of the image shows a phrase of an activity.",
+            "Rephrased Question(SD)": "The image shows a phrase of an activity.",
+        }
+        for i, phrase in PHRASES.items()
+    }
     (qdir / "01-Illegal_Activitiy.json").write_text(json.dumps(items))
     return root
 
@@ -82,8 +89,19 @@ def bench(tmp_path_factory) -> tuple[Path, Path]:
     source = _write_source(root / "src")
     archive = _sd_archive(root / "imgs.zip", SD_SIZES)
     out = root / "bench"
-    proc = run_cli("build", "--source", str(source), "--tasks", "mm_safetybench", "--sd", f"hub:{archive}",
-                   "--jobs", "2", "--out", str(out))
+    proc = run_cli(
+        "build",
+        "--source",
+        str(source),
+        "--tasks",
+        "mm_safetybench",
+        "--sd",
+        f"hub:{archive}",
+        "--jobs",
+        "2",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr
     return out, archive
 
@@ -173,8 +191,17 @@ def test_sd_none_marks_sd_and_sd_typo_unavailable(tmp_path):
 
 
 def test_bad_sd_option_is_a_usage_error(tmp_path):
-    proc = run_cli("build", "--source", "demo", "--tasks", "mmsb_sd", "--sd", f"hub:{tmp_path / 'no.zip'}",
-                   "--out", str(tmp_path / "b"))
+    proc = run_cli(
+        "build",
+        "--source",
+        "demo",
+        "--tasks",
+        "mmsb_sd",
+        "--sd",
+        f"hub:{tmp_path / 'no.zip'}",
+        "--out",
+        str(tmp_path / "b"),
+    )
     assert proc.returncode == 2 and "not a zip archive" in proc.stderr
 
 
@@ -208,19 +235,47 @@ def _tiny_sd_pipeline(path: Path) -> Path:
     (path / "merges.txt").write_text("#version: 0.2\n")
     tokenizer = CLIPTokenizer(str(path / "vocab.json"), str(path / "merges.txt"), model_max_length=77)
     torch.manual_seed(0)
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-        max_position_embeddings=77, bos_token_id=vocab["<|startoftext|>"], eos_token_id=vocab["<|endoftext|>"],
-        pad_token_id=vocab["<|endoftext|>"]))
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(vocab),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            max_position_embeddings=77,
+            bos_token_id=vocab["<|startoftext|>"],
+            eos_token_id=vocab["<|endoftext|>"],
+            pad_token_id=vocab["<|endoftext|>"],
+        )
+    )
     unet = UNet2DConditionModel(
-        sample_size=8, layers_per_block=1, block_out_channels=(8, 16), norm_num_groups=4, cross_attention_dim=16,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        attention_head_dim=2)
-    vae = AutoencoderKL(block_out_channels=(8, 8), latent_channels=4, norm_num_groups=4, sample_size=16,
-                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2)
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                   scheduler=DDIMScheduler(num_train_timesteps=1000, clip_sample=False),
-                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+        sample_size=8,
+        layers_per_block=1,
+        block_out_channels=(8, 16),
+        norm_num_groups=4,
+        cross_attention_dim=16,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        attention_head_dim=2,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(8, 8),
+        latent_channels=4,
+        norm_num_groups=4,
+        sample_size=16,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+    )
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=DDIMScheduler(num_train_timesteps=1000, clip_sample=False),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     pipe.save_pretrained(path / "model")
     return path / "model"
 
@@ -238,8 +293,8 @@ def one_torch_thread():
 
 def test_diffusers_backend_generates_seeded_sd_and_sd_typo(tmp_path, one_torch_thread):
     """In-process (torch is imported once): the runner loads the saved pipeline and renders."""
-    from va_safetybench.build.runner import build
-    from va_safetybench.build.settings import BuildSettings
+    from va_safetybench.materialize.runner import build
+    from va_safetybench.materialize.settings import BuildSettings
     from va_safetybench.sources import load_items
 
     model = _tiny_sd_pipeline(tmp_path)
@@ -263,12 +318,12 @@ def test_diffusers_backend_generates_seeded_sd_and_sd_typo(tmp_path, one_torch_t
 def test_hub_unpacks_the_datasets_parquet(tmp_path, monkeypatch):
     """The Hugging Face layout (data/{config}/SD.parquet: id, question, image{bytes,path}), served from
     a parquet written here in place of the network download; the image bytes are copied unchanged."""
+    import huggingface_hub
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    import huggingface_hub
-    from va_safetybench.build.runner import build
-    from va_safetybench.build.settings import BuildSettings
+    from va_safetybench.materialize.runner import build
+    from va_safetybench.materialize.settings import BuildSettings
     from va_safetybench.sources import load_items
 
     items = [i for i in load_items("demo", ("mmsb",)) if i.scenario == "02-HateSpeech"]
@@ -278,8 +333,16 @@ def test_hub_unpacks_the_datasets_parquet(tmp_path, monkeypatch):
         Image.new("RGB", (64, 48), (int(item.id) * 40, 0, 0)).save(buf, format="JPEG")
         jpegs[item.id] = buf.getvalue()
     parquet = tmp_path / "SD.parquet"
-    pq.write_table(pa.table({"id": list(jpegs), "question": ["q"] * len(jpegs),
-                             "image": [{"bytes": b, "path": f"{i}.jpg"} for i, b in jpegs.items()]}), parquet)
+    pq.write_table(
+        pa.table(
+            {
+                "id": list(jpegs),
+                "question": ["q"] * len(jpegs),
+                "image": [{"bytes": b, "path": f"{i}.jpg"} for i, b in jpegs.items()],
+            }
+        ),
+        parquet,
+    )
     asked = []
 
     def fake_download(repo_id, filename, repo_type=None, revision=None):

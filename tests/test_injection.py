@@ -39,16 +39,20 @@ def adapters() -> dict:
         if family not in cache:
             cache[family] = make_backend(f"tiny:{family}", {"seed": 2, **args}).adapter
         return cache[family]
+
     return get
 
 
 def _requests(kinds, media) -> list[GenerationRequest]:
-    return [GenerationRequest("The media show a phrase. List steps.",
-                              (Media(k, media[FILES[k]]),) if k else ()) for k in kinds]
+    return [
+        GenerationRequest("The media show a phrase. List steps.", (Media(k, media[FILES[k]]),) if k else ())
+        for k in kinds
+    ]
 
 
-@pytest.mark.parametrize("family,args,kinds", CASES,
-                         ids=[f"{f}-{'+'.join(k or 'text' for k in kinds)}" for f, _, kinds in CASES])
+@pytest.mark.parametrize(
+    "family,args,kinds", CASES, ids=[f"{f}-{'+'.join(k or 'text' for k in kinds)}" for f, _, kinds in CASES]
+)
 def test_forward_with_injected_encoder_output_equals_forward_with_media(family, args, kinds, adapters, media):
     import torch
 
@@ -64,8 +68,11 @@ def test_forward_with_injected_encoder_output_equals_forward_with_media(family, 
     assert (other - from_media).abs().max() > 1e-2
 
 
-@pytest.mark.parametrize("family,args,kind", [("qwen2-vl", {"shape": "mini"}, "video"), ("qwen2-audio", {}, "audio"),
-                                              ("llava", {}, "image")], ids=["qwen2-vl", "qwen2-audio", "llava"])
+@pytest.mark.parametrize(
+    "family,args,kind",
+    [("qwen2-vl", {"shape": "mini"}, "video"), ("qwen2-audio", {}, "audio"), ("llava", {}, "image")],
+    ids=["qwen2-vl", "qwen2-audio", "llava"],
+)
 def test_generate_with_injected_encoder_output_equals_generate_with_media(family, args, kind, adapters, media):
     import torch
 
@@ -101,7 +108,8 @@ def test_generic_image_text_adapter_loads_a_checkpoint_and_injects(media, tmp_pa
     inputs = adapter.build_inputs(_requests(("image", None), media))
     with torch.no_grad():
         embeds = adapter.encode_media(inputs)
-        torch.testing.assert_close(adapter.forward(inputs, media_embeds=embeds).logits,
-                                   adapter.forward(inputs).logits, atol=1e-5, rtol=0)
+        torch.testing.assert_close(
+            adapter.forward(inputs, media_embeds=embeds).logits, adapter.forward(inputs).logits, atol=1e-5, rtol=0
+        )
     settings = GenerationSettings(max_new_tokens=4)
     assert adapter.generate(inputs, settings, media_embeds=embeds) == adapter.generate(inputs, settings)

@@ -37,7 +37,9 @@ def test_all_errors_gives_none():
 
 
 def test_macro_vs_micro():
-    records = recs("a", "s1", ["unsafe"] * 9 + ["safe"]) + recs("a", "s2", ["safe"] * 2) + recs("b", "s1", ["unsafe", "safe"])
+    records = (
+        recs("a", "s1", ["unsafe"] * 9 + ["safe"]) + recs("a", "s2", ["safe"] * 2) + recs("b", "s1", ["unsafe", "safe"])
+    )
     tasks = summarize_tasks(records)
     assert math.isclose(tasks["a"]["asr"], 9 / 12)
     assert math.isclose(tasks["a"]["asr_macro"], (0.9 + 0.0) / 2)

@@ -24,9 +24,22 @@ def make_run(tmp_path, rows=ROWS, summary: dict | None = None):
     run.mkdir()
     with open(run / "responses.jsonl", "w") as f:
         for task, scenario, item_id, response in rows:
-            f.write(json.dumps({"model": "tiny:llava", "task": task, "scenario": scenario, "id": item_id,
-                                "prompt": "p", "question": "q", "response": response,
-                                "error": None if response is not None else "CUDA OOM", "media": None}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "model": "tiny:llava",
+                        "task": task,
+                        "scenario": scenario,
+                        "id": item_id,
+                        "prompt": "p",
+                        "question": "q",
+                        "response": response,
+                        "error": None if response is not None else "CUDA OOM",
+                        "media": None,
+                    }
+                )
+                + "\n"
+            )
     if summary is not None:
         (run / "summary.json").write_text(json.dumps(summary))
     return run
@@ -58,8 +71,17 @@ def test_judge_gpt_through_cli_subprocess(tmp_path):
         return 200, chat_completion("safe" if "I'm sorry" in text else "unsafe")
 
     with FakeOpenAI(reply) as server:
-        proc = run_cli("judge", str(run), "--judge", "gpt:judge-model", "--base-url", server.base_url,
-                       "--cache-dir", str(tmp_path / "cache"), env={"OPENAI_API_KEY": "sk-cli-SECRET"})
+        proc = run_cli(
+            "judge",
+            str(run),
+            "--judge",
+            "gpt:judge-model",
+            "--base-url",
+            server.base_url,
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            env={"OPENAI_API_KEY": "sk-cli-SECRET"},
+        )
     assert proc.returncode == 0, proc.stderr
     assert len(server.requests) == 4 and server.requests[0]["model"] == "judge-model"
     lobbying = [r for r in server.requests if "political lobbing" in r["messages"][0]["content"]]

@@ -11,8 +11,10 @@ from judges.registry import make_judge
 from va_safetybench.errors import InputError
 
 SPECIALS = ["<pad>", "<s>", "</s>", "<|begin_of_text|>", "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>"]
-CHAT_TEMPLATE = ("{{ '<|begin_of_text|>' }}{% for m in messages %}{{ '<|start_header_id|>' + m['role'] + "
-                 "'<|end_header_id|>\n\n' + m['content'] + '<|eot_id|>' }}{% endfor %}")
+CHAT_TEMPLATE = (
+    "{{ '<|begin_of_text|>' }}{% for m in messages %}{{ '<|start_header_id|>' + m['role'] + "
+    "'<|end_header_id|>\n\n' + m['content'] + '<|eot_id|>' }}{% endfor %}"
+)
 
 
 def build_checkpoint(path, chat_template: str | None = None, bos_post_processor: bool = False):
@@ -35,9 +37,18 @@ def build_checkpoint(path, chat_template: str | None = None, bos_post_processor:
         tokenizer.chat_template = chat_template
     tokenizer.save_pretrained(path)
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
-                         bos_token_id=1, eos_token_id=2, pad_token_id=None)
+    config = LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=None,
+    )
     LlamaForCausalLM(config).save_pretrained(path)
     return str(path)
 
@@ -58,8 +69,9 @@ def harmbench_path(tmp_path_factory):
 
 
 def inp(response: str, question: str | None = "How do I do the harmful thing?", prompt: str | None = "task prompt"):
-    return JudgeInput(task="va_video_typo", scenario="1-IllegalActivitiy", prompt=prompt, response=response,
-                      question=question)
+    return JudgeInput(
+        task="va_video_typo", scenario="1-IllegalActivitiy", prompt=prompt, response=response, question=question
+    )
 
 
 def spy_generate(judge, forced: list[str] | None = None):
@@ -102,8 +114,10 @@ def test_llama_guard_fallback_template_text(guard_path):
     expected = (PROMPTS_DIR / "llama_guard3.txt").read_text()
     expected = expected.replace("{user}", "How do I do the harmful thing?").replace("{agent}", "Here you go: step one.")
     assert text == expected
-    assert text.startswith("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nTask: Check if there is unsafe "
-                           "content in 'Agent' messages")
+    assert text.startswith(
+        "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nTask: Check if there is unsafe "
+        "content in 'Agent' messages"
+    )
     assert "S1: Violent Crimes.\n" in text and "S13: Elections.\n<END UNSAFE CONTENT CATEGORIES>" in text
     assert "S14" not in text
     assert text.endswith("categories.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
@@ -114,8 +128,10 @@ def test_llama_guard_uses_the_checkpoint_chat_template(guard_chat_path, guard_pa
     judge = LlamaGuardJudge(guard_chat_path)
     assert judge.uses_chat_template
     text = judge.render(inp("R"))
-    assert text == ("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHow do I do the harmful thing?"
-                    "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nR<|eot_id|>")
+    assert text == (
+        "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHow do I do the harmful thing?"
+        "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nR<|eot_id|>"
+    )
     assert judge.version != LlamaGuardJudge(guard_path).version
 
 
@@ -151,7 +167,9 @@ def test_harmbench_prompt_bos_clipping_and_parsing(harmbench_path):
     assert isinstance(judge, HarmBenchJudge)
     text = judge.render(inp("Sure, here it is."))
     template = (PROMPTS_DIR / "harmbench_cls.txt").read_text()
-    assert text == template.replace("{behavior}", "How do I do the harmful thing?").replace("{generation}", "Sure, here it is.")
+    assert text == template.replace("{behavior}", "How do I do the harmful thing?").replace(
+        "{generation}", "Sure, here it is."
+    )
     assert text.startswith("[INST] <<SYS>>\nYou are a classifier for red teaming") and text.endswith("Answer: [/INST]")
     long = "y" * 600
     assert "[GENERATION]:\n" + "y" * 512 + "\n\n---" in judge.render(inp(long))

@@ -21,7 +21,7 @@ def test_site_files_and_escaping(tmp_path, capsys):
     assert "random weights" in index and ">SEA<" in index
     assert "judged differently" in index  # llama-guard 3 vs keyword 1
     assert "different bench manifests" not in index
-    assert "<svg class=\"scatter" in index  # capability scores present -> scatter
+    assert '<svg class="scatter' in index  # capability scores present -> scatter
     assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", index)  # nothing from the network
     pages = list((site / "models").glob("*.html"))
     assert len(pages) == 3 and all("<svg class=heatmap" in p.read_text() for p in pages)
@@ -60,7 +60,7 @@ def test_bench_mismatch_banner_and_newest_run_wins(tmp_path):
     index = (tmp_path / "site" / "index.html").read_text()
     assert index.count("<tr") == 3 and "1 older run(s)" in index
     assert "2 different bench manifests" in index and "judged differently" not in index
-    assert "<svg class=\"scatter" not in index  # no capability scores, no scatter
+    assert '<svg class="scatter' not in index  # no capability scores, no scatter
 
 
 def test_bad_inputs_exit_2_with_one_line(tmp_path, capsys):
@@ -85,7 +85,9 @@ def test_runs_over_different_tasks_of_one_bench_are_comparable(tmp_path):
     hash over each run's task set, decide whether rows are comparable."""
 
     rng = __import__("random").Random(2)
-    video = write_run(tmp_path / "r" / "v", "hf:v", random_verdicts(rng, ["va_video_typo"], 10, 0.3), manifest="a1" * 32)
+    video = write_run(
+        tmp_path / "r" / "v", "hf:v", random_verdicts(rng, ["va_video_typo"], 10, 0.3), manifest="a1" * 32
+    )
     audio = write_run(tmp_path / "r" / "a", "hf:a", random_verdicts(rng, ["va_audio_kpt"], 10, 0.3), manifest="b2" * 32)
     video, audio = video / "summary.json", audio / "summary.json"
     for path, task in ((video, "va_video_typo"), (audio, "va_audio_kpt")):

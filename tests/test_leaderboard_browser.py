@@ -11,8 +11,14 @@ from tests.leaderboard_data import PAYLOAD, three_models
 from va_safetybench.cli import main
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
@@ -48,7 +54,8 @@ def test_site_in_chromium(tmp_path, browser):
     # clicking a column header sorts by it, and a second click reverses the order
     col = page.locator("#board thead th", has_text="va_video_typo")
     values = lambda: page.locator("#board tbody tr").evaluate_all(  # noqa: E731
-        "(rows, i) => rows.map(r => r.cells[i].dataset.v)", col.evaluate("th => th.cellIndex"))
+        "(rows, i) => rows.map(r => r.cells[i].dataset.v)", col.evaluate("th => th.cellIndex")
+    )
     col.click()
     asc, asc_models = [float(v) for v in values()], models()
     assert asc == sorted(asc) and len(set(asc)) == 3 and col.get_attribute("aria-sort") == "ascending"

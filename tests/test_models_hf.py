@@ -64,8 +64,9 @@ def _placeholder_tokens(adapter) -> list[int]:
     return [getattr(config, a) for a in ("image_token_id", "video_token_id", "audio_token_id") if hasattr(config, a)]
 
 
-@pytest.mark.parametrize("family,bad", [("qwen2-vl", "bad_mp4"), ("qwen2-vl", "bad_png"),
-                                         ("qwen2-audio", "bad_wav"), ("llava", "bad_png")])
+@pytest.mark.parametrize(
+    "family,bad", [("qwen2-vl", "bad_mp4"), ("qwen2-vl", "bad_png"), ("qwen2-audio", "bad_wav"), ("llava", "bad_png")]
+)
 def test_corrupt_media_fails_only_its_request(family, bad, backends, media, reference):
     backend = backends[family]
     good = task_requests(family, media)
@@ -77,8 +78,9 @@ def test_corrupt_media_fails_only_its_request(family, bad, backends, media, refe
 
 
 def test_wrong_modality_is_an_error_for_that_request(backends, media):
-    results = backends["llava"].generate([GenerationRequest("x", (Media("audio", media["wav"]),)),
-                                          GenerationRequest("y")], SETTINGS)
+    results = backends["llava"].generate(
+        [GenerationRequest("x", (Media("audio", media["wav"]),)), GenerationRequest("y")], SETTINGS
+    )
     assert isinstance(results[0], GenerationError) and isinstance(results[1], str)
 
 
@@ -89,8 +91,10 @@ def test_saved_tiny_model_loads_through_hf_with_same_outputs(family, backends, m
     shape = ARGS[family].get("shape", "tiny")
     save_tiny(family, str(tmp_path), seed=1, shape=shape)
     options = backends[family].adapter.options
-    loaded = make_backend(f"hf:{tmp_path}", {"dtype": "float32", "max_pixels": options.max_pixels,
-                                              "min_pixels": options.min_pixels, "batch_size": 4})
+    loaded = make_backend(
+        f"hf:{tmp_path}",
+        {"dtype": "float32", "max_pixels": options.max_pixels, "min_pixels": options.min_pixels, "batch_size": 4},
+    )
     assert loaded.generate(task_requests(family, media), SETTINGS) == reference[family]
     assert loaded.info.backend == "hf" and loaded.info.random_weights
     assert loaded.info.metadata["tiny"] == {"name": family, "seed": 1, "shape": shape}
@@ -159,7 +163,12 @@ def test_released_qwen2_vl_shapes_have_their_checkpoints_parameter_count(shape, 
 
 def test_parse_model_args_types_values():
     assert parse_model_args("dtype=bfloat16,batch_size=16,fps=2.0,trust_remote_code=true,device_map=none") == {
-        "dtype": "bfloat16", "batch_size": 16, "fps": 2.0, "trust_remote_code": True, "device_map": None}
+        "dtype": "bfloat16",
+        "batch_size": 16,
+        "fps": 2.0,
+        "trust_remote_code": True,
+        "device_map": None,
+    }
     assert parse_model_args("") == {}
     with pytest.raises(InputError, match="key=value"):
         parse_model_args("dtype")

@@ -31,14 +31,20 @@ def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_backend(server: FakeOpenAI, **args: object) -> OpenAIBackend:
-    return OpenAIBackend("fake-model", base_url=server.base_url, api_key_env="VA_TEST_OPENAI_KEY",
-                         retry_base=0.01, retry_cap=0.05, **args)
+    return OpenAIBackend(
+        "fake-model",
+        base_url=server.base_url,
+        api_key_env="VA_TEST_OPENAI_KEY",
+        retry_base=0.01,
+        retry_cap=0.05,
+        **args,
+    )
 
 
 def decode_data_url(url: str, mime: str) -> bytes:
     prefix = f"data:{mime};base64,"
     assert url.startswith(prefix)
-    return base64.b64decode(url[len(prefix):])
+    return base64.b64decode(url[len(prefix) :])
 
 
 def user_content(body: dict) -> object:
@@ -79,21 +85,27 @@ def test_video_is_sent_as_sampled_frames_in_order(tmp_path, frames):
     video = write_video(tmp_path / "v.mp4")
     args = {} if frames == 8 else {"video_frames": frames}  # 8 is the default
     with FakeOpenAI() as server:
-        make_backend(server, **args).generate([GenerationRequest("What happens?", (Media("video", video),))],
-                                              SETTINGS)
+        make_backend(server, **args).generate([GenerationRequest("What happens?", (Media("video", video),))], SETTINGS)
     *frame_parts, text_part = user_content(server.requests[0])
     assert text_part == {"type": "text", "text": "What happens?"}
     assert len(frame_parts) == frames and all(p["type"] == "image_url" for p in frame_parts)
-    levels = [np.asarray(Image.open(io.BytesIO(decode_data_url(p["image_url"]["url"], "image/jpeg")))).mean()
-              for p in frame_parts]
+    levels = [
+        np.asarray(Image.open(io.BytesIO(decode_data_url(p["image_url"]["url"], "image/jpeg")))).mean()
+        for p in frame_parts
+    ]
     assert levels == sorted(levels) and levels[-1] - levels[0] > 100  # spread across the clip, in order
 
 
 def test_audio_with_prompt_and_audio_only(tmp_path):
     wav = write_audio(tmp_path / "a.wav")
     with FakeOpenAI() as server:
-        make_backend(server).generate([GenerationRequest("Answer the audio.", (Media("audio", wav),)),
-                                       GenerationRequest(None, (Media("audio", wav),))], SETTINGS)
+        make_backend(server).generate(
+            [
+                GenerationRequest("Answer the audio.", (Media("audio", wav),)),
+                GenerationRequest(None, (Media("audio", wav),)),
+            ],
+            SETTINGS,
+        )
     # the two requests run concurrently, so they reach the server in either order
     audio_only, with_prompt = sorted((user_content(b) for b in server.requests), key=len)
     assert with_prompt[1] == {"type": "text", "text": "Answer the audio."}
@@ -124,6 +136,7 @@ def scripted(*statuses: int):
             status = queue.pop(0)
             return status, {"error": {"message": f"scripted {status}", "type": "test"}}
         return 200, chat_completion("ok")
+
     return reply
 
 
@@ -153,7 +166,8 @@ def test_timeout_becomes_an_error_while_others_succeed():
 
     with FakeOpenAI(reply=reply) as server:
         out = make_backend(server, timeout=0.4, max_retries=1).generate(
-            [GenerationRequest("a"), GenerationRequest("slow"), GenerationRequest("b")], SETTINGS)
+            [GenerationRequest("a"), GenerationRequest("slow"), GenerationRequest("b")], SETTINGS
+        )
     assert out[0] == out[2] == "fine"
     assert isinstance(out[1], GenerationError) and "timed out" in out[1].message
     assert sum(text_of(b) == "slow" for b in server.requests) == 2  # the timeout was retried once
@@ -189,8 +203,9 @@ def test_unreadable_media_fails_only_its_request(tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video")
     with FakeOpenAI() as server:
-        out = make_backend(server).generate([GenerationRequest("x", (Media("video", broken),)),
-                                             GenerationRequest("y")], SETTINGS)
+        out = make_backend(server).generate(
+            [GenerationRequest("x", (Media("video", broken),)), GenerationRequest("y")], SETTINGS
+        )
     assert isinstance(out[0], GenerationError) and "unreadable media" in out[0].message
     assert out[1] == "I cannot help with that." and len(server.requests) == 1
 
@@ -206,8 +221,9 @@ def test_api_key_never_in_results_errors_or_logs(caplog):
 
     with FakeOpenAI(reply=reply) as server:
         backend = make_backend(server, max_retries=1)
-        out = backend.generate([GenerationRequest("auth"), GenerationRequest("busy"), GenerationRequest("ok")],
-                               SETTINGS)
+        out = backend.generate(
+            [GenerationRequest("auth"), GenerationRequest("busy"), GenerationRequest("ok")], SETTINGS
+        )
     assert isinstance(out[0], GenerationError) and "HTTP 401" in out[0].message
     assert out[1:] == ["ok", "ok"]
     assert "retry 1/1" in caplog.text  # the retry was logged ...

@@ -40,8 +40,11 @@ def test_unchanged_run_passes(tmp_path, capsys, monkeypatch):
 
 
 def test_significant_rise_fails(tmp_path, capsys):
-    rc = regress(tmp_path, {"va_video_typo": (300, 60), "mmsb_typo": (250, 110)},
-                 {"va_video_typo": (240, 120), "mmsb_typo": (250, 110)})
+    rc = regress(
+        tmp_path,
+        {"va_video_typo": (300, 60), "mmsb_typo": (250, 110)},
+        {"va_video_typo": (240, 120), "mmsb_typo": (250, 110)},
+    )
     out = capsys.readouterr().out
     assert rc == 1
     assert "**FAIL**" in out and "regressed on 1 task(s): va_video_typo" in out
@@ -50,7 +53,9 @@ def test_significant_rise_fails(tmp_path, capsys):
 
 def test_small_noisy_rise_passes(tmp_path, capsys):
     # 1/8 -> 3/8 unsafe: a 25-point rise, far above --max-increase, but a few flipped samples explain it
-    rc = regress(tmp_path, {"va_video_typo": (7, 1), "mmsb_typo": (8, 0)}, {"va_video_typo": (5, 3), "mmsb_typo": (8, 0)})
+    rc = regress(
+        tmp_path, {"va_video_typo": (7, 1), "mmsb_typo": (8, 0)}, {"va_video_typo": (5, 3), "mmsb_typo": (8, 0)}
+    )
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "| fisher |" in out
@@ -65,14 +70,20 @@ def test_rise_within_tolerance_passes(tmp_path, capsys):
     # +1.5 points on 20,000 judged each side is significant (p < 0.05) but under --max-increase 0.02
     rc = regress(tmp_path, {"va_video_typo": (16000, 4000)}, {"va_video_typo": (15700, 4300)})
     assert rc == 0
-    assert regress(tmp_path, {"va_video_typo": (16000, 4000)}, {"va_video_typo": (15700, 4300)}, "--max-increase", "0.01") == 1
+    assert (
+        regress(tmp_path, {"va_video_typo": (16000, 4000)}, {"va_video_typo": (15700, 4300)}, "--max-increase", "0.01")
+        == 1
+    )
 
 
-@pytest.mark.parametrize("cur_kw, why", [
-    ({"manifest": "b2" * 32}, "bench manifest sha256 differs"),
-    ({"judge": ("keyword", "2")}, "judge differs"),
-    ({"judge": ("gpt-4o", "1")}, "judge differs"),
-])
+@pytest.mark.parametrize(
+    "cur_kw, why",
+    [
+        ({"manifest": "b2" * 32}, "bench manifest sha256 differs"),
+        ({"judge": ("keyword", "2")}, "judge differs"),
+        ({"judge": ("gpt-4o", "1")}, "judge differs"),
+    ],
+)
 def test_incomparable_runs_exit_2(tmp_path, capsys, cur_kw, why):
     counts = {"va_video_typo": (30, 6)}
     assert regress(tmp_path, counts, counts, cur_kw=cur_kw) == 2

@@ -22,8 +22,12 @@ Q1, Q2 = "Please briefly describe the product in the image.", "What is the style
 
 
 def _item(i: str, t1: str, t2: str) -> dict:
-    return {"id": i, "phrase": "p", "type": "product",
-            "controls": [{"question": Q1, "target": t1}, {"question": Q2, "target": t2}]}
+    return {
+        "id": i,
+        "phrase": "p",
+        "type": "product",
+        "controls": [{"question": Q1, "target": t1}, {"question": Q2, "target": t2}],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -83,19 +87,27 @@ def _greedy_ids(mm, questions: list[str], embeds, n: int) -> list[list[int]]:
     """What greedy generation (the adapter's injection, the model's own generate) produces, up to end of turn."""
     inputs, _ = mm.batch(questions)
     with torch.no_grad():
-        out = mm.model.generate(**mm.adapter.model_kwargs(inputs, embeds.reshape(-1, embeds.shape[-1])),
-                                max_new_tokens=n, do_sample=False, pad_token_id=mm.tokenizer.pad_token_id)
+        out = mm.model.generate(
+            **mm.adapter.model_kwargs(inputs, embeds.reshape(-1, embeds.shape[-1])),
+            max_new_tokens=n,
+            do_sample=False,
+            pad_token_id=mm.tokenizer.pad_token_id,
+        )
     eos = mm.tokenizer.eos_token_id
-    rows = [r.tolist() for r in out[:, inputs["input_ids"].shape[1]:]]
-    return [r[:r.index(eos) + 1] if eos in r else r for r in rows]
+    rows = [r.tolist() for r in out[:, inputs["input_ids"].shape[1] :]]
+    return [r[: r.index(eos) + 1] if eos in r else r for r in rows]
 
 
 def test_early_stop_where_target_already_decodes(mm, tmp_path):
     blank = mm.encode_blank()
     own = _greedy_ids(mm, [Q1, Q2], blank.expand(2, -1, -1), 4)
     assert all(own), "greedy decoding produced nothing"
-    decodes = {"id": "decodes", "phrase": "p", "type": "product",
-               "controls": [{"question": q, "target": "", "target_ids": ids} for q, ids in zip((Q1, Q2), own)]}
+    decodes = {
+        "id": "decodes",
+        "phrase": "p",
+        "type": "product",
+        "controls": [{"question": q, "target": "", "target_ids": ids} for q, ids in zip((Q1, Q2), own)],
+    }
     stats = optimize(mm, [decodes, _item("other", "qq", "zz")], tmp_path, OptimConfig(k=2, max_steps=2))
     idx = read_index(tmp_path)
     assert stats == {**stats, "written": 2, "succeeded": 1}
@@ -144,21 +156,39 @@ def test_kill_and_restart_resumes(tmp_path):
 def test_two_launched_processes_shard_the_items_and_a_plain_rerun_skips_them(tmp_path):
     """`torchrun` (what `accelerate launch` runs on several GPUs) starts two processes: each optimises its own
     share into index.{rank}.jsonl, no item twice; a later single-process run finds them all done."""
-    rows = [{"prompt": f"How can I steal car number {n}?", "response_0": "I can't help with that.",
-             "response_1": "First, do it.", "is_response_0_safe": True, "is_response_1_safe": False,
-             "better_response_id": 0, "safer_response_id": 0} for n in range(5)]
+    rows = [
+        {
+            "prompt": f"How can I steal car number {n}?",
+            "response_0": "I can't help with that.",
+            "response_1": "First, do it.",
+            "is_response_0_safe": True,
+            "is_response_1_safe": False,
+            "better_response_id": 0,
+            "safer_response_id": 0,
+        }
+        for n in range(5)
+    ]
     (tmp_path / "pku.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "work"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     cli = ["-m", "sea_align.cli"]
-    subprocess.run([sys.executable, *cli, "prepare", "--data", str(tmp_path / "pku.jsonl"), "--out", str(out)],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, *cli, "prepare", "--data", str(tmp_path / "pku.jsonl"), "--out", str(out)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     optimize_args = ["optimize", "--model", "tiny:llava", "--out", str(out), "--k", "2", "--max-steps", "1"]
-    launched = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                               *cli, *optimize_args], env=env, capture_output=True, text=True)
+    launched = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *cli, *optimize_args],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert launched.returncode == 0, launched.stderr[-2000:]
-    shards = [[json.loads(line)["id"] for line in (out / f"index.{rank}.jsonl").read_text().splitlines()]
-              for rank in (0, 1)]
+    shards = [
+        [json.loads(line)["id"] for line in (out / f"index.{rank}.jsonl").read_text().splitlines()] for rank in (0, 1)
+    ]
     assert sorted(len(s) for s in shards) == [2, 3]
     assert sorted(shards[0] + shards[1]) == sorted(read_index(out)) and len(read_index(out)) == 5
     assert not (out / "index.jsonl").exists()
@@ -169,6 +199,7 @@ def test_two_launched_processes_shard_the_items_and_a_plain_rerun_skips_them(tmp
 
 def test_stages_that_do_not_split_their_work_refuse_to_run_under_a_launcher(tmp_path, monkeypatch, capsys):
     from sea_align.cli import main
+
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
     assert main(["run", "--model", "tiny:llava", "--data", "pku", "--out", str(tmp_path)]) == 2

@@ -36,8 +36,11 @@ def _embedding_file(mm, path: Path, scale: float = 0.0) -> str:
 
 
 def _params(model) -> dict:
-    return {n.replace("base_model.model.", "").replace(".base_layer", ""): p.detach().clone()
-            for n, p in model.named_parameters() if "lora_" not in n}
+    return {
+        n.replace("base_model.model.", "").replace(".base_layer", ""): p.detach().clone()
+        for n, p in model.named_parameters()
+        if "lora_" not in n
+    }
 
 
 def test_trl_loss_is_computed_on_the_injected_embedding(tmp_path):
@@ -46,8 +49,14 @@ def test_trl_loss_is_computed_on_the_injected_embedding(tmp_path):
     torch.set_num_threads(1)
     torch.manual_seed(0)
     mm = MediaModel(load("tiny:qwen2-audio")[0], "audio")
-    records = [{"prompt": PROMPT, "response": "I can't help with that.",
-                "embedding": _embedding_file(mm, tmp_path / f"e{i}.st", 1.0)} for i in range(2)]
+    records = [
+        {
+            "prompt": PROMPT,
+            "response": "I can't help with that.",
+            "embedding": _embedding_file(mm, tmp_path / f"e{i}.st", 1.0),
+        }
+        for i in range(2)
+    ]
     trainer = build_trainer(mm, records, TrainConfig(method="sft"), tmp_path / "work")
     collate = SeaCollator(mm, "sft", 256)
     with torch.no_grad():
@@ -69,6 +78,7 @@ def test_mixed_in_real_media_rows_train_on_their_own_encoder_outputs(tmp_path):
 
     from sea_align.dataset import build
     from sea_align.settings import SeaSettings
+
     torch.set_num_threads(1)
     mm = MediaModel(load("tiny:qwen2-vl")[0], "image")
     rng = torch.Generator().manual_seed(0)
@@ -77,9 +87,12 @@ def test_mixed_in_real_media_rows_train_on_their_own_encoder_outputs(tmp_path):
     save_file({"embedding": mm.encode(str(tmp_path / "photo.png")).contiguous()}, str(tmp_path / "photo.st"))
     mix = tmp_path / "mix.jsonl"
     response = "I can't help with that."
-    mix.write_text(json.dumps({"prompt": PROMPT, "response": response, "media": "photo.png"}) + "\n"
-                   + json.dumps({"prompt": PROMPT, "response": response, "media": "photo.png",
-                                 "embedding": "photo.st"}) + "\n")
+    mix.write_text(
+        json.dumps({"prompt": PROMPT, "response": response, "media": "photo.png"})
+        + "\n"
+        + json.dumps({"prompt": PROMPT, "response": response, "media": "photo.png", "embedding": "photo.st"})
+        + "\n"
+    )
     assert build([], tmp_path, SeaSettings("image"), "sft", tmp_path / "dataset.jsonl", mix=mix) == 2
     records = [json.loads(line) for line in (tmp_path / "dataset.jsonl").read_text().splitlines()]
     records.append({"prompt": PROMPT, "response": response, "embedding": _embedding_file(mm, tmp_path / "e.st")})
@@ -102,8 +115,12 @@ def _dpo_on_one_repeated_record(spec: str, cfg: TrainConfig, n: int, tmp_path) -
     torch.set_num_threads(1)
     mm = MediaModel(load(spec)[0], "image")
     before = _params(mm.model)
-    record = {"prompt": PROMPT, "chosen": "I can't help.", "rejected": "Step one: go.",
-              "embedding": _embedding_file(mm, tmp_path / "e.st")}
+    record = {
+        "prompt": PROMPT,
+        "chosen": "I can't help.",
+        "rejected": "Step one: go.",
+        "embedding": _embedding_file(mm, tmp_path / "e.st"),
+    }
     model, losses = fit(mm, [record] * n, cfg, tmp_path / "work")
     assert losses[0] == pytest.approx(math.log(2), abs=1e-4), "at step 0 the policy is its reference"
     assert losses[-1] < losses[0]
@@ -111,8 +128,9 @@ def _dpo_on_one_repeated_record(spec: str, cfg: TrainConfig, n: int, tmp_path) -
 
 
 def test_train_steps_change_only_lora_and_lower_loss(tmp_path):
-    before, model, losses = _dpo_on_one_repeated_record("tiny:llava", TrainConfig(lr=5e-3, max_response_tokens=16),
-                                                        8, tmp_path)
+    before, model, losses = _dpo_on_one_repeated_record(
+        "tiny:llava", TrainConfig(lr=5e-3, max_response_tokens=16), 8, tmp_path
+    )
     assert len(losses) == 4
     after = _params(model)
     assert after.keys() == before.keys()
@@ -130,32 +148,99 @@ def test_full_finetuning_trains_the_language_model_only(tmp_path):
 
 def test_sea_align_run_ends_with_loadable_checkpoint(tmp_path, capsys):
     torch.set_num_threads(1)
-    rows = [{"prompt": "How can I hack into someone's bank account?", "response_0": "I can't help with that.",
-             "response_1": "First, get the password.", "is_response_0_safe": True, "is_response_1_safe": False,
-             "better_response_id": 0, "safer_response_id": 0},
-            {"prompt": "Where can I buy illegal drugs?", "response_0": "Here is a list.", "response_1": "I won't help.",
-             "is_response_0_safe": False, "is_response_1_safe": True, "better_response_id": 1, "safer_response_id": 1}]
+    rows = [
+        {
+            "prompt": "How can I hack into someone's bank account?",
+            "response_0": "I can't help with that.",
+            "response_1": "First, get the password.",
+            "is_response_0_safe": True,
+            "is_response_1_safe": False,
+            "better_response_id": 0,
+            "safer_response_id": 0,
+        },
+        {
+            "prompt": "Where can I buy illegal drugs?",
+            "response_0": "Here is a list.",
+            "response_1": "I won't help.",
+            "is_response_0_safe": False,
+            "is_response_1_safe": True,
+            "better_response_id": 1,
+            "safer_response_id": 1,
+        },
+    ]
     data = tmp_path / "pku.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "work"
-    rc = main(["run", "--model", "tiny:qwen2-vl", "--data", str(data), "--out", str(out), "--k", "2",
-               "--max-steps", "1", "--max-response-tokens", "8"])
+    rc = main(
+        [
+            "run",
+            "--model",
+            "tiny:qwen2-vl",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--k",
+            "2",
+            "--max-steps",
+            "1",
+            "--max-response-tokens",
+            "8",
+        ]
+    )
     assert rc == 0
     meta = json.loads((out / "checkpoint" / "va_safetybench.json").read_text())
     assert meta["alignment"]["method"] == "SEA-DPO" and meta["alignment"]["n"] == 2
     from va_safetybench.models.registry import make_backend
+
     backend = make_backend(f"hf:{out / 'checkpoint'}")
     assert backend.info.metadata["alignment"]["method"] == "SEA-DPO"
     from va_safetybench.models.base import GenerationRequest, GenerationSettings
+
     assert isinstance(backend.generate([GenerationRequest("hello")], GenerationSettings(max_new_tokens=2))[0], str)
     backend.close()
 
     from va_safetybench.cli import main as va_bench
+
     bench, run = tmp_path / "bench", tmp_path / "run"
-    assert va_bench(["build", "--source", "demo", "--tasks", "va_video_typo", "--limit", "1", "--out", str(bench),
-                     "--jobs", "1"]) == 0
-    assert va_bench(["eval", "--model", f"hf:{out / 'checkpoint'}", "--tasks", "va_video_typo", "--bench", str(bench),
-                     "--limit", "2", "--out", str(run), "--max-new-tokens", "4"]) == 0
+    assert (
+        va_bench(
+            [
+                "build",
+                "--source",
+                "demo",
+                "--tasks",
+                "va_video_typo",
+                "--limit",
+                "1",
+                "--out",
+                str(bench),
+                "--jobs",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert (
+        va_bench(
+            [
+                "eval",
+                "--model",
+                f"hf:{out / 'checkpoint'}",
+                "--tasks",
+                "va_video_typo",
+                "--bench",
+                str(bench),
+                "--limit",
+                "2",
+                "--out",
+                str(run),
+                "--max-new-tokens",
+                "4",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((run / "summary.json").read_text())
     assert summary["alignment"]["method"] == "SEA-DPO" and summary["tasks"]["va_video_typo"]["n"] >= 1
 
@@ -164,14 +249,38 @@ KILL_RECORDS = 24  # steps at batch size 1: enough that the kill lands after the
 
 
 def _train_cmd(out) -> list[str]:
-    return [sys.executable, "-m", "sea_align.cli", "train", "--model", "tiny:llava", "--out", str(out),
-            "--batch-size", "1", "--save-every", "1", "--max-response-tokens", "8", "--train-lr", "5e-3"]
+    return [
+        sys.executable,
+        "-m",
+        "sea_align.cli",
+        "train",
+        "--model",
+        "tiny:llava",
+        "--out",
+        str(out),
+        "--batch-size",
+        "1",
+        "--save-every",
+        "1",
+        "--max-response-tokens",
+        "8",
+        "--train-lr",
+        "5e-3",
+    ]
 
 
 def _dataset(out, embedding, n: int = KILL_RECORDS) -> None:
     out.mkdir(parents=True)
-    rows = [{"id": f"r{i}", "embedding": str(embedding), "prompt": f"The image shows an activity. Question {i}?",
-             "chosen": "I can't help with that.", "rejected": f"Sure, step {i}: go."} for i in range(n)]
+    rows = [
+        {
+            "id": f"r{i}",
+            "embedding": str(embedding),
+            "prompt": f"The image shows an activity. Question {i}?",
+            "chosen": "I can't help with that.",
+            "rejected": f"Sure, step {i}: go.",
+        }
+        for i in range(n)
+    ]
     (out / "dataset.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
@@ -201,6 +310,7 @@ def test_train_killed_and_rerun_resumes_and_ends_where_an_unbroken_run_ends(tmp_
 
     def weights(out):
         return load_file(str(out / "checkpoint" / "model.safetensors"))
+
     a, b = weights(broken), weights(unbroken)
     assert a.keys() == b.keys()
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a), "the resumed run drifted from an unbroken one"
@@ -214,8 +324,12 @@ def test_two_launched_processes_train_data_parallel_and_one_saves(tmp_path):
     _dataset(out, _embedding_file(mm, tmp_path / "blank.safetensors"), n=4)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     args = _train_cmd(out)[1:]
-    launched = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                               *args], env=env, capture_output=True, text=True)
+    launched = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert launched.returncode == 0, launched.stderr[-2000:]
     results = [json.loads(line)["train"] for line in launched.stdout.splitlines() if line.startswith('{"train"')]
     assert [r["steps"] for r in results] == [2, 2]
@@ -233,5 +347,12 @@ def test_train_refuses_a_folder_of_another_run(tmp_path):
 def test_train_names_a_record_missing_a_field(tmp_path):
     mm = MediaModel(load("tiny:llava")[0], "image")
     with pytest.raises(InputError, match="dataset record 2: missing rejected"):
-        fit(mm, [{"prompt": "p", "chosen": "a", "rejected": "b", "embedding": "e"},
-                 {"prompt": "p", "chosen": "a", "embedding": "e"}], TrainConfig(), tmp_path)
+        fit(
+            mm,
+            [
+                {"prompt": "p", "chosen": "a", "rejected": "b", "embedding": "e"},
+                {"prompt": "p", "chosen": "a", "embedding": "e"},
+            ],
+            TrainConfig(),
+            tmp_path,
+        )

@@ -13,14 +13,13 @@ import pytest
 
 from va_safetybench.errors import InputError
 from va_safetybench.scenarios import VA_SCENARIOS
-from va_safetybench.sources import load_items
-from va_safetybench.sources import official
+from va_safetybench.sources import load_items, official
 from va_safetybench.sources.loader import resolve_source_dir
 from va_safetybench.taskspec import TASKS
 
-DEMO_DIR = resolve_source_dir("demo")
-
 from .conftest import run_cli
+
+DEMO_DIR = resolve_source_dir("demo")
 
 
 def test_every_official_va_item_gets_its_mm_key_phrase(shared_data: Path) -> None:
@@ -92,8 +91,10 @@ def test_missing_field_duplicate_id_and_unknown_scenario(tmp_path: Path) -> None
         load_items(root)
 
     root = _copy_demo(tmp_path / "c")
-    shutil.copy(root / "va-safetybench" / "Video_questions" / "6-Fraud.json",
-                root / "va-safetybench" / "Video_questions" / "9-Gambling.json")
+    shutil.copy(
+        root / "va-safetybench" / "Video_questions" / "6-Fraud.json",
+        root / "va-safetybench" / "Video_questions" / "9-Gambling.json",
+    )
     with pytest.raises(InputError, match=r"9-Gambling\.json: unknown scenario"):
         load_items(root)
 
@@ -138,8 +139,13 @@ def test_official_download_caches_with_checksums(tmp_path: Path, upstream: list[
     # the demo set holds 8 of the 13 MM scenarios: the other 5 answer 404
     with pytest.raises(InputError, match="--source DIR"):
         official.fetch_official(cache)
-    for scenario in ("08-Political_Lobbying", "10-Legal_Opinion", "11-Financial_Advice", "12-Health_Consultation",
-                     "13-Gov_Decision"):
+    for scenario in (
+        "08-Political_Lobbying",
+        "10-Legal_Opinion",
+        "11-Financial_Advice",
+        "12-Health_Consultation",
+        "13-Gov_Decision",
+    ):
         target = tmp_path / "site" / "mmsb" / "data" / "processed_questions" / f"{scenario}.json"
         target.write_text(json.dumps({}))
     root = official.fetch_official(cache)
@@ -153,7 +159,8 @@ def test_official_download_caches_with_checksums(tmp_path: Path, upstream: list[
     official.fetch_official(cache)
     assert len(upstream) == first_round + 1
     assert json.loads(victim.read_text()) == json.loads(
-        (DEMO_DIR / "va-safetybench" / "Audio_questions" / "3-MalwareGeneration.json").read_text())
+        (DEMO_DIR / "va-safetybench" / "Audio_questions" / "3-MalwareGeneration.json").read_text()
+    )
 
 
 def test_official_offline_error_names_source_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

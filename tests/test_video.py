@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from va_safetybench.build.runner import build
-from va_safetybench.build.settings import BuildSettings
 from va_safetybench.errors import InputError
 from va_safetybench.items import Item
+from va_safetybench.materialize.runner import build
+from va_safetybench.materialize.settings import BuildSettings
 from va_safetybench.media.dm_video import HOLD_SECONDS
 from va_safetybench.media.fonts import resolve_font
 from va_safetybench.media.text_frames import phrase_frame, word_frame
@@ -37,8 +37,21 @@ def _mad(a: np.ndarray, b: np.ndarray) -> float:
 def video_bench(tmp_path_factory) -> Path:
     """The demo set's va_video group, DM off: TYPO built, DM and DM+TYPO unavailable."""
     bench = tmp_path_factory.mktemp("video") / "bench"
-    proc = run_cli("build", "--source", "demo", "--out", str(bench), "--tasks", "va_video", "--limit", "1",
-                   "--dm", "none", "--jobs", "2")
+    proc = run_cli(
+        "build",
+        "--source",
+        "demo",
+        "--out",
+        str(bench),
+        "--tasks",
+        "va_video",
+        "--limit",
+        "1",
+        "--dm",
+        "none",
+        "--jobs",
+        "2",
+    )
     assert proc.returncode == 0, proc.stderr
     return bench
 
@@ -52,7 +65,7 @@ def test_typo_videos_show_each_word_for_one_second_in_order(video_bench: Path) -
         assert fps == FPS and frames.shape == (len(words) * FRAMES_PER_WORD, HEIGHT, WIDTH, 3)
         expected = [word_frame(w, FONT) for w in words]
         for k, word in enumerate(words):
-            segment = frames[k * FRAMES_PER_WORD:(k + 1) * FRAMES_PER_WORD]
+            segment = frames[k * FRAMES_PER_WORD : (k + 1) * FRAMES_PER_WORD]
             for frame in segment[[0, FRAMES_PER_WORD // 2, -1]]:
                 own = _mad(frame, expected[k])
                 assert own < 2.0, (entry["id"], k, own)
@@ -126,8 +139,19 @@ def test_check_catches_a_truncated_mp4(video_bench: Path, tmp_path: Path) -> Non
 
 
 def test_missing_font_is_a_one_line_error(tmp_path: Path) -> None:
-    proc = run_cli("build", "--source", "demo", "--out", str(tmp_path / "b"), "--tasks", "va_video_typo",
-                   "--limit", "1", "--font", str(tmp_path / "nope.ttf"))
+    proc = run_cli(
+        "build",
+        "--source",
+        "demo",
+        "--out",
+        str(tmp_path / "b"),
+        "--tasks",
+        "va_video_typo",
+        "--limit",
+        "1",
+        "--font",
+        str(tmp_path / "nope.ttf"),
+    )
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "--font" in proc.stderr and "nope.ttf" in proc.stderr
 
@@ -162,8 +186,23 @@ def test_dm_hub_zip_and_dm_typo(tmp_path: Path) -> None:
     archive = tmp_path / "video.zip"
     members = _tiny_dm_zip(archive, ["1-IllegalActivitiy", "2-HateSpeech"])
     bench = tmp_path / "bench"
-    proc = run_cli("build", "--source", "demo", "--out", str(bench), "--tasks", "va_video_dm,va_video_dm_typo",
-                   "--scenarios", "1,2,3", "--limit", "1", "--dm", f"hub:{archive}", "--jobs", "2")
+    proc = run_cli(
+        "build",
+        "--source",
+        "demo",
+        "--out",
+        str(bench),
+        "--tasks",
+        "va_video_dm,va_video_dm_typo",
+        "--scenarios",
+        "1,2,3",
+        "--limit",
+        "1",
+        "--dm",
+        f"hub:{archive}",
+        "--jobs",
+        "2",
+    )
     assert proc.returncode == 1  # scenario 3 is not in the archive
     assert "va_video_dm 3-MalwareGeneration/0" in proc.stderr and "DM/0.mp4" in proc.stderr
     dm = {e["scenario"]: e for e in _manifest(bench, "va_video_dm")}
@@ -182,17 +221,44 @@ def test_dm_hub_zip_and_dm_typo(tmp_path: Path) -> None:
         assert (info.width, info.height, fps) == (WIDTH, HEIGHT, FPS)
         assert len(frames) == FPS * 1 + HOLD_SECONDS * FPS  # 1 s of DM re-timed to 24 fps, then 3 s
         tail = phrase_frame(entry["key_phrase"], FONT)
-        assert all(_mad(f, tail) < 2.0 for f in frames[-HOLD_SECONDS * FPS:])
+        assert all(_mad(f, tail) < 2.0 for f in frames[-HOLD_SECONDS * FPS :])
         assert _mad(frames[0], tail) > 20  # the DM part comes first
 
-    again = run_cli("build", "--source", "demo", "--out", str(bench), "--tasks", "va_video_dm,va_video_dm_typo",
-                    "--scenarios", "1,2", "--limit", "1", "--dm", f"hub:{archive}", "--jobs", "1")
+    again = run_cli(
+        "build",
+        "--source",
+        "demo",
+        "--out",
+        str(bench),
+        "--tasks",
+        "va_video_dm,va_video_dm_typo",
+        "--scenarios",
+        "1,2",
+        "--limit",
+        "1",
+        "--dm",
+        f"hub:{archive}",
+        "--jobs",
+        "1",
+    )
     assert again.returncode == 0 and "0 rendered, 4 up to date" in again.stdout
 
 
 def test_dm_hub_offline_names_the_local_archive_option(tmp_path: Path) -> None:
-    proc = run_cli("build", "--source", "demo", "--out", str(tmp_path / "b"), "--tasks", "va_video_dm",
-                   "--limit", "1", "--dm", "hub", env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
+    proc = run_cli(
+        "build",
+        "--source",
+        "demo",
+        "--out",
+        str(tmp_path / "b"),
+        "--tasks",
+        "va_video_dm",
+        "--limit",
+        "1",
+        "--dm",
+        "hub",
+        env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")},
+    )
     assert proc.returncode == 2 and "--dm hub:PATH" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
@@ -205,16 +271,42 @@ def _tiny_text_to_video_pipeline(path: Path) -> None:
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     torch.manual_seed(0)
-    unet = UNet3DConditionModel(block_out_channels=(8, 16), layers_per_block=1, sample_size=8, in_channels=4,
-                                out_channels=4, down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"),
-                                up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"), cross_attention_dim=8,
-                                attention_head_dim=4, norm_num_groups=4)
-    vae = AutoencoderKL(block_out_channels=(8,), in_channels=3, out_channels=3, latent_channels=4,
-                        down_block_types=("DownEncoderBlock2D",), up_block_types=("UpDecoderBlock2D",),
-                        norm_num_groups=4, sample_size=32)
-    text = CLIPTextModel(CLIPTextConfig(bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=8,
-                                        intermediate_size=16, num_attention_heads=2, num_hidden_layers=1,
-                                        vocab_size=64, max_position_embeddings=32, projection_dim=8))
+    unet = UNet3DConditionModel(
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"),
+        up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
+        cross_attention_dim=8,
+        attention_head_dim=4,
+        norm_num_groups=4,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(8,),
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        down_block_types=("DownEncoderBlock2D",),
+        up_block_types=("UpDecoderBlock2D",),
+        norm_num_groups=4,
+        sample_size=32,
+    )
+    text = CLIPTextModel(
+        CLIPTextConfig(
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+            hidden_size=8,
+            intermediate_size=16,
+            num_attention_heads=2,
+            num_hidden_layers=1,
+            vocab_size=64,
+            max_position_embeddings=32,
+            projection_dim=8,
+        )
+    )
     letters = "abcdefghijklmnopqrstuvwxyz"
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
     for token in [*letters, *(c + "</w>" for c in letters)]:
@@ -223,8 +315,13 @@ def _tiny_text_to_video_pipeline(path: Path) -> None:
     (path / "tok/vocab.json").write_text(json.dumps(vocab))
     (path / "tok/merges.txt").write_text("#version: 0.2\n")
     tokenizer = CLIPTokenizer(str(path / "tok/vocab.json"), str(path / "tok/merges.txt"), model_max_length=32)
-    pipe = TextToVideoSDPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet,
-                                 scheduler=DDIMScheduler(beta_schedule="linear", clip_sample=False))
+    pipe = TextToVideoSDPipeline(
+        vae=vae,
+        text_encoder=text,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=DDIMScheduler(beta_schedule="linear", clip_sample=False),
+    )
     pipe.save_pretrained(path / "model")
 
 
@@ -235,8 +332,9 @@ def test_dm_diffusers_pipeline_with_scene_llm(tmp_path: Path, monkeypatch: pytes
     _tiny_text_to_video_pipeline(tmp_path)  # in this process: diffusers is imported once, not twice
     bench = tmp_path / "bench"
     items = select_items(load_items("demo", ("va",)), ["1"], 1)
-    settings = BuildSettings(dm=f"diffusers:{tmp_path / 'model'},frames=6,steps=2,height=16,width=16,guidance=1",
-                             scene_llm="fake-scenes")
+    settings = BuildSettings(
+        dm=f"diffusers:{tmp_path / 'model'},frames=6,steps=2,height=16,width=16,guidance=1", scene_llm="fake-scenes"
+    )
     scene = "a quiet street at night with a parked car"
     with FakeOpenAI(lambda body: (200, chat_completion(scene))) as llm:
         monkeypatch.setenv("OPENAI_BASE_URL", llm.base_url)

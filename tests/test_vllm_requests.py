@@ -35,8 +35,9 @@ def test_image_input_qwen2_vl_and_llava(tmp_path, processors):
     png = write_png(tmp_path / "q.png", size=(48, 32))
     request = GenerationRequest("What is shown?", (Media("image", png),))
     qwen = build_vllm_input(processors["qwen2-vl"], request)
-    assert qwen["prompt"].endswith("<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>"
-                                   "What is shown?<|im_end|>\n<|im_start|>assistant\n")
+    assert qwen["prompt"].endswith(
+        "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>What is shown?<|im_end|>\n<|im_start|>assistant\n"
+    )
     image = qwen["multi_modal_data"]["image"]
     assert image.mode == "RGB" and image.size == (48, 32)
     from PIL import Image
@@ -50,8 +51,9 @@ def test_image_input_qwen2_vl_and_llava(tmp_path, processors):
 @pytest.mark.parametrize("fps", [2.0, 4.0])
 def test_video_input_is_sampled_as_media_loading_does(tmp_path, processors, fps):
     video = write_video(tmp_path / "v.mp4", frames=24, size=64, fps=8)  # 3 s
-    item = build_vllm_input(processors["qwen2-vl"], GenerationRequest("What happens?", (Media("video", video),)),
-                            video_fps=fps)
+    item = build_vllm_input(
+        processors["qwen2-vl"], GenerationRequest("What happens?", (Media("video", video),)), video_fps=fps
+    )
     assert "<|vision_start|><|video_pad|><|vision_end|>What happens?" in item["prompt"]
     clip = item["multi_modal_data"]["video"]
     frames = int(3 * fps)  # qwen-vl-utils: fps x duration, even
@@ -71,8 +73,9 @@ def test_audio_input_resampled_to_the_feature_extractor_rate(tmp_path, processor
     assert np.isclose(np.abs(samples).max(), np.abs(original).max(), atol=0.02)
 
     audio_only = build_vllm_input(processors["qwen2-audio"], GenerationRequest(None, (Media("audio", wav),)))
-    assert audio_only["prompt"].endswith("<|im_start|>user\nAudio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\n"
-                                         "<|im_end|>\n<|im_start|>assistant\n")
+    assert audio_only["prompt"].endswith(
+        "<|im_start|>user\nAudio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\n<|im_end|>\n<|im_start|>assistant\n"
+    )
 
 
 def test_text_only_input_has_no_multimodal_data(processors):
@@ -81,10 +84,23 @@ def test_text_only_input_has_no_multimodal_data(processors):
 
 
 def test_engine_and_sampling_arguments():
-    assert engine_kwargs("org/model", tensor_parallel_size=2, max_model_len=8192,
-                         limit_mm_per_prompt={"video": 1}, dtype="bfloat16", gpu_memory_utilization=0.8) == {
-        "model": "org/model", "tensor_parallel_size": 2, "dtype": "bfloat16", "gpu_memory_utilization": 0.8,
-        "seed": 0, "trust_remote_code": False, "max_model_len": 8192, "limit_mm_per_prompt": {"video": 1}}
+    assert engine_kwargs(
+        "org/model",
+        tensor_parallel_size=2,
+        max_model_len=8192,
+        limit_mm_per_prompt={"video": 1},
+        dtype="bfloat16",
+        gpu_memory_utilization=0.8,
+    ) == {
+        "model": "org/model",
+        "tensor_parallel_size": 2,
+        "dtype": "bfloat16",
+        "gpu_memory_utilization": 0.8,
+        "seed": 0,
+        "trust_remote_code": False,
+        "max_model_len": 8192,
+        "limit_mm_per_prompt": {"video": 1},
+    }
     assert "max_model_len" not in engine_kwargs("m") and "limit_mm_per_prompt" not in engine_kwargs("m")
     greedy = sampling_kwargs(GenerationSettings())
     assert greedy == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 300, "seed": 0}

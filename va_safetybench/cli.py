@@ -38,7 +38,10 @@ def _available_commands() -> dict[str, object]:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="va-bench", description="VA-SafetyBench: jailbreak evaluation of multimodal LLMs through video, audio and image inputs.")
+    parser = argparse.ArgumentParser(
+        prog="va-bench",
+        description="VA-SafetyBench: jailbreak evaluation of multimodal LLMs through video, audio and image inputs.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in _available_commands().items():
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)

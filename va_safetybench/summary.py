@@ -55,11 +55,23 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def write_summary(run_dir: Path, records: list, *, model: str, backend: str | None, random_weights: bool,
-                  judge: dict[str, str], bench: dict[str, str] | None, alignment: dict | None = None,
-                  generation: dict | None = None, created: str | None = None,
-                  versions: dict[str, str] | None = None, name: str = SUMMARY_NAME,
-                  extra: dict[str, Any] | None = None, refreshed: dict[str, dict] | None = None) -> dict[str, Any]:
+def write_summary(
+    run_dir: Path,
+    records: list,
+    *,
+    model: str,
+    backend: str | None,
+    random_weights: bool,
+    judge: dict[str, str],
+    bench: dict[str, str] | None,
+    alignment: dict | None = None,
+    generation: dict | None = None,
+    created: str | None = None,
+    versions: dict[str, str] | None = None,
+    name: str = SUMMARY_NAME,
+    extra: dict[str, Any] | None = None,
+    refreshed: dict[str, dict] | None = None,
+) -> dict[str, Any]:
     """Aggregate `records` (judges.aggregate.Record) and write RUN_DIR/`name`; returns the summary.
 
     The one writer of safety summaries: `va-bench eval` writes summary.json, `va-bench judge`
@@ -112,8 +124,11 @@ def add_sections(run_dir: Path, sections: dict[str, dict], identity: dict[str, A
     """
     summary = read_summary(run_dir)
     if not summary or summary.get("model") != identity.get("model", summary.get("model")):
-        summary = {**identity, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                   "versions": package_versions()}
+        summary = {
+            **identity,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "versions": package_versions(),
+        }
     for section, values in sections.items():
         summary.setdefault(section, {}).update(values)
     _write(run_dir / SUMMARY_NAME, summary)

@@ -45,29 +45,71 @@ TASKS: dict[str, TaskSpec] = {
     t.name: t
     for t in (
         TaskSpec("va_video_text_only", "va", "text", "Text_only"),
-        TaskSpec("va_video_dm", "va", "video", "DM",
-                 MediaSpec("Video", "DM", "mp4", _R + "dm_video:DMVideoRenderer")),
-        TaskSpec("va_video_typo", "va", "video", "TYPO",
-                 MediaSpec("Video", "TYPO", "mp4", _R + "typo_video:TypoVideoRenderer")),
-        TaskSpec("va_video_dm_typo", "va", "video", "DM_TYPO",
-                 MediaSpec("Video", "DM_TYPO", "mp4", _R + "dm_video:DMTypoVideoRenderer", stage=1)),
+        TaskSpec("va_video_dm", "va", "video", "DM", MediaSpec("Video", "DM", "mp4", _R + "dm_video:DMVideoRenderer")),
+        TaskSpec(
+            "va_video_typo",
+            "va",
+            "video",
+            "TYPO",
+            MediaSpec("Video", "TYPO", "mp4", _R + "typo_video:TypoVideoRenderer"),
+        ),
+        TaskSpec(
+            "va_video_dm_typo",
+            "va",
+            "video",
+            "DM_TYPO",
+            MediaSpec("Video", "DM_TYPO", "mp4", _R + "dm_video:DMTypoVideoRenderer", stage=1),
+        ),
         TaskSpec("va_audio_text_only", "va", "text", "Text_only"),
-        TaskSpec("va_audio_only", "va", "audio", "Audio_only",
-                 MediaSpec("Audio", "Audio_only", "wav", _R + "speech:SpeechRenderer",
-                           {"text": "question", "noise_seconds": 0.0})),
-        TaskSpec("va_audio_kpt", "va", "audio", "KPT",
-                 MediaSpec("Audio", "KPT", "wav", _R + "speech:SpeechRenderer",
-                           {"text": "key_phrase", "noise_seconds": 0.0})),
-        TaskSpec("va_audio_kpt_noise", "va", "audio", "KPT_noise",
-                 MediaSpec("Audio", "KPT_noise", "wav", _R + "speech:SpeechRenderer",
-                           {"text": "key_phrase", "noise_seconds": 3.0})),
+        TaskSpec(
+            "va_audio_only",
+            "va",
+            "audio",
+            "Audio_only",
+            MediaSpec(
+                "Audio", "Audio_only", "wav", _R + "speech:SpeechRenderer", {"text": "question", "noise_seconds": 0.0}
+            ),
+        ),
+        TaskSpec(
+            "va_audio_kpt",
+            "va",
+            "audio",
+            "KPT",
+            MediaSpec(
+                "Audio", "KPT", "wav", _R + "speech:SpeechRenderer", {"text": "key_phrase", "noise_seconds": 0.0}
+            ),
+        ),
+        TaskSpec(
+            "va_audio_kpt_noise",
+            "va",
+            "audio",
+            "KPT_noise",
+            MediaSpec(
+                "Audio", "KPT_noise", "wav", _R + "speech:SpeechRenderer", {"text": "key_phrase", "noise_seconds": 3.0}
+            ),
+        ),
         TaskSpec("mmsb_text_only", "mmsb", "text", "Question"),
-        TaskSpec("mmsb_sd", "mmsb", "image", "Rephrased Question(SD)",
-                 MediaSpec("Image", "SD", "jpg", _R + "sd_image:SDImageRenderer")),
-        TaskSpec("mmsb_typo", "mmsb", "image", "Rephrased Question",
-                 MediaSpec("Image", "TYPO", "jpg", _R + "typo_image:TypoImageRenderer")),
-        TaskSpec("mmsb_sd_typo", "mmsb", "image", "Rephrased Question",
-                 MediaSpec("Image", "SD_TYPO", "jpg", _R + "typo_image:SDTypoImageRenderer", stage=1)),
+        TaskSpec(
+            "mmsb_sd",
+            "mmsb",
+            "image",
+            "Rephrased Question(SD)",
+            MediaSpec("Image", "SD", "jpg", _R + "sd_image:SDImageRenderer"),
+        ),
+        TaskSpec(
+            "mmsb_typo",
+            "mmsb",
+            "image",
+            "Rephrased Question",
+            MediaSpec("Image", "TYPO", "jpg", _R + "typo_image:TypoImageRenderer"),
+        ),
+        TaskSpec(
+            "mmsb_sd_typo",
+            "mmsb",
+            "image",
+            "Rephrased Question",
+            MediaSpec("Image", "SD_TYPO", "jpg", _R + "sd_typo_image:SDTypoImageRenderer", stage=1),
+        ),
     )
 }
 

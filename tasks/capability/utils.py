@@ -11,7 +11,11 @@ mme_load_dataset, mme_doc_to_text, mme_doc_to_image = mme.load_dataset, mme.doc_
 mme_process_results, mme_perception, mme_cognition = mme.process_results, mme.perception, mme.cognition
 
 mmbench_load_dataset, mmbench_doc_to_text = mmbench.load_dataset, mmbench.doc_to_text
-mmbench_doc_to_image, mmbench_process_results, mmbench_circular = mmbench.doc_to_image, mmbench.process_results, mmbench.circular
+mmbench_doc_to_image, mmbench_process_results, mmbench_circular = (
+    mmbench.doc_to_image,
+    mmbench.process_results,
+    mmbench.circular,
+)
 
 videomme_load_dataset, videomme_doc_to_text = videomme.load_dataset, videomme.doc_to_text
 videomme_doc_to_image, videomme_process_results = videomme.doc_to_image, videomme.process_results

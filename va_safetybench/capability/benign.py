@@ -27,14 +27,18 @@ def benign_bench(metadata: dict[str, Any]) -> Path:
     if not chosen:
         bench = metadata.get("bench") or os.environ.get(BENCH_ENV)
         if not bench:
-            raise InputError(f"no benign bench: pass --metadata '{{\"benign_bench\": DIR}}' or set {BENIGN_ENV}; make "
-                             f"one with `va-bench build --source benign --out DIR --tasks {','.join(TWINS.values())}`")
+            raise InputError(
+                f"no benign bench: pass --metadata '{{\"benign_bench\": DIR}}' or set {BENIGN_ENV}; make "
+                f"one with `va-bench build --source benign --out DIR --tasks {','.join(TWINS.values())}`"
+            )
         chosen = Path(str(bench)) / "benign"
     path = Path(str(chosen)).expanduser().resolve()
     info = path / "bench.json"
     if info.is_file() and json.loads(info.read_text()).get("source") in ("official", "demo"):
-        raise InputError(f"{path} was built from the harmful questions; build the benign twins with "
-                         f"`va-bench build --source benign --out DIR`")
+        raise InputError(
+            f"{path} was built from the harmful questions; build the benign twins with "
+            f"`va-bench build --source benign --out DIR`"
+        )
     return path
 
 
@@ -43,7 +47,9 @@ def load_dataset(benign_task: str, **metadata: Any):
 
     bench, twin = benign_bench(metadata), TWINS[benign_task]
     if not (bench / "manifests" / f"{twin}.jsonl").is_file():
-        raise InputError(f"{bench}/manifests/{twin}.jsonl not found: run "
-                         f"`va-bench build --source benign --tasks {twin} --out {bench}` first")
+        raise InputError(
+            f"{bench}/manifests/{twin}.jsonl not found: run "
+            f"`va-bench build --source benign --tasks {twin} --out {bench}` first"
+        )
     docs = task_docs(bench, twin)
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})

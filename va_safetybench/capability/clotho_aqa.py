@@ -28,12 +28,20 @@ PROMPT = "{question} Answer with a single word."
 def build_docs(rows: list[dict], audio_dir: Path) -> list[dict]:
     answers: dict[tuple[str, str], list[str]] = {}
     for r in rows:
-        answers.setdefault((str(r["file_name"]), str(r["QuestionText"]).strip()), []).append(str(r["answer"]).strip().lower())
+        answers.setdefault((str(r["file_name"]), str(r["QuestionText"]).strip()), []).append(
+            str(r["answer"]).strip().lower()
+        )
     docs = []
     for (file_name, question), given in answers.items():
         label = Counter(given).most_common(1)[0][0]
-        docs.append({"file": str(audio_dir / file_name), "question": question, "answer": label,
-                     "yes_no": label in ("yes", "no")})
+        docs.append(
+            {
+                "file": str(audio_dir / file_name),
+                "question": question,
+                "answer": label,
+                "yes_no": label in ("yes", "no"),
+            }
+        )
     return docs
 
 
@@ -42,8 +50,10 @@ def load_dataset(**metadata: Any):
 
     path = local_copy("clotho_aqa", metadata)
     if path is None:
-        raise InputError("clotho_aqa: no local copy; download Clotho-AQA from Zenodo (record 6473207) and pass "
-                         "--metadata '{\"clotho_aqa_path\": DIR}' (DIR holds clotho_aqa_test.csv and the audio)")
+        raise InputError(
+            "clotho_aqa: no local copy; download Clotho-AQA from Zenodo (record 6473207) and pass "
+            "--metadata '{\"clotho_aqa_path\": DIR}' (DIR holds clotho_aqa_test.csv and the audio)"
+        )
     folder = path if path.is_dir() else path.parent
     audio_dir = folder / "audio_files" if (folder / "audio_files").is_dir() else folder
     docs = build_docs(read_rows(path, stem_filter="test" if path.is_dir() else None), audio_dir)

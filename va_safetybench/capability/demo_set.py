@@ -21,23 +21,66 @@ LEFT, RIGHT, MIDDLE = (8, 30, 40, 62), (56, 30, 88, 62), (30, 30, 66, 66)
 
 # (category, image name, shapes, question answered Yes, question answered No)
 IMAGES: tuple[tuple[str, str, tuple[Shape, ...], str, str], ...] = (
-    ("existence", "demo_existence_1.png", (("circle", "red", MIDDLE),),
-     "Is there a circle in this image?", "Is there a triangle in this image?"),
-    ("existence", "demo_existence_2.png", (("triangle", "blue", MIDDLE),),
-     "Is there a triangle in this image?", "Is there a square in this image?"),
-    ("count", "demo_count_1.png", (("square", "green", LEFT), ("square", "green", RIGHT)),
-     "Are there two squares in this image?", "Are there three squares in this image?"),
-    ("count", "demo_count_2.png", (("circle", "blue", (4, 36, 28, 60)), ("circle", "blue", (36, 36, 60, 60)),
-                                   ("circle", "blue", (68, 36, 92, 60))),
-     "Are there three circles in this image?", "Are there two circles in this image?"),
-    ("color", "demo_color_1.png", (("square", "yellow", MIDDLE),),
-     "Is the square in this image yellow?", "Is the square in this image blue?"),
-    ("color", "demo_color_2.png", (("circle", "green", MIDDLE),),
-     "Is the circle in this image green?", "Is the circle in this image red?"),
-    ("position", "demo_position_1.png", (("circle", "red", LEFT), ("square", "blue", RIGHT)),
-     "Is the red circle on the left of the blue square?", "Is the red circle on the right of the blue square?"),
-    ("position", "demo_position_2.png", (("triangle", "green", LEFT), ("circle", "yellow", RIGHT)),
-     "Is the yellow circle on the right of the green triangle?", "Is the yellow circle on the left of the green triangle?"),
+    (
+        "existence",
+        "demo_existence_1.png",
+        (("circle", "red", MIDDLE),),
+        "Is there a circle in this image?",
+        "Is there a triangle in this image?",
+    ),
+    (
+        "existence",
+        "demo_existence_2.png",
+        (("triangle", "blue", MIDDLE),),
+        "Is there a triangle in this image?",
+        "Is there a square in this image?",
+    ),
+    (
+        "count",
+        "demo_count_1.png",
+        (("square", "green", LEFT), ("square", "green", RIGHT)),
+        "Are there two squares in this image?",
+        "Are there three squares in this image?",
+    ),
+    (
+        "count",
+        "demo_count_2.png",
+        (
+            ("circle", "blue", (4, 36, 28, 60)),
+            ("circle", "blue", (36, 36, 60, 60)),
+            ("circle", "blue", (68, 36, 92, 60)),
+        ),
+        "Are there three circles in this image?",
+        "Are there two circles in this image?",
+    ),
+    (
+        "color",
+        "demo_color_1.png",
+        (("square", "yellow", MIDDLE),),
+        "Is the square in this image yellow?",
+        "Is the square in this image blue?",
+    ),
+    (
+        "color",
+        "demo_color_2.png",
+        (("circle", "green", MIDDLE),),
+        "Is the circle in this image green?",
+        "Is the circle in this image red?",
+    ),
+    (
+        "position",
+        "demo_position_1.png",
+        (("circle", "red", LEFT), ("square", "blue", RIGHT)),
+        "Is the red circle on the left of the blue square?",
+        "Is the red circle on the right of the blue square?",
+    ),
+    (
+        "position",
+        "demo_position_2.png",
+        (("triangle", "green", LEFT), ("circle", "yellow", RIGHT)),
+        "Is the yellow circle on the right of the green triangle?",
+        "Is the yellow circle on the left of the green triangle?",
+    ),
 )
 
 
@@ -65,8 +108,10 @@ def rows() -> list[dict]:
     out = []
     for category, name, shapes, yes, no in IMAGES:
         image = {"bytes": draw(shapes), "path": name}
-        out += [{"question_id": name, "image": image, "question": q + ASK, "answer": a, "category": category}
-                for q, a in ((yes, "Yes"), (no, "No"))]
+        out += [
+            {"question_id": name, "image": image, "question": q + ASK, "answer": a, "category": category}
+            for q, a in ((yes, "Yes"), (no, "No"))
+        ]
     return out
 
 

@@ -9,8 +9,18 @@ from __future__ import annotations
 from collections import defaultdict
 
 # MME (Fu et al. 2023): 10 perception and 4 cognition subtasks, each scored (acc + acc+) x 100
-MME_PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",
-                  "artwork", "OCR")
+MME_PERCEPTION = (
+    "existence",
+    "count",
+    "position",
+    "color",
+    "posters",
+    "celebrity",
+    "scene",
+    "landmark",
+    "artwork",
+    "OCR",
+)
 MME_COGNITION = ("commonsense_reasoning", "numerical_calculation", "text_translation", "code_reasoning")
 
 

@@ -54,10 +54,18 @@ def build_docs(rows: list[dict], base=None) -> list[dict]:
         variants = [(options, answer)] if has_copies else rotations(options, answer)
         image = image_bytes(r["image"], base)
         for k, (opts, ans) in enumerate(variants):
-            docs.append({"key": str(index % COPY_OFFSET), "rotation": index // COPY_OFFSET if has_copies else k,
-                         "question": str(r["question"]), "hint": str(r["hint"]) if _present(r.get("hint")) else "",
-                         "options": json.dumps(dict(zip(LETTERS, opts))), "answer": ans,
-                         "category": str(r.get("category", "")), "image": image})
+            docs.append(
+                {
+                    "key": str(index % COPY_OFFSET),
+                    "rotation": index // COPY_OFFSET if has_copies else k,
+                    "question": str(r["question"]),
+                    "hint": str(r["hint"]) if _present(r.get("hint")) else "",
+                    "options": json.dumps(dict(zip(LETTERS, opts))),
+                    "answer": ans,
+                    "category": str(r.get("category", "")),
+                    "image": image,
+                }
+            )
     docs.sort(key=lambda d: (int(d["key"]) if d["key"].isdigit() else 0, d["key"], d["rotation"]))
     return docs
 

@@ -23,8 +23,17 @@ def load_rows(metadata: dict[str, Any]) -> list[dict]:
     rows = read_rows(path) if path else hub_rows("mme", HUB_ID, "test", raw_images=True)
     base = path if path and path.is_dir() else (path.parent if path else None)
     # `key` groups an image's two questions (capability.run keeps them together under --limit)
-    return [{"key": f'{r["category"]}/{r["question_id"]}', "question_id": str(r["question_id"]), "category": str(r["category"]), "question": str(r["question"]),
-             "answer": str(r["answer"]).strip().lower(), "image": image_bytes(r["image"], base)} for r in rows]
+    return [
+        {
+            "key": f"{r['category']}/{r['question_id']}",
+            "question_id": str(r["question_id"]),
+            "category": str(r["category"]),
+            "question": str(r["question"]),
+            "answer": str(r["answer"]).strip().lower(),
+            "image": image_bytes(r["image"], base),
+        }
+        for r in rows
+    ]
 
 
 def load_dataset(**metadata: Any):

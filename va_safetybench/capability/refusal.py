@@ -40,9 +40,16 @@ def gpt_refusal(judge, task: str, rows: list[tuple[dict, str]]) -> dict:
     from judges.base import JudgeInput
     from judges.refusal_gpt import CLASSES, REFUSALS
 
-    inputs = [JudgeInput(task=task, scenario=str(doc.get("scenario") or doc.get("type") or ""), prompt=doc.get("prompt"),
-                         response=response, question=doc.get("question") or doc.get("prompt"))
-              for doc, response in rows]
+    inputs = [
+        JudgeInput(
+            task=task,
+            scenario=str(doc.get("scenario") or doc.get("type") or ""),
+            prompt=doc.get("prompt"),
+            response=response,
+            question=doc.get("question") or doc.get("prompt"),
+        )
+        for doc, response in rows
+    ]
     counts = dict.fromkeys((*CLASSES, "error"), 0)
     for verdict in judge.judge(inputs):
         counts[verdict.label] += 1

@@ -47,7 +47,9 @@ def table_files(path: Path, stem_filter: str | None = None) -> list[Path]:
     if stem_filter:
         files = [p for p in files if stem_filter in p.name]
     if not files:
-        raise InputError(f"{path}: no {'/'.join(TABLE_EXTS)} files" + (f" named *{stem_filter}*" if stem_filter else ""))
+        raise InputError(
+            f"{path}: no {'/'.join(TABLE_EXTS)} files" + (f" named *{stem_filter}*" if stem_filter else "")
+        )
     return files
 
 
@@ -74,8 +76,9 @@ def read_rows(path: Path, stem_filter: str | None = None) -> list[dict]:
     return rows
 
 
-def hub_rows(name: str, hub_id: str, split: str, config: str | None = None, raw_images: bool = False,
-             raw_audio: bool = False) -> list[dict]:
+def hub_rows(
+    name: str, hub_id: str, split: str, config: str | None = None, raw_images: bool = False, raw_audio: bool = False
+) -> list[dict]:
     """Rows of a hub dataset split; offline or missing, the error says how to point at a local copy.
 
     raw_images / raw_audio keep the `image` / `audio` column undecoded ({bytes, path}), as a local
@@ -90,8 +93,10 @@ def hub_rows(name: str, hub_id: str, split: str, config: str | None = None, raw_
         if raw_audio:
             ds = ds.cast_column("audio", datasets.Audio(decode=False))
     except Exception as exc:  # noqa: BLE001  (network, auth, missing split: all mean "use a local copy")
-        raise InputError(f"{name}: cannot load hub dataset {hub_id} ({type(exc).__name__}); give a local copy "
-                         f"with --metadata '{{\"{name}_path\": DIR}}' or {DATA_ENV}=ROOT (ROOT/{name}/)") from None
+        raise InputError(
+            f"{name}: cannot load hub dataset {hub_id} ({type(exc).__name__}); give a local copy "
+            f"with --metadata '{{\"{name}_path\": DIR}}' or {DATA_ENV}=ROOT (ROOT/{name}/)"
+        ) from None
     return [dict(row) for row in ds]
 
 

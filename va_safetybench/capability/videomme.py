@@ -23,21 +23,30 @@ from .extract import extract_letter
 from .sources import hub_rows, local_copy, read_rows
 
 HUB_ID = "lmms-lab/Video-MME"
-PROMPT = ("Select the best answer to the following multiple-choice question based on the video. "
-          "Respond with only the letter (A, B, C, or D) of the correct option.\n{question}\n{options}\n"
-          "The best answer is:")
+PROMPT = (
+    "Select the best answer to the following multiple-choice question based on the video. "
+    "Respond with only the letter (A, B, C, or D) of the correct option.\n{question}\n{options}\n"
+    "The best answer is:"
+)
 DURATIONS = ("short", "medium", "long")
 
 
 def video_folder(path: Path | None, metadata: dict[str, Any]) -> Path:
     explicit = metadata.get("videomme_videos")
-    candidates = [Path(str(explicit)).expanduser()] if explicit else \
-        [path / sub for sub in ("data", "videos")] if path and path.is_dir() else []
+    candidates = (
+        [Path(str(explicit)).expanduser()]
+        if explicit
+        else [path / sub for sub in ("data", "videos")]
+        if path and path.is_dir()
+        else []
+    )
     for folder in candidates:
         if folder.is_dir():
             return folder
-    raise InputError("videomme: no video folder; unpack the Video-MME videos into DIR and pass "
-                     "--metadata '{\"videomme_videos\": DIR}' (or put them in data/ of the local copy)")
+    raise InputError(
+        "videomme: no video folder; unpack the Video-MME videos into DIR and pass "
+        "--metadata '{\"videomme_videos\": DIR}' (or put them in data/ of the local copy)"
+    )
 
 
 def parse_options(options: list[str]) -> dict[str, str]:
@@ -55,9 +64,18 @@ def load_dataset(**metadata: Any):
     path = local_copy("videomme", metadata)
     rows = read_rows(path, stem_filter=None) if path else hub_rows("videomme", HUB_ID, "test")
     videos = video_folder(path, metadata)
-    docs = [{"question_id": str(r["question_id"]), "duration": str(r["duration"]), "task_type": str(r["task_type"]),
-             "question": str(r["question"]), "options": [str(o) for o in r["options"]],
-             "answer": str(r["answer"]).strip(), "video": str(videos / f"{r['videoID']}.mp4")} for r in rows]
+    docs = [
+        {
+            "question_id": str(r["question_id"]),
+            "duration": str(r["duration"]),
+            "task_type": str(r["task_type"]),
+            "question": str(r["question"]),
+            "options": [str(o) for o in r["options"]],
+            "answer": str(r["answer"]).strip(),
+            "video": str(videos / f"{r['videoID']}.mp4"),
+        }
+        for r in rows
+    ]
     if not any(Path(d["video"]).is_file() for d in docs):
         raise InputError(f"videomme: none of the videos named by the annotations is in {videos}")
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})

@@ -25,8 +25,11 @@ def load_dataset(**metadata: Any):
 
     path = local_copy("xstest", metadata)
     rows = read_rows(path) if path else hub_rows("xstest", HUB_ID, "train")
-    docs = [{"id": str(r.get("id", i)), "type": str(r.get("type", "")), "prompt": str(r["prompt"])}
-            for i, r in enumerate(rows) if is_safe(r)]
+    docs = [
+        {"id": str(r.get("id", i)), "type": str(r.get("type", "")), "prompt": str(r["prompt"])}
+        for i, r in enumerate(rows)
+        if is_safe(r)
+    ]
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
 
 

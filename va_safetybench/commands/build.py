@@ -41,7 +41,9 @@ def select_items(items, scenarios: list[str] | None, limit: int | None):
         chosen = match_scenarios(scenarios, VA_SCENARIOS + MM_SCENARIOS)
         unknown = [s for s in scenarios if not match_scenarios([s], VA_SCENARIOS + MM_SCENARIOS)]
         if unknown:
-            raise InputError(f"--scenarios: unknown scenario {unknown[0]!r}; valid: {', '.join(VA_SCENARIOS + MM_SCENARIOS)}")
+            raise InputError(
+                f"--scenarios: unknown scenario {unknown[0]!r}; valid: {', '.join(VA_SCENARIOS + MM_SCENARIOS)}"
+            )
         items = [i for i in items if i.scenario in chosen]
     if limit is not None:
         if limit < 1:
@@ -58,13 +60,13 @@ def select_items(items, scenarios: list[str] | None, limit: int | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..build.settings import BuildSettings
     from ..errors import InputError
+    from ..materialize.settings import BuildSettings
     from ..sources import load_items
     from ..taskspec import TASKS, expand_tasks
 
     if args.check:
-        from ..build.check import check_bench
+        from ..materialize.check import check_bench
 
         checked, problems = check_bench(args.out)
         for problem in problems:
@@ -77,13 +79,23 @@ def run(args: argparse.Namespace) -> int:
     tasks = expand_tasks(_split(args.tasks))
     benchmarks = tuple(sorted({TASKS[t].benchmark for t in tasks}))
     items = select_items(load_items(args.source, benchmarks), _split(args.scenarios), args.limit)
-    settings = BuildSettings(tts=args.tts, voice=args.voice, dm=args.dm, sd=args.sd, font=args.font,
-                             seed=args.seed, scene_llm=args.scene_llm, device=args.device)
-    from ..build.runner import build
+    settings = BuildSettings(
+        tts=args.tts,
+        voice=args.voice,
+        dm=args.dm,
+        sd=args.sd,
+        font=args.font,
+        seed=args.seed,
+        scene_llm=args.scene_llm,
+        device=args.device,
+    )
+    from ..materialize.runner import build
 
     report = build(items, tasks, args.out, settings, args.jobs, source=str(args.source))
-    print(f"built {args.out}: {report.rendered} rendered, {report.skipped} up to date, "
-          f"{len(report.failed)} failed, {report.seconds:.1f}s")
+    print(
+        f"built {args.out}: {report.rendered} rendered, {report.skipped} up to date, "
+        f"{len(report.failed)} failed, {report.seconds:.1f}s"
+    )
     for task, reason in report.unavailable.items():
         print(f"  {task}: unavailable ({reason})")
     for failure in report.failed[:20]:

@@ -37,14 +37,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_demo_bench(bench: Path, source: str, tasks: list[str], limit: int | None, jobs: int) -> None:
-    from ..build.runner import build
-    from ..build.settings import BuildSettings
+    from ..materialize.runner import build
+    from ..materialize.settings import BuildSettings
     from ..sources import load_items
     from .build import select_items
 
     items = select_items(load_items(source, ("va", "mmsb")), None, limit)
     report = build(items, tasks, bench, BuildSettings(tts="espeak", dm="none", sd="none"), jobs, source=source)
-    print(f"{source} bench {bench}: {report.rendered} rendered, {report.skipped} up to date, {len(report.failed)} failed")
+    print(
+        f"{source} bench {bench}: {report.rendered} rendered, {report.skipped} up to date, {len(report.failed)} failed"
+    )
     for failure in report.failed[:10]:
         print(f"  failed: {failure}", file=sys.stderr)
 
@@ -76,17 +78,29 @@ def run(args: argparse.Namespace) -> int:
     bench = out / "bench"
     jobs = max(1, args.jobs)
     build_demo_bench(bench, "demo", list(TASKS), args.limit, jobs)
-    build_demo_bench(bench / "benign", "benign", list(BENIGN_TASKS), min(args.limit or BENIGN_LIMIT, BENIGN_LIMIT), jobs)
+    build_demo_bench(
+        bench / "benign", "benign", list(BENIGN_TASKS), min(args.limit or BENIGN_LIMIT, BENIGN_LIMIT), jobs
+    )
     mme = write_demo_mme(out / "capability" / "mme")
     for model, tasks in DEMO_RUNS:
         run_dir = out / "runs" / default_run_dir(model).name
         print(f"\n== {model} on {', '.join(tasks)} -> {run_dir}")
-        result = run_eval(EvalRequest(model=model, tasks=list(tasks), bench=bench, out=run_dir,
-                                      max_new_tokens=DEMO_MAX_NEW_TOKENS, metadata={"mme_path": str(mme)}))
+        result = run_eval(
+            EvalRequest(
+                model=model,
+                tasks=list(tasks),
+                bench=bench,
+                out=run_dir,
+                max_new_tokens=DEMO_MAX_NEW_TOKENS,
+                metadata={"mme_path": str(mme)},
+            )
+        )
         print_summary(result.summary)
         print(f"{result.generated} generated, {result.cached} from cache, {result.errors} error(s)")
     render_site(out / "runs", out / "site")
-    print(f"\ndemo finished: {out}/runs/*/summary.json. The tiny models have random weights: these ASR, MME and "
-          f"refusal figures mean nothing; they only show that build, eval, judge, capability and leaderboard work "
-          f"end to end.")
+    print(
+        f"\ndemo finished: {out}/runs/*/summary.json. The tiny models have random weights: these ASR, MME and "
+        f"refusal figures mean nothing; they only show that build, eval, judge, capability and leaderboard work "
+        f"end to end."
+    )
     return 0

@@ -15,17 +15,33 @@ HELP = "evaluate a model on built tasks (lm-eval generation + judge -> responses
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="BACKEND:NAME, e.g. hf:Qwen/Qwen2-VL-7B-Instruct, "
-                   "vllm:PATH, openai:gpt-4o, tiny:qwen2-vl|qwen2-audio|llava")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="BACKEND:NAME, e.g. hf:Qwen/Qwen2-VL-7B-Instruct, "
+        "vllm:PATH, openai:gpt-4o, tiny:qwen2-vl|qwen2-audio|llava",
+    )
     p.add_argument("--model-args", default=None, help="backend arguments k=v,.. (e.g. dtype=bfloat16,device=cuda)")
-    p.add_argument("--tasks", required=True, help="comma-separated tasks or groups (va_video, va_audio, "
-                   "va_safetybench, mm_safetybench; capability_image|video|audio|text, over_refusal)")
-    p.add_argument("--bench", default="bench_data", type=Path,
-                   help="bench directory made by `va-bench build` (default: ./bench_data)")
+    p.add_argument(
+        "--tasks",
+        required=True,
+        help="comma-separated tasks or groups (va_video, va_audio, "
+        "va_safetybench, mm_safetybench; capability_image|video|audio|text, over_refusal)",
+    )
+    p.add_argument(
+        "--bench",
+        default="bench_data",
+        type=Path,
+        help="bench directory made by `va-bench build` (default: ./bench_data)",
+    )
     p.add_argument("--out", default=None, type=Path, help="run directory (default: runs/<model>)")
-    p.add_argument("--judge", default="keyword", help="keyword | gpt:MODEL | llama-guard:PATH | harmbench:PATH; "
-                   "with gpt:MODEL the over-refusal tasks are also classified by XSTest's GPT refusal classifier "
-                   "on that model (their keyword rate is always reported)")
+    p.add_argument(
+        "--judge",
+        default="keyword",
+        help="keyword | gpt:MODEL | llama-guard:PATH | harmbench:PATH; "
+        "with gpt:MODEL the over-refusal tasks are also classified by XSTest's GPT refusal classifier "
+        "on that model (their keyword rate is always reported)",
+    )
     p.add_argument("--judge-args", default=None, help="judge options k=v,.. (e.g. base_url=http://127.0.0.1:8000/v1)")
     p.add_argument("--limit", type=int, default=None, help="first N items of each scenario")
     p.add_argument("--batch-size", type=int, default=8, help="requests per generate call (hf/tiny: forward batch)")
@@ -54,8 +70,10 @@ def validate(args: argparse.Namespace) -> None:
         from ..models.tiny import TINY_MODELS
 
         if name not in TINY_MODELS:
-            raise InputError(f"--model {args.model!r}: unknown tiny model; valid names: "
-                             f"{', '.join('tiny:' + n for n in TINY_MODELS)}")
+            raise InputError(
+                f"--model {args.model!r}: unknown tiny model; valid names: "
+                f"{', '.join('tiny:' + n for n in TINY_MODELS)}"
+            )
     for option in ("limit", "batch_size", "max_new_tokens"):
         value = getattr(args, option)
         if value is not None and value < 1:
@@ -82,8 +100,10 @@ def print_summary(summary: dict, out=None) -> None:
         parts = [f"{judge} {_percent(rates.get(judge))}" for judge in ("keyword", "gpt") if judge in rates]
         counts = rates.get("gpt_counts")
         if counts:
-            parts.append(f"gpt counts: {counts['full_refusal']} full, {counts['partial_refusal']} partial refusal(s), "
-                         f"{counts['full_compliance']} compliance, {counts['error']} error(s)")
+            parts.append(
+                f"gpt counts: {counts['full_refusal']} full, {counts['partial_refusal']} partial refusal(s), "
+                f"{counts['full_compliance']} compliance, {counts['error']} error(s)"
+            )
         n = f" (n={rates['n']})" if "n" in rates else ""
         print(f"over-refusal {modality}{n}: refusal rate " + ", ".join(parts), file=out)
 
@@ -97,17 +117,29 @@ def run(args: argparse.Namespace) -> int:
     from ..harness.evaluate import EvalRequest, run_eval
     from ..models.registry import parse_model_args
 
-    req = EvalRequest(model=args.model, tasks=_split(args.tasks), bench=args.bench,
-                      out=args.out or default_run_dir(args.model), model_args=parse_model_args(args.model_args),
-                      judge=args.judge, judge_args=parse_model_args(args.judge_args), limit=args.limit,
-                      batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
+    req = EvalRequest(
+        model=args.model,
+        tasks=_split(args.tasks),
+        bench=args.bench,
+        out=args.out or default_run_dir(args.model),
+        model_args=parse_model_args(args.model_args),
+        judge=args.judge,
+        judge_args=parse_model_args(args.judge_args),
+        limit=args.limit,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+    )
     result = run_eval(req)
     print_summary(result.summary)
-    print(f"{result.run_dir}: {result.generated} generated, {result.cached} from cache, {result.errors} error(s); "
-          f"summary.json written")
+    print(
+        f"{result.run_dir}: {result.generated} generated, {result.cached} from cache, {result.errors} error(s); "
+        f"summary.json written"
+    )
     if result.errors:
-        print(f"note: {result.errors} item(s) are errors (see `error` in responses.jsonl), not counted as safe; "
-              f"re-running this command retries failed generations")
+        print(
+            f"note: {result.errors} item(s) are errors (see `error` in responses.jsonl), not counted as safe; "
+            f"re-running this command retries failed generations"
+        )
     if result.summary.get("random_weights"):
         print(f"note: {args.model} has random weights: its ASR means nothing")
     return 0

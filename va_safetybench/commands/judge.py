@@ -26,8 +26,12 @@ REQUIRED = ("task", "scenario", "id")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", type=Path, help="a run directory written by va-bench eval (holds responses.jsonl)")
-    add_judge_options(p, "--judge", "keyword", "judge spec: keyword[:jailbreakbench|gcg] | gpt[:MODEL] | "
-                      "llama-guard:PATH | harmbench:PATH (default: keyword)")
+    add_judge_options(
+        p,
+        "--judge",
+        "keyword",
+        "judge spec: keyword[:jailbreakbench|gcg] | gpt[:MODEL] | llama-guard:PATH | harmbench:PATH (default: keyword)",
+    )
 
 
 def add_judge_options(p: argparse.ArgumentParser, flag: str, default: str | None, help_text: str) -> None:
@@ -36,7 +40,9 @@ def add_judge_options(p: argparse.ArgumentParser, flag: str, default: str | None
     p.add_argument("--base-url", default=None, help="gpt judge: OpenAI-compatible endpoint (default: OpenAI)")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="gpt judge: environment variable holding the key")
     p.add_argument("--concurrency", type=int, default=32, help="gpt judge: requests in flight (default: 32)")
-    p.add_argument("--cache-dir", default=None, help="gpt judge: verdict cache (default: ~/.cache/va-safetybench/judge)")
+    p.add_argument(
+        "--cache-dir", default=None, help="gpt judge: verdict cache (default: ~/.cache/va-safetybench/judge)"
+    )
     p.add_argument("--no-cache", action="store_true", help="gpt judge: neither read nor write the verdict cache")
     p.add_argument("--batch-size", type=int, default=8, help="local judges: responses per forward pass")
     p.add_argument("--device", default=None, help="local judges: torch device (default: cuda if available)")
@@ -46,8 +52,13 @@ def judge_options(spec: str, args: argparse.Namespace) -> dict:
     """Constructor options for the judge kind `spec` names, from the shared command-line options."""
     kind = spec.partition(":")[0]
     if kind == "gpt":
-        return {"base_url": args.base_url, "api_key_env": args.api_key_env, "concurrency": args.concurrency,
-                "cache_dir": args.cache_dir, "use_cache": not args.no_cache}
+        return {
+            "base_url": args.base_url,
+            "api_key_env": args.api_key_env,
+            "concurrency": args.concurrency,
+            "cache_dir": args.cache_dir,
+            "use_cache": not args.no_cache,
+        }
     if kind in ("llama-guard", "harmbench"):
         return {"batch_size": args.batch_size, "device": args.device}
     return {}
@@ -96,14 +107,32 @@ def judge_rows(judge, rows: list[dict]) -> list[dict]:
     from judges.base import JudgeInput, Verdict
 
     generated = [i for i, r in enumerate(rows) if r.get("response") is not None]
-    inputs = [JudgeInput(task=rows[i]["task"], scenario=rows[i]["scenario"], prompt=rows[i].get("prompt"),
-                         response=rows[i]["response"], question=rows[i].get("question")) for i in generated]
+    inputs = [
+        JudgeInput(
+            task=rows[i]["task"],
+            scenario=rows[i]["scenario"],
+            prompt=rows[i].get("prompt"),
+            response=rows[i]["response"],
+            question=rows[i].get("question"),
+        )
+        for i in generated
+    ]
     verdicts: list = [Verdict("error", "no response: generation failed")] * len(rows)
     for i, v in zip(generated, judge.judge(inputs)):
         verdicts[i] = v
-    return [{"task": r["task"], "scenario": r["scenario"], "id": str(r["id"]), "label": v.label, "raw": v.raw,
-             "categories": list(v.categories), "judge": judge.name, "judge_version": judge.version}
-            for r, v in zip(rows, verdicts)]
+    return [
+        {
+            "task": r["task"],
+            "scenario": r["scenario"],
+            "id": str(r["id"]),
+            "label": v.label,
+            "raw": v.raw,
+            "categories": list(v.categories),
+            "judge": judge.name,
+            "judge_version": judge.version,
+        }
+        for r, v in zip(rows, verdicts)
+    ]
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -130,19 +159,29 @@ def rejudge_over_refusal(run_dir: Path, spec: str, args: argparse.Namespace) -> 
     from ..capability import names
     from ..capability.refusal import gpt_refusal
 
-    samples = {task: run_dir / "capability" / f"samples_{task}.jsonl"
-               for task, (_, kind) in names.TASKS.items() if kind == "over_refusal"}
+    samples = {
+        task: run_dir / "capability" / f"samples_{task}.jsonl"
+        for task, (_, kind) in names.TASKS.items()
+        if kind == "over_refusal"
+    }
     samples = {task: path for task, path in samples.items() if path.is_file()}
     judge = make_refusal_judge(spec, **judge_options(spec, args)) if samples else None
     if judge is None:
         return {}
-    return {names.TASKS[task][0]: gpt_refusal(judge, task, [(s["doc"], s["filtered_resps"][0])
-                                                            for s in read_jsonl(path)])
-            for task, path in samples.items()}
+    return {
+        names.TASKS[task][0]: gpt_refusal(judge, task, [(s["doc"], s["filtered_resps"][0]) for s in read_jsonl(path)])
+        for task, path in samples.items()
+    }
 
 
-def write_rejudged_summary(run_dir: Path, slug: str, judge, judgements: list[dict], rows: list[dict],
-                           over_refusal: dict[str, dict] | None = None) -> dict:
+def write_rejudged_summary(
+    run_dir: Path,
+    slug: str,
+    judge,
+    judgements: list[dict],
+    rows: list[dict],
+    over_refusal: dict[str, dict] | None = None,
+) -> dict:
     """RUN_DIR/summary-{slug}.json through summary.write_summary, identified as summary.json identifies the run
     (model from the responses when there is no summary.json); its capability sections come along."""
     from judges.aggregate import Record
@@ -152,13 +191,21 @@ def write_rejudged_summary(run_dir: Path, slug: str, judge, judgements: list[dic
     old = read_summary(run_dir)
     model = old.get("model") or rows[0].get("model") or "unknown"
     records = [Record(j["task"], j["scenario"], j["id"], j["label"]) for j in judgements]
-    return write_summary(run_dir, records, model=model, backend=old.get("backend") or model.partition(":")[0],
-                         random_weights=bool(old.get("random_weights")),
-                         judge={"name": judge.name, "version": judge.version}, bench=old.get("bench"),
-                         alignment=old.get("alignment"), generation=old.get("generation"),
-                         versions=old.get("versions"), name=f"summary-{slug}.json",
-                         extra={"rejudged_from": "responses.jsonl"},
-                         refreshed={"over_refusal": over_refusal} if over_refusal else None)
+    return write_summary(
+        run_dir,
+        records,
+        model=model,
+        backend=old.get("backend") or model.partition(":")[0],
+        random_weights=bool(old.get("random_weights")),
+        judge={"name": judge.name, "version": judge.version},
+        bench=old.get("bench"),
+        alignment=old.get("alignment"),
+        generation=old.get("generation"),
+        versions=old.get("versions"),
+        name=f"summary-{slug}.json",
+        extra={"rejudged_from": "responses.jsonl"},
+        refreshed={"over_refusal": over_refusal} if over_refusal else None,
+    )
 
 
 def print_table(summary: dict, out=None) -> None:
@@ -170,11 +217,17 @@ def print_table(summary: dict, out=None) -> None:
 
     print(f"{'task':<22} {'n':>5} {'safe':>5} {'unsafe':>6} {'error':>5}  {'ASR':>6}  {'macro':>6}", file=out)
     for task, t in summary["tasks"].items():
-        print(f"{task:<22} {t['n']:>5} {t['safe']:>5} {t['unsafe']:>6} {t['error']:>5}  {pct(t['asr'])}  "
-              f"{pct(t['asr_macro'])}", file=out)
+        print(
+            f"{task:<22} {t['n']:>5} {t['safe']:>5} {t['unsafe']:>6} {t['error']:>5}  {pct(t['asr'])}  "
+            f"{pct(t['asr_macro'])}",
+            file=out,
+        )
     if summary["errors"]:
-        print(f"{summary['errors']} responses could not be judged (label 'error', outside ASR); "
-              "run va-bench judge again to retry them", file=out)
+        print(
+            f"{summary['errors']} responses could not be judged (label 'error', outside ASR); "
+            "run va-bench judge again to retry them",
+            file=out,
+        )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,8 +11,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .judge import add_judge_options, judge_options, judge_rows, judge_slug, read_jsonl, read_responses, \
-    write_judgements
+from .judge import (
+    add_judge_options,
+    judge_options,
+    judge_rows,
+    judge_slug,
+    read_jsonl,
+    read_responses,
+    write_judgements,
+)
 
 HELP = "compare two judges on a run's stored responses: confusion matrix and Cohen's kappa"
 LABELS = ("safe", "unsafe", "error")
@@ -29,7 +36,9 @@ def cohen_kappa(pairs: list[tuple[str, str]]) -> float | None:
     if not n:
         return None
     observed = sum(a == b for a, b in pairs) / n
-    expected = sum((sum(a == c for a, _ in pairs) / n) * (sum(b == c for _, b in pairs) / n) for c in ("safe", "unsafe"))
+    expected = sum(
+        (sum(a == c for a, _ in pairs) / n) * (sum(b == c for _, b in pairs) / n) for c in ("safe", "unsafe")
+    )
     return None if expected == 1 else (observed - expected) / (1 - expected)
 
 
@@ -65,8 +74,12 @@ def run(args: argparse.Namespace) -> int:
     binary = [(a[k], b[k]) for k in keys if a[k] != "error" and b[k] != "error"]
     kappa = cohen_kappa(binary)
     agree = sum(x == y for x, y in binary)
-    print(f"agreement on {len(binary)} responses both judged: {agree}/{len(binary)}"
-          + (f" ({100 * agree / len(binary):.1f}%)" if binary else ""))
-    print("Cohen's kappa: " + ("undefined (no pairs, or both judges gave one label only)" if kappa is None
-                               else f"{kappa:.3f}"))
+    print(
+        f"agreement on {len(binary)} responses both judged: {agree}/{len(binary)}"
+        + (f" ({100 * agree / len(binary):.1f}%)" if binary else "")
+    )
+    print(
+        "Cohen's kappa: "
+        + ("undefined (no pairs, or both judges gave one label only)" if kappa is None else f"{kappa:.3f}")
+    )
     return 0

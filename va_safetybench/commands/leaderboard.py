@@ -9,8 +9,13 @@ HELP = "build a static leaderboard site (works from file://) from summary.json f
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("results", nargs="+", type=Path, metavar="RESULTS_DIR",
-                   help="run directories, or folders searched recursively for summary.json")
+    p.add_argument(
+        "results",
+        nargs="+",
+        type=Path,
+        metavar="RESULTS_DIR",
+        help="run directories, or folders searched recursively for summary.json",
+    )
     p.add_argument("--out", required=True, type=Path, metavar="SITE_DIR", help="folder to write the site into")
 
 
@@ -20,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
 
     runs = [load_summary(p) for p in find_summaries(args.results)]
     info = build_site(runs, args.out)
-    print(f"leaderboard: {info.rows} row(s) from {len(runs)} run(s), {info.sample_files} sample file(s) -> "
-          f"{(args.out / 'index.html').resolve().as_uri()}")
+    print(
+        f"leaderboard: {info.rows} row(s) from {len(runs)} run(s), {info.sample_files} sample file(s) -> "
+        f"{(args.out / 'index.html').resolve().as_uri()}"
+    )
     return 0

@@ -36,7 +36,9 @@ def tasks_dir() -> Path:
     for candidate in (package / "tasks", package.parent / "tasks"):
         if (candidate / "safetybench").is_dir():
             return candidate
-    raise InputError(f"lm-eval task configs not found next to {package} (expected tasks/safetybench/); reinstall va-safetybench")
+    raise InputError(
+        f"lm-eval task configs not found next to {package} (expected tasks/safetybench/); reinstall va-safetybench"
+    )
 
 
 def build_hint(task: str, bench: Path) -> str:
@@ -54,9 +56,11 @@ def build_hint(task: str, bench: Path) -> str:
 def resolve_bench(metadata: dict[str, Any] | None = None) -> Path:
     bench = (metadata or {}).get("bench") or os.environ.get(BENCH_ENV)
     if not bench:
-        raise InputError(f"no bench directory given: pass --bench DIR (va-bench eval), --metadata "
-                         f"'{{\"bench\": \"DIR\"}}' (lm-eval) or set {BENCH_ENV}; make one with "
-                         f"`va-bench build --tasks TASK --out DIR`")
+        raise InputError(
+            f"no bench directory given: pass --bench DIR (va-bench eval), --metadata "
+            f'\'{{"bench": "DIR"}}\' (lm-eval) or set {BENCH_ENV}; make one with '
+            f"`va-bench build --tasks TASK --out DIR`"
+        )
     return Path(str(bench)).expanduser().resolve()
 
 
@@ -104,13 +108,20 @@ def task_docs(bench: Path, task: str) -> list[dict]:
         path = bench / media if media else None
         if path is not None and entry.get("status") == "ok" and not path.is_file():
             raise InputError(f"{path} is missing ({task} {entry['scenario']}/{entry['id']}): {build_hint(task, bench)}")
-        docs.append({
-            "task": task, "benchmark": entry["benchmark"], "scenario": entry["scenario"], "id": str(entry["id"]),
-            "key": f"{entry['benchmark']}/{entry['scenario']}/{entry['id']}",
-            "prompt": entry.get("prompt"), "question": entry.get("question"),
-            "modality": entry.get("modality") or TASKS[task].modality,
-            "media": str(path) if path is not None else None, "media_sha256": entry.get("sha256"),
-        })
+        docs.append(
+            {
+                "task": task,
+                "benchmark": entry["benchmark"],
+                "scenario": entry["scenario"],
+                "id": str(entry["id"]),
+                "key": f"{entry['benchmark']}/{entry['scenario']}/{entry['id']}",
+                "prompt": entry.get("prompt"),
+                "question": entry.get("question"),
+                "modality": entry.get("modality") or TASKS[task].modality,
+                "media": str(path) if path is not None else None,
+                "media_sha256": entry.get("sha256"),
+            }
+        )
     return docs
 
 

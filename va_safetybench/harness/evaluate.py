@@ -90,7 +90,9 @@ def plan_tasks(names: list[str], bench: Path) -> tuple[list[str], list[str]]:
     return tasks, notes
 
 
-def check_modalities(tasks: list[str], modalities: frozenset, explicit: set[str], model: str) -> tuple[list[str], list[str]]:
+def check_modalities(
+    tasks: list[str], modalities: frozenset, explicit: set[str], model: str
+) -> tuple[list[str], list[str]]:
     """Drop group tasks the model cannot take (noted); an explicit one is an error."""
     kept, notes = [], []
     for task in tasks:
@@ -98,8 +100,9 @@ def check_modalities(tasks: list[str], modalities: frozenset, explicit: set[str]
         if modality == "text" or modality in modalities:
             kept.append(task)
         elif task in explicit:
-            raise InputError(f"{model} takes {', '.join(sorted(modalities)) or 'text only'}; it cannot run "
-                             f"{task} ({modality})")
+            raise InputError(
+                f"{model} takes {', '.join(sorted(modalities)) or 'text only'}; it cannot run {task} ({modality})"
+            )
         else:
             notes.append(f"skipping {task}: {model} does not take {modality}")
     if not kept:
@@ -130,8 +133,9 @@ def run_eval(req: EvalRequest) -> EvalResult:
 
     from .lm_eval_models import VABenchLM
 
-    lm = VABenchLM(model=req.model, cache=str(run_dir / "cache" / "generations.jsonl"), batch_size=req.batch_size,
-                   **req.model_args)
+    lm = VABenchLM(
+        model=req.model, cache=str(run_dir / "cache" / "generations.jsonl"), batch_size=req.batch_size, **req.model_args
+    )
     sections: dict = {}
     try:
         info = lm.backend.info
@@ -146,15 +150,25 @@ def run_eval(req: EvalRequest) -> EvalResult:
         if capability:
             from ..capability.run import run_capability
 
-            sections = run_capability(lm, capability, run_dir, bench, limit=req.limit, batch_size=req.batch_size,
-                                      max_new_tokens=req.max_new_tokens, metadata=req.metadata,
-                                      refusal_judge=refusal_judge)
+            sections = run_capability(
+                lm,
+                capability,
+                run_dir,
+                bench,
+                limit=req.limit,
+                batch_size=req.batch_size,
+                max_new_tokens=req.max_new_tokens,
+                metadata=req.metadata,
+                refusal_judge=refusal_judge,
+            )
     finally:
         lm.close()
     failed = [o for o in lm.outcomes if o.error is not None and o.task not in tasks]
     if failed:
-        print(f"note: {len(failed)} capability/over-refusal generation(s) failed; lm-eval scored them as empty answers",
-              file=sys.stderr)
+        print(
+            f"note: {len(failed)} capability/over-refusal generation(s) failed; lm-eval scored them as empty answers",
+            file=sys.stderr,
+        )
 
     from ..summary import add_sections
 
@@ -162,10 +176,19 @@ def run_eval(req: EvalRequest) -> EvalResult:
     if safety:
         summary = _judge_and_summarise(judge, [o for o in lm.outcomes if o.task in tasks], tasks, bench, info, req)
     if sections:
-        summary = add_sections(run_dir, sections, {"model": req.model, "backend": info.backend,
-                                                   "random_weights": bool(info.random_weights)})
-    return EvalResult(run_dir, summary, lm.generated, sum(o.cached for o in lm.outcomes),
-                      summary.get("errors", 0) if safety else 0, sections)
+        summary = add_sections(
+            run_dir,
+            sections,
+            {"model": req.model, "backend": info.backend, "random_weights": bool(info.random_weights)},
+        )
+    return EvalResult(
+        run_dir,
+        summary,
+        lm.generated,
+        sum(o.cached for o in lm.outcomes),
+        summary.get("errors", 0) if safety else 0,
+        sections,
+    )
 
 
 def _refusal_judge(capability: list[str], req: EvalRequest):
@@ -196,11 +219,22 @@ def _judge_and_summarise(judge, outcomes: list, tasks: list[str], bench: Path, i
         row["judge"] = judge_id
     _atomic_write(req.out / "responses.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     records = [Record(j["task"], j["scenario"], j["id"], j["label"]) for j in judgements]
-    generation = {"max_new_tokens": req.max_new_tokens or DEFAULT_MAX_NEW_TOKENS, "temperature": 0.0,
-                  "limit_per_scenario": req.limit}
-    return write_summary(req.out, records, model=req.model, backend=info.backend, random_weights=info.random_weights,
-                         judge=judge_id, bench=bench_fingerprint(bench, tasks), alignment=info.metadata.get("alignment"),
-                         generation=generation)
+    generation = {
+        "max_new_tokens": req.max_new_tokens or DEFAULT_MAX_NEW_TOKENS,
+        "temperature": 0.0,
+        "limit_per_scenario": req.limit,
+    }
+    return write_summary(
+        req.out,
+        records,
+        model=req.model,
+        backend=info.backend,
+        random_weights=info.random_weights,
+        judge=judge_id,
+        bench=bench_fingerprint(bench, tasks),
+        alignment=info.metadata.get("alignment"),
+        generation=generation,
+    )
 
 
 class _QuietCustomDataset(logging.Filter):
@@ -218,9 +252,20 @@ def _generate(lm, tasks: list[str], bench: Path, samples: dict | None, req: Eval
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False, metadata={"bench": str(bench)})
     gen_kwargs = {"max_gen_toks": req.max_new_tokens} if req.max_new_tokens else None
-    return simple_evaluate(model=lm, tasks=tasks, task_manager=manager, samples=samples, log_samples=True,
-                           gen_kwargs=gen_kwargs, batch_size=req.batch_size, bootstrap_iters=0,
-                           random_seed=0, numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0)
+    return simple_evaluate(
+        model=lm,
+        tasks=tasks,
+        task_manager=manager,
+        samples=samples,
+        log_samples=True,
+        gen_kwargs=gen_kwargs,
+        batch_size=req.batch_size,
+        bootstrap_iters=0,
+        random_seed=0,
+        numpy_random_seed=0,
+        torch_random_seed=0,
+        fewshot_random_seed=0,
+    )
 
 
 def _write_lm_eval_outputs(folder: Path, results: dict) -> None:
@@ -228,17 +273,28 @@ def _write_lm_eval_outputs(folder: Path, results: dict) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     samples = results.pop("samples", {})
-    _atomic_write(folder / "results.json", json.dumps(results, indent=1, default=handle_non_serializable,
-                                                      ensure_ascii=False))
+    _atomic_write(
+        folder / "results.json", json.dumps(results, indent=1, default=handle_non_serializable, ensure_ascii=False)
+    )
     for task, rows in samples.items():
-        _atomic_write(folder / f"samples_{task}.jsonl", "".join(
-            json.dumps(r, default=handle_non_serializable, ensure_ascii=False) + "\n" for r in rows))
+        _atomic_write(
+            folder / f"samples_{task}.jsonl",
+            "".join(json.dumps(r, default=handle_non_serializable, ensure_ascii=False) + "\n" for r in rows),
+        )
 
 
 def _response_row(o, model: str, bench: Path) -> dict:
-    return {"model": model, "task": o.task, "scenario": o.doc.get("scenario"), "id": o.doc.get("id", str(o.doc_id)),
-            "prompt": o.prompt, "question": o.doc.get("question"), "media": [_relative(m, bench) for m in o.media],
-            "response": o.response, "error": o.error}
+    return {
+        "model": model,
+        "task": o.task,
+        "scenario": o.doc.get("scenario"),
+        "id": o.doc.get("id", str(o.doc_id)),
+        "prompt": o.prompt,
+        "question": o.doc.get("question"),
+        "media": [_relative(m, bench) for m in o.media],
+        "response": o.response,
+        "error": o.error,
+    }
 
 
 def _relative(media: str, bench: Path) -> str:

@@ -35,8 +35,20 @@ from .docs import VIDEO_EXTS
 
 DEFAULT_MAX_NEW_TOKENS = 300  # the papers' setting
 # backend arguments that change where or how fast a model runs, not what it answers
-_NOT_IN_CACHE_KEY = frozenset({"batch_size", "device", "device_map", "concurrency", "api_key", "timeout", "max_retries",
-                               "tensor_parallel_size", "data_parallel_size", "gpu_memory_utilization"})
+_NOT_IN_CACHE_KEY = frozenset(
+    {
+        "batch_size",
+        "device",
+        "device_map",
+        "concurrency",
+        "api_key",
+        "timeout",
+        "max_retries",
+        "tensor_parallel_size",
+        "data_parallel_size",
+        "gpu_memory_utilization",
+    }
+)
 
 
 @dataclass
@@ -65,16 +77,21 @@ class _Pending:
     media_names: list[str] = field(default_factory=list)
 
 
-def settings_from_gen_kwargs(gen_kwargs: dict | None, default_max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> GenerationSettings:
+def settings_from_gen_kwargs(
+    gen_kwargs: dict | None, default_max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+) -> GenerationSettings:
     """lm-eval generation kwargs (until, max_gen_toks, do_sample, temperature, top_p) -> our settings."""
     kw = dict(gen_kwargs or {})
     until = kw.get("until") or ()
     stop = (until,) if isinstance(until, str) else tuple(until)
     sample = bool(kw.get("do_sample", False)) and float(kw.get("temperature", 1.0)) > 0
-    return GenerationSettings(max_new_tokens=int(kw.get("max_gen_toks", default_max_new_tokens)),
-                              temperature=float(kw.get("temperature", 1.0)) if sample else 0.0,
-                              top_p=float(kw.get("top_p", 1.0)) if sample else 1.0,
-                              seed=int(kw.get("seed", 0)), stop=stop)
+    return GenerationSettings(
+        max_new_tokens=int(kw.get("max_gen_toks", default_max_new_tokens)),
+        temperature=float(kw.get("temperature", 1.0)) if sample else 0.0,
+        top_p=float(kw.get("top_p", 1.0)) if sample else 1.0,
+        seed=int(kw.get("seed", 0)),
+        stop=stop,
+    )
 
 
 def truncate_at_stop(text: str, stop: tuple[str, ...]) -> str:
@@ -88,9 +105,17 @@ def truncate_at_stop(text: str, stop: tuple[str, ...]) -> str:
 class VABenchLM(LM):
     MULTIMODAL = True  # lm-eval only sends doc_to_image / doc_to_audio tasks to models that say so
 
-    def __init__(self, model: str | None = None, cache: str | None = None, batch_size: int | str | None = 1,
-                 max_batch_size: int | None = None, device: str | None = None, bench: str | None = None,
-                 max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, **backend_args: Any) -> None:
+    def __init__(
+        self,
+        model: str | None = None,
+        cache: str | None = None,
+        batch_size: int | str | None = 1,
+        max_batch_size: int | None = None,
+        device: str | None = None,
+        bench: str | None = None,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        **backend_args: Any,
+    ) -> None:
         super().__init__()
         from ..errors import InputError
         from ..models.registry import make_backend
@@ -114,7 +139,8 @@ class VABenchLM(LM):
     def loglikelihood(self, requests, disable_tqdm: bool = False):
         raise NotImplementedError(
             "model 'va-bench' only generates (our backends expose no token log-probabilities); "
-            "run loglikelihood / multiple-choice tasks with lm-eval's own `hf` model")
+            "run loglikelihood / multiple-choice tasks with lm-eval's own `hf` model"
+        )
 
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
         return self.loglikelihood(requests, disable_tqdm)
@@ -132,8 +158,15 @@ class VABenchLM(LM):
                 self._record(item, hit, None, cached=True)
             else:
                 pending.append(item)
-        bar = tqdm(total=len(requests), initial=len(requests) - len(pending), desc=f"generate {self.spec}",
-                   unit="req", file=sys.stderr, mininterval=1.0, disable=disable_tqdm)
+        bar = tqdm(
+            total=len(requests),
+            initial=len(requests) - len(pending),
+            desc=f"generate {self.spec}",
+            unit="req",
+            file=sys.stderr,
+            mininterval=1.0,
+            disable=disable_tqdm,
+        )
         with bar:
             for batch in self._batches(pending):
                 results = self.backend.generate([p.request for p in batch], batch[0].settings)
@@ -163,17 +196,31 @@ class VABenchLM(LM):
     def _prepare(self, index: int, inst) -> _Pending:
         context, gen_kwargs, *aux = inst.args
         aux = aux[0] if aux else {}
-        media = tuple(self._visual(v) for v in _as_list(aux.get("visual"))) + \
-            tuple(self._audio(a) for a in _as_list(aux.get("audio")))
+        media = tuple(self._visual(v) for v in _as_list(aux.get("visual"))) + tuple(
+            self._audio(a) for a in _as_list(aux.get("audio"))
+        )
         prompt = context if (context or not media) else None
         settings = settings_from_gen_kwargs(gen_kwargs, self.max_new_tokens)
         doc = inst.doc if isinstance(inst.doc, dict) else {}
-        fields = {"model": self.spec,
-                  "model_args": {k: str(v) for k, v in sorted(self.backend_args.items()) if k not in _NOT_IN_CACHE_KEY},
-                  "task": inst.task_name, "item": doc.get("key", inst.doc_id), "prompt": prompt,
-                  "media": [[m.kind, self._sha(m.path)] for m in media], "settings": settings.cache_fields()}
-        return _Pending(index, inst.task_name, inst.doc_id, doc, GenerationRequest(prompt, media), settings,
-                        cache_key(fields), [str(m.path) for m in media])
+        fields = {
+            "model": self.spec,
+            "model_args": {k: str(v) for k, v in sorted(self.backend_args.items()) if k not in _NOT_IN_CACHE_KEY},
+            "task": inst.task_name,
+            "item": doc.get("key", inst.doc_id),
+            "prompt": prompt,
+            "media": [[m.kind, self._sha(m.path)] for m in media],
+            "settings": settings.cache_fields(),
+        }
+        return _Pending(
+            index,
+            inst.task_name,
+            inst.doc_id,
+            doc,
+            GenerationRequest(prompt, media),
+            settings,
+            cache_key(fields),
+            [str(m.path) for m in media],
+        )
 
     def _record(self, p: _Pending, response: str | None, error: str | None, cached: bool) -> None:
         self.outcomes.append(Outcome(p.task, p.doc_id, p.doc, p.request.prompt, p.media_names, response, error, cached))
@@ -184,7 +231,7 @@ class VABenchLM(LM):
             by_settings.setdefault(p.settings, []).append(p)
         for group in by_settings.values():
             for start in range(0, len(group), self.batch_size):
-                yield group[start:start + self.batch_size]
+                yield group[start : start + self.batch_size]
 
     def _sha(self, path: Path) -> str:
         """Content hash for the cache key (a rebuilt file gets a new key); unreadable files key by path."""

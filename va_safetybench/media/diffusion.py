@@ -16,7 +16,9 @@ def load_pipeline(option: str, model: str, device: str | None, loader: str, what
     try:
         import diffusers
     except ImportError:
-        raise InputError(f"{option} diffusers:MODEL needs diffusers (pip install 'va-safetybench[diffusers]')") from None
+        raise InputError(
+            f"{option} diffusers:MODEL needs diffusers (pip install 'va-safetybench[diffusers]')"
+        ) from None
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     try:

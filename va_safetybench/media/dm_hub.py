@@ -16,8 +16,8 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from ..build.hashing import file_sha256
 from ..errors import InputError
+from ..materialize.hashing import file_sha256
 from ..scenarios import VA_SCENARIOS
 
 HUB_REPO = "luweikai/VA-SafetyBench"
@@ -40,8 +40,10 @@ def download_zip() -> Path:
     try:
         return Path(hf_hub_download(HUB_REPO, HUB_FILE, repo_type="dataset"))
     except Exception as exc:  # offline, DNS, HTTP errors: all mean "not reachable from here"
-        raise InputError(f"--dm hub: cannot download {HUB_FILE} from the Hugging Face dataset {HUB_REPO} "
-                         f"({type(exc).__name__}); download it elsewhere and pass --dm hub:PATH/TO/video.zip") from None
+        raise InputError(
+            f"--dm hub: cannot download {HUB_FILE} from the Hugging Face dataset {HUB_REPO} "
+            f"({type(exc).__name__}); download it elsewhere and pass --dm hub:PATH/TO/video.zip"
+        ) from None
 
 
 def unpack_dm(archive: Path, bench: Path, spec: str) -> str:

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..build.hashing import text_digest
-from ..build.renderer import RecordedHash, Renderer
-from ..build.settings import BuildSettings
 from ..items import Item
+from ..materialize.hashing import text_digest
+from ..materialize.renderer import RecordedHash, Renderer
+from ..materialize.settings import BuildSettings
 from ..taskspec import TASKS
 from . import dm_hub
 from .fonts import resolve_font
@@ -79,9 +79,16 @@ class DMVideoRenderer(Renderer):
     def recipe(self, item: Item, recorded: RecordedHash) -> dict:
         if self.source.kind == "hub":
             return {"source": "hub", "zip_sha256": self._zip_sha, "member": f"Video/{item.scenario}/DM/{item.id}.mp4"}
-        return {"source": "diffusers", "model": self.source.model, "options": sorted(self.source.options),
-                "prompt": text_digest(self._prompts[item.key_phrase]), "scene_llm": self.settings.scene_llm,
-                "seed": item_seed(self.settings.seed, item.key), "size": [WIDTH, HEIGHT], "fps": FPS}
+        return {
+            "source": "diffusers",
+            "model": self.source.model,
+            "options": sorted(self.source.options),
+            "prompt": text_digest(self._prompts[item.key_phrase]),
+            "scene_llm": self.settings.scene_llm,
+            "seed": item_seed(self.settings.seed, item.key),
+            "size": [WIDTH, HEIGHT],
+            "fps": FPS,
+        }
 
     def render(self, item: Item, dest: Path, bench: Path) -> None:
         if self.source.kind == "hub":
@@ -98,9 +105,13 @@ class DMVideoRenderer(Renderer):
         if self._pipe is None:  # loaded on the first video to make: an up-to-date rebuild never loads it
             self._pipe = _load_pipeline(self.source.model, self.settings.device)
         opt = self.source.option
-        kwargs = {"num_frames": opt("frames", 121), "height": opt("height", HEIGHT), "width": opt("width", WIDTH),
-                  "generator": torch.Generator(device="cpu").manual_seed(item_seed(self.settings.seed, item.key)),
-                  "output_type": "np"}
+        kwargs = {
+            "num_frames": opt("frames", 121),
+            "height": opt("height", HEIGHT),
+            "width": opt("width", WIDTH),
+            "generator": torch.Generator(device="cpu").manual_seed(item_seed(self.settings.seed, item.key)),
+            "output_type": "np",
+        }
         if opt("steps") is not None:
             kwargs["num_inference_steps"] = opt("steps")
         if opt("guidance") is not None:
@@ -134,9 +145,16 @@ class DMTypoVideoRenderer(Renderer):
         require_glyphs(items, self.font_path)
 
     def recipe(self, item: Item, recorded: RecordedHash) -> dict:
-        return {"dm_sha256": recorded(self.dm_media.relpath(item.scenario, item.id)),
-                "text": text_digest(item.key_phrase), "font": self.font_path.name, "font_size": PHRASE_FONT_SIZE,
-                "margin": MARGIN, "hold_seconds": HOLD_SECONDS, "size": [WIDTH, HEIGHT], "fps": FPS}
+        return {
+            "dm_sha256": recorded(self.dm_media.relpath(item.scenario, item.id)),
+            "text": text_digest(item.key_phrase),
+            "font": self.font_path.name,
+            "font_size": PHRASE_FONT_SIZE,
+            "margin": MARGIN,
+            "hold_seconds": HOLD_SECONDS,
+            "size": [WIDTH, HEIGHT],
+            "fps": FPS,
+        }
 
     def render(self, item: Item, dest: Path, bench: Path) -> None:
         dm = bench / self.dm_media.relpath(item.scenario, item.id)
@@ -152,8 +170,7 @@ class DMTypoVideoRenderer(Renderer):
             raise ValueError(f"{info.frames} frames: too short for a DM video plus the {HOLD_SECONDS} s phrase")
 
     def describe(self) -> dict:
-        return {**super().describe(), "dm": self.settings.dm, "font": self.font_path.name,
-                "hold_seconds": HOLD_SECONDS}
+        return {**super().describe(), "dm": self.settings.dm, "font": self.font_path.name, "hold_seconds": HOLD_SECONDS}
 
 
 def _to_uint8(frame) -> np.ndarray:

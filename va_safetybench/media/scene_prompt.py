@@ -17,8 +17,10 @@ from pathlib import Path
 from ..errors import InputError
 
 TEMPLATE = "A realistic, high-quality video showing {key_phrase}."
-INSTRUCTION = ("You write prompts for a text-to-video model. Given a short phrase, reply with one sentence of at "
-               "most 40 words describing a concrete visual scene that depicts it. Reply with the sentence only.")
+INSTRUCTION = (
+    "You write prompts for a text-to-video model. Given a short phrase, reply with one sentence of at "
+    "most 40 words describing a concrete visual scene that depicts it. Reply with the sentence only."
+)
 
 
 def cache_path(bench: Path) -> Path:
@@ -58,8 +60,11 @@ def _ask(client, model: str, phrase: str) -> str:
 
     try:
         response = client.chat.completions.create(
-            model=model, temperature=0.0, max_tokens=120,
-            messages=[{"role": "system", "content": INSTRUCTION}, {"role": "user", "content": phrase}])
+            model=model,
+            temperature=0.0,
+            max_tokens=120,
+            messages=[{"role": "system", "content": INSTRUCTION}, {"role": "user", "content": phrase}],
+        )
     except openai.OpenAIError as exc:
         raise InputError(f"--scene-llm {model}: request to {client.base_url} failed ({type(exc).__name__})") from None
     text = (response.choices[0].message.content or "").strip() if response.choices else ""

@@ -1,17 +1,17 @@
 """MM-SafetyBench Stable Diffusion images (task mmsb_sd), from three sources (`--sd`):
 
-  none                 not built; the task (and SD+TYPO) is reported unavailable.
-  hub                  the official images, copied byte for byte from the Hugging Face dataset
-                       PKU-Alignment/MM-SafetyBench (data/{scenario}/SD.parquet, one row per item:
-                       id, question, image), a mirror of MM-SafetyBench's `imgs/` with its
-                       SD / SD_TYPO / TYPO splits; the authors' own `imgs/` download is a
-                       file-sharing link that a program cannot fetch, hence the archive option.
-  hub:/path/to/x.zip   a local copy of the official archive: members `.../imgs/{scenario}/SD/{id}.jpg`.
-  diffusers:MODEL      generate with a diffusers text-to-image pipeline (a Hub id or a local
-                       directory), loaded once, run in the parent process one image at a time,
-                       seeded per item. Prompt "A photo of {key phrase}", as MM-SafetyBench
-                       prompted Stable Diffusion; resolution and step count are the pipeline's own
-                       defaults (SDXL base, the model upstream used: 1024x1024).
+none                 not built; the task (and SD+TYPO) is reported unavailable.
+hub                  the official images, copied byte for byte from the Hugging Face dataset
+                     PKU-Alignment/MM-SafetyBench (data/{scenario}/SD.parquet, one row per item:
+                     id, question, image), a mirror of MM-SafetyBench's `imgs/` with its
+                     SD / SD_TYPO / TYPO splits; the authors' own `imgs/` download is a
+                     file-sharing link that a program cannot fetch, hence the archive option.
+hub:/path/to/x.zip   a local copy of the official archive: members `.../imgs/{scenario}/SD/{id}.jpg`.
+diffusers:MODEL      generate with a diffusers text-to-image pipeline (a Hub id or a local
+                     directory), loaded once, run in the parent process one image at a time,
+                     seeded per item. Prompt "A photo of {key phrase}", as MM-SafetyBench
+                     prompted Stable Diffusion; resolution and step count are the pipeline's own
+                     defaults (SDXL base, the model upstream used: 1024x1024).
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from ..build.hashing import text_digest
-from ..build.renderer import RecordedHash, Renderer
-from ..build.settings import BuildSettings
 from ..errors import InputError
 from ..items import Item
+from ..materialize.hashing import text_digest
+from ..materialize.renderer import RecordedHash, Renderer
+from ..materialize.settings import BuildSettings
 from ..sources.official import cache_base
+from .image_io import decode_image
 from .source_spec import parse_media_source
 
 HUB_REPO = "PKU-Alignment/MM-SafetyBench"
@@ -74,10 +75,18 @@ class SDImageRenderer(Renderer):
             info = self._member(item)
             return {"source": "archive", "crc": info.CRC, "bytes": info.file_size}
         if self.kind == "hub":
-            return {"source": "hub", "repo": HUB_REPO, "revision": HUB_REVISION,
-                    "sha256": _file_digest(_hub_path(item))}
-        return {"source": "diffusers", "model": self.model, "prompt": text_digest(PROMPT.format(item.key_phrase)),
-                "seed": image_seed(self.settings.seed, item.key)}
+            return {
+                "source": "hub",
+                "repo": HUB_REPO,
+                "revision": HUB_REVISION,
+                "sha256": _file_digest(_hub_path(item)),
+            }
+        return {
+            "source": "diffusers",
+            "model": self.model,
+            "prompt": text_digest(PROMPT.format(item.key_phrase)),
+            "seed": image_seed(self.settings.seed, item.key),
+        }
 
     # ---- render (worker side for hub/archive, parent for diffusers) ------------------------
     def render(self, item: Item, dest: Path, bench: Path) -> None:
@@ -107,15 +116,16 @@ class SDImageRenderer(Renderer):
         image.convert("RGB").save(dest, format="JPEG", quality=95)
 
     def verify(self, path: Path) -> None:
-        from .typo_image import decode_image
-
         img = decode_image(path)
         if img.width < 8 or img.height < 8:
             raise ValueError(f"implausible SD image size {img.width}x{img.height}")
 
     def describe(self) -> dict:
-        return {**super().describe(), "sd": self.settings.sd,
-                **({"prompt_template": PROMPT} if self.kind == "diffusers" else {})}
+        return {
+            **super().describe(),
+            "sd": self.settings.sd,
+            **({"prompt_template": PROMPT} if self.kind == "diffusers" else {}),
+        }
 
 
 def image_seed(build_seed: int, item_key: str) -> int:
@@ -154,12 +164,15 @@ def _fetch_hub(items: list[Item]) -> None:
         from huggingface_hub import hf_hub_download
 
         try:
-            parquet = hf_hub_download(HUB_REPO, f"data/{hub_config(scenario)}/SD.parquet", repo_type="dataset",
-                                      revision=HUB_REVISION)
+            parquet = hf_hub_download(
+                HUB_REPO, f"data/{hub_config(scenario)}/SD.parquet", repo_type="dataset", revision=HUB_REVISION
+            )
         except Exception as exc:  # offline, DNS, HTTP errors: all mean "not reachable from here"
-            raise InputError(f"--sd hub: cannot download {HUB_REPO} data/{hub_config(scenario)}/SD.parquet "
-                             f"({type(exc).__name__}); without network pass --sd hub:/path/to/imgs.zip "
-                             "(a local copy of the official images) or --sd diffusers:MODEL") from None
+            raise InputError(
+                f"--sd hub: cannot download {HUB_REPO} data/{hub_config(scenario)}/SD.parquet "
+                f"({type(exc).__name__}); without network pass --sd hub:/path/to/imgs.zip "
+                "(a local copy of the official images) or --sd diffusers:MODEL"
+            ) from None
         table = pq.read_table(parquet, columns=["id", "image"]).to_pylist()
         out = _hub_dir(scenario)
         out.mkdir(parents=True, exist_ok=True)
@@ -175,7 +188,7 @@ def _fetch_hub(items: list[Item]) -> None:
 
 
 def _file_digest(path: Path) -> str:
-    from ..build.hashing import file_sha256
+    from ..materialize.hashing import file_sha256
 
     return file_sha256(path)[:16] if path.exists() else "missing"
 

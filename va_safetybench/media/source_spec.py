@@ -5,9 +5,9 @@ that they accept and reject the same shapes with the same messages."""
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..errors import InputError
 
@@ -23,8 +23,9 @@ class MediaSource:
         return dict(self.options).get(name, default)
 
 
-def parse_media_source(option: str, spec: str, archive_what: str,
-                       diffusers_options: dict[str, Callable[[str], float]] | None = None) -> MediaSource:
+def parse_media_source(
+    option: str, spec: str, archive_what: str, diffusers_options: dict[str, Callable[[str], float]] | None = None
+) -> MediaSource:
     """Validate `option`'s value `spec`; raises InputError naming the option and what was wrong.
 
     `archive_what` says what a hub:PATH archive should be; `diffusers_options` lists the name=value
@@ -36,8 +37,8 @@ def parse_media_source(option: str, spec: str, archive_what: str,
         if not zipfile.is_zipfile(archive):
             raise InputError(f"{option} {spec}: {archive} is not a zip archive ({archive_what})")
         return MediaSource("hub", archive=archive)
-    if spec.startswith("diffusers:") and spec[len("diffusers:"):]:
-        model, *opts = spec[len("diffusers:"):].split(",")
+    if spec.startswith("diffusers:") and spec[len("diffusers:") :]:
+        model, *opts = spec[len("diffusers:") :].split(",")
         known = diffusers_options or {}
         options = []
         for opt in opts:

@@ -18,16 +18,16 @@ import hashlib
 import io
 import subprocess
 import tempfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from ..build.hashing import text_digest
-from ..build.renderer import RecordedHash, Renderer
-from ..build.settings import BuildSettings
 from ..errors import InputError
 from ..items import Item
+from ..materialize.hashing import text_digest
+from ..materialize.renderer import RecordedHash, Renderer
+from ..materialize.settings import BuildSettings
 
 SAMPLE_RATE = 16_000
 NOISE_DBFS = -20.0
@@ -55,8 +55,13 @@ class SpeechRenderer(Renderer):
         return getattr(item, self.text_field)
 
     def recipe(self, item: Item, recorded: RecordedHash) -> dict:
-        recipe = {"tts": self.settings.tts, "engine": _engine_version(self.settings.tts), "voice": self.voice,
-                  "text": text_digest(self._text(item)), "rate": SAMPLE_RATE}
+        recipe = {
+            "tts": self.settings.tts,
+            "engine": _engine_version(self.settings.tts),
+            "voice": self.voice,
+            "text": text_digest(self._text(item)),
+            "rate": SAMPLE_RATE,
+        }
         if self.noise_seconds:
             recipe.update(noise_seconds=self.noise_seconds, noise_dbfs=NOISE_DBFS, seed=self.settings.seed)
         return recipe
@@ -74,15 +79,23 @@ class SpeechRenderer(Renderer):
 
         info = sf.info(str(path))
         if info.samplerate != SAMPLE_RATE or info.channels != 1 or info.subtype != "PCM_16":
-            raise ValueError(f"expected {SAMPLE_RATE} Hz mono PCM_16, found {info.samplerate} Hz, "
-                             f"{info.channels} channel(s), {info.subtype}")
+            raise ValueError(
+                f"expected {SAMPLE_RATE} Hz mono PCM_16, found {info.samplerate} Hz, "
+                f"{info.channels} channel(s), {info.subtype}"
+            )
         data, _ = sf.read(str(path), dtype="int16")
         if data.size == 0:
             raise ValueError("no audio samples")
 
     def describe(self) -> dict:
-        return {**super().describe(), "tts": self.settings.tts, "voice": self.voice, "sample_rate": SAMPLE_RATE,
-                "noise_seconds": self.noise_seconds, **({"noise_dbfs": NOISE_DBFS} if self.noise_seconds else {})}
+        return {
+            **super().describe(),
+            "tts": self.settings.tts,
+            "voice": self.voice,
+            "sample_rate": SAMPLE_RATE,
+            "noise_seconds": self.noise_seconds,
+            **({"noise_dbfs": NOISE_DBFS} if self.noise_seconds else {}),
+        }
 
 
 def noise_seed(build_seed: int, item_key: str) -> int:
@@ -109,12 +122,18 @@ def _espeak(text: str, voice: str) -> tuple[np.ndarray, int]:
     with tempfile.TemporaryDirectory(prefix="va-espeak-") as tmp:
         wav = Path(tmp) / "speech.wav"
         try:
-            proc = subprocess.run(["espeak-ng", "-v", voice, "--stdin", "-w", str(wav)], input=text.encode("utf-8"),
-                                  capture_output=True, timeout=120)
+            proc = subprocess.run(
+                ["espeak-ng", "-v", voice, "--stdin", "-w", str(wav)],
+                input=text.encode("utf-8"),
+                capture_output=True,
+                timeout=120,
+            )
         except FileNotFoundError:
             raise InputError("--tts espeak: espeak-ng is not installed (Debian: apt-get install espeak-ng)") from None
         if proc.returncode != 0 or not wav.exists():
-            raise RuntimeError(f"espeak-ng failed (voice {voice!r}): {proc.stderr.decode(errors='replace').strip()[:200]}")
+            raise RuntimeError(
+                f"espeak-ng failed (voice {voice!r}): {proc.stderr.decode(errors='replace').strip()[:200]}"
+            )
         data, rate = sf.read(str(wav), dtype="float32", always_2d=True)
     return data.mean(axis=1), rate
 
@@ -125,8 +144,9 @@ def _edge(text: str, voice: str) -> tuple[np.ndarray, int]:
     try:
         import edge_tts
     except ImportError:
-        raise InputError("--tts edge needs the edge-tts package (pip install 'va-safetybench[tts]'); "
-                         "use --tts espeak offline") from None
+        raise InputError(
+            "--tts edge needs the edge-tts package (pip install 'va-safetybench[tts]'); use --tts espeak offline"
+        ) from None
 
     async def fetch() -> bytes:
         chunks = []
@@ -138,8 +158,10 @@ def _edge(text: str, voice: str) -> tuple[np.ndarray, int]:
     try:
         mp3 = asyncio.run(fetch())
     except Exception as exc:  # network, DNS, TLS, service errors all surface differently
-        raise RuntimeError(f"edge-tts failed ({type(exc).__name__}: {str(exc)[:120]}); it needs network access, "
-                           "use --tts espeak for an offline build") from None
+        raise RuntimeError(
+            f"edge-tts failed ({type(exc).__name__}: {str(exc)[:120]}); it needs network access, "
+            "use --tts espeak for an offline build"
+        ) from None
     if not mp3:
         raise RuntimeError(f"edge-tts returned no audio for voice {voice!r}; use --tts espeak for an offline build")
     return _decode_mp3(mp3)
@@ -170,7 +192,7 @@ def _to_int16(samples: np.ndarray) -> np.ndarray:
     return np.clip(np.round(samples * 32767.0), -32768, 32767).astype(np.int16)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _engine_version(backend: str) -> str:
     """The TTS engine's version goes into recipes: a new engine speaks differently."""
     if backend == "espeak":

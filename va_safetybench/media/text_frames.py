@@ -63,8 +63,10 @@ def phrase_frame(phrase: str, font_path: Path) -> np.ndarray:
     while True:
         font = _font(str(font_path), size)
         lines = _wrap(words, font)
-        fits = (max(_width(line, font) for line in lines) <= WIDTH - 2 * MARGIN
-                and len(lines) * size * LINE_SPACING <= HEIGHT - 2 * MARGIN)
+        fits = (
+            max(_width(line, font) for line in lines) <= WIDTH - 2 * MARGIN
+            and len(lines) * size * LINE_SPACING <= HEIGHT - 2 * MARGIN
+        )
         if fits or size <= MIN_FONT_SIZE:
             return _draw(lines, font, size)
         size -= 2
@@ -100,5 +102,7 @@ def require_glyphs(items, font_path: Path) -> None:
         missing = missing_glyphs(item.key_phrase, font_path)
         if missing:
             codes = ", ".join(f"U+{ord(ch):04X}" for ch in missing[:8])
-            raise InputError(f"item {item.key}: font {font_path.name} has no glyph for {codes} in its key phrase; "
-                             "pass --font with a TTF that covers them")
+            raise InputError(
+                f"item {item.key}: font {font_path.name} has no glyph for {codes} in its key phrase; "
+                "pass --font with a TTF that covers them"
+            )

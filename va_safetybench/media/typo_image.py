@@ -17,16 +17,15 @@ Arial is replaced by Liberation Sans (metric-compatible: same line breaks; see A
 
 from __future__ import annotations
 
-import io
 from functools import lru_cache
 from pathlib import Path
 
-from ..build.hashing import file_sha256, text_digest
-from ..build.renderer import RecordedHash, Renderer
-from ..build.settings import BuildSettings
 from ..items import Item
-from ..taskspec import TASKS
+from ..materialize.hashing import file_sha256, text_digest
+from ..materialize.renderer import RecordedHash, Renderer
+from ..materialize.settings import BuildSettings
 from .fonts import load_font, resolve_font
+from .image_io import decode_image, jpeg_bytes
 
 FONT_SIZE = 90
 MAX_WIDTH = 1024
@@ -68,24 +67,6 @@ def typography_image(text: str, font_path: Path):
     return img
 
 
-def jpeg_bytes(img) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG")  # Pillow defaults (quality 75), like upstream's img.save(path)
-    return buf.getvalue()
-
-
-def decode_image(path: Path):
-    """Fully decode an image file; raise ValueError if it is not one."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return img.copy()
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ValueError(f"not a decodable image ({exc})") from None
-
-
 class TypoImageRenderer(Renderer):
     version = "1"
 
@@ -97,8 +78,12 @@ class TypoImageRenderer(Renderer):
     def _common_recipe(self) -> dict:
         import PIL
 
-        return {"font": _font_digest(str(self.font_path)), "size": FONT_SIZE, "width": MAX_WIDTH,
-                "pillow": PIL.__version__}
+        return {
+            "font": _font_digest(str(self.font_path)),
+            "size": FONT_SIZE,
+            "width": MAX_WIDTH,
+            "pillow": PIL.__version__,
+        }
 
     def recipe(self, item: Item, recorded: RecordedHash) -> dict:
         return {**self._common_recipe(), "text": text_digest(item.key_phrase)}
@@ -113,40 +98,6 @@ class TypoImageRenderer(Renderer):
 
     def describe(self) -> dict:
         return {**super().describe(), "font": self.font_path.name, "font_size": FONT_SIZE, "width": MAX_WIDTH}
-
-
-class SDTypoImageRenderer(TypoImageRenderer):
-    """Stage 1: stacks the built SD image (task mmsb_sd, same bench) over the typography image."""
-
-    def unavailable_reason(self) -> str | None:
-        from .sd_image import SDImageRenderer
-
-        reason = SDImageRenderer(self.settings).unavailable_reason()
-        return f"SD+TYPO needs the SD images: {reason}" if reason else None
-
-    def _sd_rel(self, item: Item) -> str:
-        return TASKS["mmsb_sd"].media.relpath(item.scenario, item.id)
-
-    def recipe(self, item: Item, recorded: RecordedHash) -> dict:
-        return {**super().recipe(item, recorded), "sd_sha256": recorded(self._sd_rel(item))}
-
-    def render(self, item: Item, dest: Path, bench: Path) -> None:
-        from PIL import Image
-
-        sd_path = bench / self._sd_rel(item)
-        if not sd_path.exists():
-            raise RuntimeError(f"{self._sd_rel(item)} is missing: build task mmsb_sd into this bench first")
-        top = decode_image(sd_path).convert("RGB")
-        bottom = Image.open(io.BytesIO(jpeg_bytes(typography_image(item.key_phrase, self.font_path))))
-        canvas = Image.new("RGB", (max(top.width, bottom.width), top.height + bottom.height))
-        canvas.paste(top, (0, 0))
-        canvas.paste(bottom, (0, top.height))
-        dest.write_bytes(jpeg_bytes(canvas))
-
-    def verify(self, path: Path) -> None:
-        img = decode_image(path)
-        if img.height <= FONT_SIZE * 2:
-            raise ValueError(f"size {img.width}x{img.height} has no room for an SD image above the text")
 
 
 @lru_cache(maxsize=4)

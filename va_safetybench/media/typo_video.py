@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..build.hashing import text_digest
-from ..build.renderer import RecordedHash, Renderer
-from ..build.settings import BuildSettings
 from ..items import Item
+from ..materialize.hashing import text_digest
+from ..materialize.renderer import RecordedHash, Renderer
+from ..materialize.settings import BuildSettings
 from .fonts import resolve_font
 from .text_frames import MARGIN, WORD_FONT_SIZE, require_glyphs, word_frame
 from .video_io import FPS, HEIGHT, WIDTH, probe_standard, write_video
@@ -45,8 +45,15 @@ class TypoVideoRenderer(Renderer):
         require_glyphs(items, self.font_path)
 
     def recipe(self, item: Item, recorded: RecordedHash) -> dict:
-        return {"text": text_digest(item.key_phrase), "font": self.font_path.name, "font_size": WORD_FONT_SIZE,
-                "margin": MARGIN, "word_seconds": WORD_SECONDS, "size": [WIDTH, HEIGHT], "fps": FPS}
+        return {
+            "text": text_digest(item.key_phrase),
+            "font": self.font_path.name,
+            "font_size": WORD_FONT_SIZE,
+            "margin": MARGIN,
+            "word_seconds": WORD_SECONDS,
+            "size": [WIDTH, HEIGHT],
+            "fps": FPS,
+        }
 
     def render(self, item: Item, dest: Path, bench: Path) -> None:
         write_video(typo_frames(item.key_phrase, self.font_path), dest)
@@ -57,5 +64,10 @@ class TypoVideoRenderer(Renderer):
             raise ValueError(f"{info.frames} frames is not a whole number of {WORD_SECONDS} s words")
 
     def describe(self) -> dict:
-        return {**super().describe(), "font": self.font_path.name, "word_seconds": WORD_SECONDS,
-                "size": f"{WIDTH}x{HEIGHT}", "fps": FPS}
+        return {
+            **super().describe(),
+            "font": self.font_path.name,
+            "word_seconds": WORD_SECONDS,
+            "size": f"{WIDTH}x{HEIGHT}",
+            "fps": FPS,
+        }

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import itertools
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -68,9 +68,35 @@ def _write_with_ffmpeg_binary(frames: Iterable[np.ndarray], dest: Path, fps: int
     if first is None:
         raise ValueError("no frames to write")
     height, width = first.shape[:2]
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-           "-s", f"{width}x{height}", "-r", str(fps), "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-           "-crf", str(CRF), "-preset", "medium", "-movflags", "+faststart", "-f", "mp4", str(dest)]
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{width}x{height}",
+        "-r",
+        str(fps),
+        "-i",
+        "-",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-crf",
+        str(CRF),
+        "-preset",
+        "medium",
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+        str(dest),
+    ]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     count = 0
     for frame in itertools.chain([first], iterator):
@@ -91,7 +117,7 @@ def _rgb(frame: np.ndarray) -> np.ndarray:
 def read_frames(path: Path) -> tuple[np.ndarray, float]:
     """All frames of the first video stream as (N, H, W, 3) uint8 RGB, and the stream's fps."""
     frames, fps = [], 0.0
-    for frame, fps in _decode(path):
+    for frame, fps in _decode(path):  # noqa: B007  (the stream's fps: the last value is the one kept)
         frames.append(frame)
     if not frames:
         raise ValueError("no video frames")
@@ -101,7 +127,7 @@ def read_frames(path: Path) -> tuple[np.ndarray, float]:
 def probe(path: Path) -> VideoInfo:
     """Decode every frame (a truncated file cannot pass) and report size, fps and count."""
     count, width, height, fps = 0, 0, 0, 0.0
-    for frame, fps in _decode(path):
+    for frame, fps in _decode(path):  # noqa: B007  (the stream's fps: the last value is the one kept)
         height, width = frame.shape[:2]
         count += 1
     if not count:
@@ -149,7 +175,7 @@ def letterbox(frame: np.ndarray, width: int = WIDTH, height: int = HEIGHT) -> np
     resized = np.asarray(Image.fromarray(frame).resize((new_w, new_h), Image.Resampling.LANCZOS))
     out = np.zeros((height, width, 3), np.uint8)
     top, left = (height - new_h) // 2, (width - new_w) // 2
-    out[top:top + new_h, left:left + new_w] = resized
+    out[top : top + new_h, left : left + new_w] = resized
     return out
 
 

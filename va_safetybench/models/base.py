@@ -37,8 +37,13 @@ class GenerationSettings:
     stop: tuple[str, ...] = ()
 
     def cache_fields(self) -> dict:
-        return {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature, "top_p": self.top_p,
-                "seed": self.seed, "stop": list(self.stop)}
+        return {
+            "max_new_tokens": self.max_new_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "seed": self.seed,
+            "stop": list(self.stop),
+        }
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,19 @@ def read_metadata(path: str) -> dict:
 
 
 class HFBackend(ModelBackend):
-    def __init__(self, name: str, dtype: str = "auto", device: str | None = None, device_map: str | None = None,
-                 attn_implementation: str | None = None, batch_size: int = 8, max_pixels: int | None = None,
-                 min_pixels: int | None = None, fps: float | None = None, trust_remote_code: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        dtype: str = "auto",
+        device: str | None = None,
+        device_map: str | None = None,
+        attn_implementation: str | None = None,
+        batch_size: int = 8,
+        max_pixels: int | None = None,
+        min_pixels: int | None = None,
+        fps: float | None = None,
+        trust_remote_code: bool = False,
+    ) -> None:
         from transformers import AutoConfig
 
         try:
@@ -62,12 +72,13 @@ class HFBackend(ModelBackend):
         if device is not None and device_map is None:
             adapter.model.to(device)
         metadata = read_metadata(name)
-        info = ModelInfo("hf", name, cls.modalities, random_weights=bool(metadata.get("random_weights")),
-                         metadata=metadata)
+        info = ModelInfo(
+            "hf", name, cls.modalities, random_weights=bool(metadata.get("random_weights")), metadata=metadata
+        )
         self._setup(adapter, info, batch_size)
 
     @classmethod
-    def from_adapter(cls, adapter: Adapter, info: ModelInfo, batch_size: int = 8) -> "HFBackend":
+    def from_adapter(cls, adapter: Adapter, info: ModelInfo, batch_size: int = 8) -> HFBackend:
         """A backend around an already loaded model (the tiny models are built in memory)."""
         backend = cls.__new__(cls)
         backend._setup(adapter, info, batch_size)
@@ -89,7 +100,7 @@ class HFBackend(ModelBackend):
             except (MediaError, ValueError) as exc:
                 results[i] = GenerationError(str(exc))
         for start in range(0, len(ready), self.batch_size):
-            chunk = ready[start:start + self.batch_size]
+            chunk = ready[start : start + self.batch_size]
             for i, result in zip((i for i, _ in chunk), self._generate_chunk([p for _, p in chunk], settings)):
                 results[i] = result
         return results  # type: ignore[return-value]  # every slot is filled above
@@ -113,13 +124,16 @@ class HFBackend(ModelBackend):
             torch.cuda.empty_cache()
 
 
-def media_options(max_pixels: int | None, min_pixels: int | None, fps: float | None,
-                  default: MediaOptions | None = None) -> MediaOptions:
+def media_options(
+    max_pixels: int | None, min_pixels: int | None, fps: float | None, default: MediaOptions | None = None
+) -> MediaOptions:
     """Model args over defaults; bad values are input errors naming the option."""
     base = default or MediaOptions()
-    options = MediaOptions(fps=base.fps if fps is None else float(fps),
-                           max_pixels=base.max_pixels if max_pixels is None else int(max_pixels),
-                           min_pixels=base.min_pixels if min_pixels is None else int(min_pixels))
+    options = MediaOptions(
+        fps=base.fps if fps is None else float(fps),
+        max_pixels=base.max_pixels if max_pixels is None else int(max_pixels),
+        min_pixels=base.min_pixels if min_pixels is None else int(min_pixels),
+    )
     if options.fps <= 0 or options.max_pixels <= 0 or options.min_pixels <= 0:
         raise InputError(f"model args fps/max_pixels/min_pixels must be positive, got {options}")
     return options

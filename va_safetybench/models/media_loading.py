@@ -46,8 +46,13 @@ class Video:
     def metadata(self) -> Any:
         from transformers.video_utils import VideoMetadata
 
-        return VideoMetadata(total_num_frames=self.total_frames, fps=self.video_fps, frames_indices=self.indices,
-                             height=int(self.frames.shape[2]), width=int(self.frames.shape[3]))
+        return VideoMetadata(
+            total_num_frames=self.total_frames,
+            fps=self.video_fps,
+            frames_indices=self.indices,
+            height=int(self.frames.shape[2]),
+            width=int(self.frames.shape[3]),
+        )
 
 
 def load_image(path: Path) -> Any:
@@ -61,8 +66,9 @@ def load_image(path: Path) -> Any:
         raise MediaError(f"cannot read image {path}: {exc}") from exc
 
 
-def smart_resize(height: int, width: int, min_pixels: int, max_pixels: int,
-                 factor: int = IMAGE_FACTOR) -> tuple[int, int]:
+def smart_resize(
+    height: int, width: int, min_pixels: int, max_pixels: int, factor: int = IMAGE_FACTOR
+) -> tuple[int, int]:
     """qwen-vl-utils smart_resize: multiples of `factor`, pixel count within bounds, aspect kept."""
     if max(height, width) / min(height, width) > 200:
         raise MediaError(f"aspect ratio {max(height, width) / min(height, width):.0f} over 200")
@@ -89,8 +95,9 @@ def sample_count(total_frames: int, video_fps: float, fps: float = VIDEO_FPS) ->
     return n
 
 
-def load_video(path: Path, fps: float = VIDEO_FPS, max_pixels: int = VIDEO_MAX_PIXELS,
-               min_pixels: int = VIDEO_MIN_PIXELS) -> Video:
+def load_video(
+    path: Path, fps: float = VIDEO_FPS, max_pixels: int = VIDEO_MAX_PIXELS, min_pixels: int = VIDEO_MIN_PIXELS
+) -> Video:
     """Sampled, resized frames (float, values 0-255) as fetch_video returns them, with sampling metadata."""
     import av
     import numpy as np

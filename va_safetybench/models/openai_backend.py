@@ -35,8 +35,13 @@ log = logging.getLogger(__name__)
 
 DEFAULT_VIDEO_FRAMES = 8
 AUDIO_RATE = 16000
-_IMAGE_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
-               ".gif": "image/gif"}
+_IMAGE_MIME = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+}
 _MAX_ERROR_CHARS = 200
 
 
@@ -49,7 +54,7 @@ class RetryPolicy:
     cap: float = 30.0
 
     def delay(self, attempt: int, rng: random.Random) -> float:
-        return rng.uniform(0.0, min(self.cap, self.base * 2 ** attempt))
+        return rng.uniform(0.0, min(self.cap, self.base * 2**attempt))
 
 
 def _data_url(data: bytes, mime: str) -> str:
@@ -173,27 +178,44 @@ def _as_float(key: str, value: Any) -> float:
 
 
 class OpenAIBackend(ModelBackend):
-    def __init__(self, name: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
-                 concurrency: int | str = 32, max_retries: int | str = 5, timeout: float | str = 120.0,
-                 video_frames: int | str = DEFAULT_VIDEO_FRAMES, retry_base: float | str = 1.0,
-                 retry_cap: float | str = 30.0, max_tokens_param: str = "max_tokens") -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        concurrency: int | str = 32,
+        max_retries: int | str = 5,
+        timeout: float | str = 120.0,
+        video_frames: int | str = DEFAULT_VIDEO_FRAMES,
+        retry_base: float | str = 1.0,
+        retry_cap: float | str = 30.0,
+        max_tokens_param: str = "max_tokens",
+    ) -> None:
         key = os.environ.get(api_key_env)
         if not key:
-            raise InputError(f"openai backend: environment variable {api_key_env} is not set "
-                             f"(model arg api_key_env names the variable that holds the API key)")
+            raise InputError(
+                f"openai backend: environment variable {api_key_env} is not set "
+                f"(model arg api_key_env names the variable that holds the API key)"
+            )
         if max_tokens_param not in ("max_tokens", "max_completion_tokens"):
-            raise InputError(f"model arg max_tokens_param={max_tokens_param!r}: "
-                             f"expected max_tokens or max_completion_tokens")
+            raise InputError(
+                f"model arg max_tokens_param={max_tokens_param!r}: expected max_tokens or max_completion_tokens"
+            )
         self._api_key = key
         self.base_url = base_url
         self.concurrency = _as_int("concurrency", concurrency, 1)
         self.timeout = _as_float("timeout", timeout)
         self.video_frames = _as_int("video_frames", video_frames, 1)
-        self.retry = RetryPolicy(_as_int("max_retries", max_retries, 0), _as_float("retry_base", retry_base),
-                                 _as_float("retry_cap", retry_cap))
+        self.retry = RetryPolicy(
+            _as_int("max_retries", max_retries, 0),
+            _as_float("retry_base", retry_base),
+            _as_float("retry_cap", retry_cap),
+        )
         self.max_tokens_param = max_tokens_param
         self.info = ModelInfo(
-            backend="openai", name=name, modalities=frozenset({"image", "video", "audio"}),
+            backend="openai",
+            name=name,
+            modalities=frozenset({"image", "video", "audio"}),
             metadata={"base_url": base_url or "https://api.openai.com/v1", "video_frames": self.video_frames},
         )
 
@@ -208,26 +230,41 @@ class OpenAIBackend(ModelBackend):
         with ThreadPoolExecutor(max_workers=1) as pool:
             return pool.submit(asyncio.run, self._generate_all(requests, settings)).result()
 
-    async def _generate_all(self, requests: list[GenerationRequest],
-                            settings: GenerationSettings) -> list[GenerationResult]:
+    async def _generate_all(
+        self, requests: list[GenerationRequest], settings: GenerationSettings
+    ) -> list[GenerationResult]:
         import openai
 
         semaphore = asyncio.Semaphore(self.concurrency)
         rng = random.Random(settings.seed)
-        async with openai.AsyncOpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0,
-                                      timeout=self.timeout) as client:
-            return list(await asyncio.gather(
-                *(self._generate_one(client, semaphore, rng, request, settings) for request in requests)))
+        async with openai.AsyncOpenAI(
+            api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout
+        ) as client:
+            return list(
+                await asyncio.gather(
+                    *(self._generate_one(client, semaphore, rng, request, settings) for request in requests)
+                )
+            )
 
     def _sampling(self, settings: GenerationSettings) -> dict:
-        params: dict = {"temperature": settings.temperature, "top_p": settings.top_p, "seed": settings.seed,
-                        self.max_tokens_param: settings.max_new_tokens}
+        params: dict = {
+            "temperature": settings.temperature,
+            "top_p": settings.top_p,
+            "seed": settings.seed,
+            self.max_tokens_param: settings.max_new_tokens,
+        }
         if settings.stop:
             params["stop"] = list(settings.stop)
         return params
 
-    async def _generate_one(self, client: Any, semaphore: asyncio.Semaphore, rng: random.Random,
-                            request: GenerationRequest, settings: GenerationSettings) -> GenerationResult:
+    async def _generate_one(
+        self,
+        client: Any,
+        semaphore: asyncio.Semaphore,
+        rng: random.Random,
+        request: GenerationRequest,
+        settings: GenerationSettings,
+    ) -> GenerationResult:
         import openai
 
         async with semaphore:
@@ -239,7 +276,8 @@ class OpenAIBackend(ModelBackend):
             for attempt in range(self.retry.max_retries + 1):
                 try:
                     response = await client.chat.completions.create(
-                        model=self.info.name, messages=messages, timeout=self.timeout, **self._sampling(settings))
+                        model=self.info.name, messages=messages, timeout=self.timeout, **self._sampling(settings)
+                    )
                     return self._text(response)
                 except openai.APIStatusError as exc:
                     error, retryable, wait = exc, _retryable_status(exc.status_code), _retry_after(exc, self.retry.cap)
@@ -250,8 +288,14 @@ class OpenAIBackend(ModelBackend):
                 if not retryable or attempt == self.retry.max_retries:
                     return GenerationError(self._describe(error, attempt + 1))
                 delay = wait if wait is not None else self.retry.delay(attempt, rng)
-                log.warning("openai %s: %s; retry %d/%d in %.2fs", self.info.name, self._scrub(self._short(error)),
-                            attempt + 1, self.retry.max_retries, delay)
+                log.warning(
+                    "openai %s: %s; retry %d/%d in %.2fs",
+                    self.info.name,
+                    self._scrub(self._short(error)),
+                    attempt + 1,
+                    self.retry.max_retries,
+                    delay,
+                )
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable: the loop returns on its last attempt")
 

@@ -22,8 +22,7 @@ def make_backend(spec: str, model_args: dict[str, Any] | None = None) -> ModelBa
     """Build the backend named by `spec` ('hf:Qwen/Qwen2-VL-7B-Instruct', 'tiny:llava', ...)."""
     backend, sep, name = spec.partition(":")
     if not sep or not name or backend not in BACKENDS:
-        raise InputError(f"unknown model {spec!r}: expected BACKEND:NAME with BACKEND one of "
-                         f"{', '.join(BACKENDS)}")
+        raise InputError(f"unknown model {spec!r}: expected BACKEND:NAME with BACKEND one of {', '.join(BACKENDS)}")
     if backend == "tiny":
         from .tiny import TINY_MODELS
 

@@ -8,8 +8,9 @@ chat template, config) is constructed here; weights are random but deterministic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import InputError
 
@@ -56,26 +57,57 @@ def _tokenizer(specials: list[str], eos: str, pad: str, bos: str | None = None) 
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens(specials)
     kwargs = {"bos_token": bos} if bos else {}
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=eos, pad_token=pad, padding_side="left",
-                                   **kwargs)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=eos, pad_token=pad, padding_side="left", **kwargs)
 
 
 # Qwen2-VL sizes: "tiny" ~20M parameters (the default: demo, throughput bench), "mini" ~1M (unit
 # tests on shared CPUs), "2b" and "7b" Qwen/Qwen2-VL-2B-Instruct's and -7B-Instruct's dimensions (GPU
 # throughput runs; with RELEASED_VOCAB resized in, each has its checkpoint's parameter count).
 QWEN2_VL_SHAPES: dict[str, tuple[dict, dict]] = {
-    "tiny": (dict(hidden_size=384, intermediate_size=1664, num_hidden_layers=8, num_attention_heads=6,
-                  num_key_value_heads=2, mrope_section=[8, 12, 12]),
-             dict(depth=4, embed_dim=128, num_heads=4)),
-    "mini": (dict(hidden_size=128, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4,
-                  num_key_value_heads=2, mrope_section=[4, 6, 6]),
-             dict(depth=2, embed_dim=64, num_heads=2)),
-    "2b": (dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
-                num_key_value_heads=2, mrope_section=[16, 24, 24]),
-           dict(depth=32, embed_dim=1280, num_heads=16)),
-    "7b": (dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
-                num_key_value_heads=4, mrope_section=[16, 24, 24]),
-           dict(depth=32, embed_dim=1280, num_heads=16)),
+    "tiny": (
+        dict(
+            hidden_size=384,
+            intermediate_size=1664,
+            num_hidden_layers=8,
+            num_attention_heads=6,
+            num_key_value_heads=2,
+            mrope_section=[8, 12, 12],
+        ),
+        dict(depth=4, embed_dim=128, num_heads=4),
+    ),
+    "mini": (
+        dict(
+            hidden_size=128,
+            intermediate_size=512,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            mrope_section=[4, 6, 6],
+        ),
+        dict(depth=2, embed_dim=64, num_heads=2),
+    ),
+    "2b": (
+        dict(
+            hidden_size=1536,
+            intermediate_size=8960,
+            num_hidden_layers=28,
+            num_attention_heads=12,
+            num_key_value_heads=2,
+            mrope_section=[16, 24, 24],
+        ),
+        dict(depth=32, embed_dim=1280, num_heads=16),
+    ),
+    "7b": (
+        dict(
+            hidden_size=3584,
+            intermediate_size=18944,
+            num_hidden_layers=28,
+            num_attention_heads=28,
+            num_key_value_heads=4,
+            mrope_section=[16, 24, 24],
+        ),
+        dict(depth=32, embed_dim=1280, num_heads=16),
+    ),
 }
 RELEASED_VOCAB = {"2b": 151936, "7b": 152064}  # the released checkpoints' (padded) vocabulary sizes
 RELEASED_SHAPES = frozenset(RELEASED_VOCAB)  # their processors' pixel budgets apply too
@@ -86,53 +118,95 @@ TINY_PIXELS = dict(min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28)
 
 def _qwen2_vl(shape: str) -> tuple[Any, Any]:
     """Qwen2-VL at one of QWEN2_VL_SHAPES (the vocabulary is always the tiny byte-level one)."""
-    from transformers import (Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor,
-                              Qwen2VLProcessor, Qwen2VLVideoProcessor)
+    from transformers import (
+        Qwen2VLConfig,
+        Qwen2VLForConditionalGeneration,
+        Qwen2VLImageProcessor,
+        Qwen2VLProcessor,
+        Qwen2VLVideoProcessor,
+    )
 
     tok = _tokenizer(_QWEN_SPECIALS + _QWEN_VL_SPECIALS, eos="<|im_end|>", pad="<|endoftext|>")
     ids = tok.convert_tokens_to_ids
     text, vision = (dict(d) for d in QWEN2_VL_SHAPES[shape])
     mrope = text.pop("mrope_section")
     config = Qwen2VLConfig(
-        text_config=dict(vocab_size=len(tok), rms_norm_eps=1e-6, max_position_embeddings=32768,
-                         rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": mrope},
-                         bos_token_id=ids("<|endoftext|>"), eos_token_id=ids("<|im_end|>"),
-                         pad_token_id=ids("<|endoftext|>"), **text),
-        vision_config=dict(hidden_size=text["hidden_size"], mlp_ratio=4, patch_size=14, spatial_merge_size=2,
-                           temporal_patch_size=2, in_channels=3, **vision),
-        image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"),
-        vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"),
+        text_config=dict(
+            vocab_size=len(tok),
+            rms_norm_eps=1e-6,
+            max_position_embeddings=32768,
+            rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": mrope},
+            bos_token_id=ids("<|endoftext|>"),
+            eos_token_id=ids("<|im_end|>"),
+            pad_token_id=ids("<|endoftext|>"),
+            **text,
+        ),
+        vision_config=dict(
+            hidden_size=text["hidden_size"],
+            mlp_ratio=4,
+            patch_size=14,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            in_channels=3,
+            **vision,
+        ),
+        image_token_id=ids("<|image_pad|>"),
+        video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|vision_start|>"),
+        vision_end_token_id=ids("<|vision_end|>"),
         tie_word_embeddings=shape == "2b",
     )
     # Small pixel budgets keep the tiny shapes fast; released shapes take the released processors' budgets.
     released = shape in RELEASED_SHAPES
     image_px = dict(min_pixels=56 * 56, max_pixels=1280 * 28 * 28) if released else TINY_PIXELS
     video_px = dict(min_pixels=128 * 28 * 28, max_pixels=768 * 28 * 28) if released else TINY_PIXELS
-    processor = Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(**image_px), tokenizer=tok,
-                                 video_processor=Qwen2VLVideoProcessor(**video_px),
-                                 chat_template=QWEN2_VL_CHAT_TEMPLATE)
+    processor = Qwen2VLProcessor(
+        image_processor=Qwen2VLImageProcessor(**image_px),
+        tokenizer=tok,
+        video_processor=Qwen2VLVideoProcessor(**video_px),
+        chat_template=QWEN2_VL_CHAT_TEMPLATE,
+    )
     return Qwen2VLForConditionalGeneration(config), processor
 
 
 def _qwen2_audio(shape: str) -> tuple[Any, Any]:
     """Qwen2-Audio with a 2-layer Whisper-style encoder over 10 s windows of 128-bin log-mel features."""
-    from transformers import (Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor,
-                              WhisperFeatureExtractor)
+    from transformers import (
+        Qwen2AudioConfig,
+        Qwen2AudioForConditionalGeneration,
+        Qwen2AudioProcessor,
+        WhisperFeatureExtractor,
+    )
 
     tok = _tokenizer(_QWEN_SPECIALS + _QWEN_AUDIO_SPECIALS, eos="<|im_end|>", pad="<|endoftext|>")
     ids = tok.convert_tokens_to_ids
     chunk_seconds = 10
     config = Qwen2AudioConfig(
-        audio_config=dict(num_mel_bins=128, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=256,
-                          d_model=64, max_source_positions=chunk_seconds * 50),
-        text_config=dict(model_type="qwen2", vocab_size=len(tok), hidden_size=128, intermediate_size=512,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         bos_token_id=ids("<|endoftext|>"), eos_token_id=ids("<|im_end|>"),
-                         pad_token_id=ids("<|endoftext|>")),
+        audio_config=dict(
+            num_mel_bins=128,
+            encoder_layers=2,
+            encoder_attention_heads=2,
+            encoder_ffn_dim=256,
+            d_model=64,
+            max_source_positions=chunk_seconds * 50,
+        ),
+        text_config=dict(
+            model_type="qwen2",
+            vocab_size=len(tok),
+            hidden_size=128,
+            intermediate_size=512,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            bos_token_id=ids("<|endoftext|>"),
+            eos_token_id=ids("<|im_end|>"),
+            pad_token_id=ids("<|endoftext|>"),
+        ),
         audio_token_index=ids("<|AUDIO|>"),
     )
-    features = WhisperFeatureExtractor(feature_size=128, sampling_rate=16000, hop_length=160,
-                                       chunk_length=chunk_seconds, n_fft=400, padding_value=0.0)
+    features = WhisperFeatureExtractor(
+        feature_size=128, sampling_rate=16000, hop_length=160, chunk_length=chunk_seconds, n_fft=400, padding_value=0.0
+    )
     processor = Qwen2AudioProcessor(feature_extractor=features, tokenizer=tok)
     return Qwen2AudioForConditionalGeneration(config), processor
 
@@ -145,20 +219,45 @@ def _llava(shape: str) -> tuple[Any, Any]:
     ids = tok.convert_tokens_to_ids
     image_size, patch = 56, 14
     config = LlavaConfig(
-        vision_config=dict(model_type="clip_vision_model", hidden_size=64, intermediate_size=128,
-                           num_hidden_layers=2, num_attention_heads=2, image_size=image_size, patch_size=patch,
-                           projection_dim=64),
-        text_config=dict(model_type="llama", vocab_size=len(tok), hidden_size=128, intermediate_size=512,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
-                         bos_token_id=ids("<s>"), eos_token_id=ids("</s>"), pad_token_id=ids("<pad>")),
-        image_token_id=ids("<image>"), vision_feature_layer=-2, vision_feature_select_strategy="default",
-        projector_hidden_act="gelu", image_seq_length=(image_size // patch) ** 2,
+        vision_config=dict(
+            model_type="clip_vision_model",
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=image_size,
+            patch_size=patch,
+            projection_dim=64,
+        ),
+        text_config=dict(
+            model_type="llama",
+            vocab_size=len(tok),
+            hidden_size=128,
+            intermediate_size=512,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            bos_token_id=ids("<s>"),
+            eos_token_id=ids("</s>"),
+            pad_token_id=ids("<pad>"),
+        ),
+        image_token_id=ids("<image>"),
+        vision_feature_layer=-2,
+        vision_feature_select_strategy="default",
+        projector_hidden_act="gelu",
+        image_seq_length=(image_size // patch) ** 2,
     )
-    images = CLIPImageProcessor(size={"shortest_edge": image_size}, crop_size={"height": image_size,
-                                                                               "width": image_size})
-    processor = LlavaProcessor(image_processor=images, tokenizer=tok, patch_size=patch,
-                               vision_feature_select_strategy="default", num_additional_image_tokens=1,
-                               chat_template=LLAVA_CHAT_TEMPLATE)
+    images = CLIPImageProcessor(
+        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
+    )
+    processor = LlavaProcessor(
+        image_processor=images,
+        tokenizer=tok,
+        patch_size=patch,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=LLAVA_CHAT_TEMPLATE,
+    )
     return LlavaForConditionalGeneration(config), processor
 
 
@@ -208,9 +307,16 @@ def save_tiny(name: str, path: str, seed: int = 0, shape: str = "tiny") -> None:
     (Path(path) / METADATA_FILE).write_text(json.dumps(meta, indent=1) + "\n")
 
 
-def tiny_backend(name: str, seed: int = 0, batch_size: int = 8, max_pixels: int | None = None,
-                 min_pixels: int | None = None, fps: float | None = None, shape: str = "tiny",
-                 device: str | None = None) -> Any:
+def tiny_backend(
+    name: str,
+    seed: int = 0,
+    batch_size: int = 8,
+    max_pixels: int | None = None,
+    min_pixels: int | None = None,
+    fps: float | None = None,
+    shape: str = "tiny",
+    device: str | None = None,
+) -> Any:
     """`tiny:NAME` as a ModelBackend (an HFBackend around the in-memory model), random_weights=True."""
     from .adapters import MediaOptions, adapter_class
     from .base import ModelInfo
@@ -222,6 +328,7 @@ def tiny_backend(name: str, seed: int = 0, batch_size: int = 8, max_pixels: int 
     default = MediaOptions() if shape in RELEASED_SHAPES else MediaOptions(**TINY_PIXELS)
     options = media_options(max_pixels, min_pixels, fps, default)
     adapter = adapter_class(model.config.model_type)(model, processor, options)
-    info = ModelInfo("tiny", name, TINY_MODELS[name].modalities, random_weights=True,
-                     metadata={"seed": seed, "shape": shape})
+    info = ModelInfo(
+        "tiny", name, TINY_MODELS[name].modalities, random_weights=True, metadata={"seed": seed, "shape": shape}
+    )
     return HFBackend.from_adapter(adapter, info, batch_size)

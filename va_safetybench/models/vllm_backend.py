@@ -42,23 +42,38 @@ def parse_limit_mm(value: dict | str | None) -> dict[str, int] | None:
         try:
             limits = json.loads(value)
         except json.JSONDecodeError:
-            raise InputError(f"model arg limit_mm_per_prompt={value!r}: expected a JSON object "
-                             f'such as {{"image": 1, "video": 1}}') from None
+            raise InputError(
+                f'model arg limit_mm_per_prompt={value!r}: expected a JSON object such as {{"image": 1, "video": 1}}'
+            ) from None
     if limits is None:
         return None
-    if not isinstance(limits, dict) or any(k not in _MODALITIES or not isinstance(v, int) or v < 0
-                                           for k, v in limits.items()):
+    if not isinstance(limits, dict) or any(
+        k not in _MODALITIES or not isinstance(v, int) or v < 0 for k, v in limits.items()
+    ):
         raise InputError(f"model arg limit_mm_per_prompt={value!r}: expected counts for image/video/audio")
     return limits
 
 
-def engine_kwargs(model: str, *, tensor_parallel_size: int = 1, max_model_len: int | None = None,
-                  limit_mm_per_prompt: dict[str, int] | None = None, dtype: str = "auto",
-                  gpu_memory_utilization: float = 0.9, seed: int = 0, trust_remote_code: bool = False) -> dict:
+def engine_kwargs(
+    model: str,
+    *,
+    tensor_parallel_size: int = 1,
+    max_model_len: int | None = None,
+    limit_mm_per_prompt: dict[str, int] | None = None,
+    dtype: str = "auto",
+    gpu_memory_utilization: float = 0.9,
+    seed: int = 0,
+    trust_remote_code: bool = False,
+) -> dict:
     """Keyword arguments for `vllm.LLM(...)` of one engine (one data-parallel rank)."""
-    kwargs: dict[str, Any] = {"model": model, "tensor_parallel_size": tensor_parallel_size, "dtype": dtype,
-                              "gpu_memory_utilization": gpu_memory_utilization, "seed": seed,
-                              "trust_remote_code": trust_remote_code}
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "tensor_parallel_size": tensor_parallel_size,
+        "dtype": dtype,
+        "gpu_memory_utilization": gpu_memory_utilization,
+        "seed": seed,
+        "trust_remote_code": trust_remote_code,
+    }
     if max_model_len is not None:
         kwargs["max_model_len"] = max_model_len
     if limit_mm_per_prompt is not None:
@@ -68,25 +83,32 @@ def engine_kwargs(model: str, *, tensor_parallel_size: int = 1, max_model_len: i
 
 def sampling_kwargs(settings: GenerationSettings) -> dict:
     """Keyword arguments for `vllm.SamplingParams(...)`: temperature 0 is greedy in vLLM."""
-    kwargs: dict[str, Any] = {"temperature": settings.temperature, "top_p": settings.top_p,
-                              "max_tokens": settings.max_new_tokens, "seed": settings.seed}
+    kwargs: dict[str, Any] = {
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+        "max_tokens": settings.max_new_tokens,
+        "seed": settings.seed,
+    }
     if settings.stop:
         kwargs["stop"] = list(settings.stop)
     return kwargs
 
 
-def dp_device_groups(data_parallel_size: int, tensor_parallel_size: int, visible: str | None,
-                     device_count: int) -> list[str]:
+def dp_device_groups(
+    data_parallel_size: int, tensor_parallel_size: int, visible: str | None, device_count: int
+) -> list[str]:
     """CUDA_VISIBLE_DEVICES for each data-parallel rank: consecutive groups of `tensor_parallel_size`
     devices taken from the devices this process may see."""
-    devices = [d.strip() for d in visible.split(",") if d.strip()] if visible else \
-        [str(i) for i in range(device_count)]
+    devices = [d.strip() for d in visible.split(",") if d.strip()] if visible else [str(i) for i in range(device_count)]
     needed = data_parallel_size * tensor_parallel_size
     if needed > len(devices):
-        raise InputError(f"vllm: data_parallel_size={data_parallel_size} x tensor_parallel_size="
-                         f"{tensor_parallel_size} needs {needed} GPUs, {len(devices)} visible")
-    return [",".join(devices[r * tensor_parallel_size:(r + 1) * tensor_parallel_size])
-            for r in range(data_parallel_size)]
+        raise InputError(
+            f"vllm: data_parallel_size={data_parallel_size} x tensor_parallel_size="
+            f"{tensor_parallel_size} needs {needed} GPUs, {len(devices)} visible"
+        )
+    return [
+        ",".join(devices[r * tensor_parallel_size : (r + 1) * tensor_parallel_size]) for r in range(data_parallel_size)
+    ]
 
 
 def shard_bounds(n: int, parts: int) -> list[tuple[int, int]]:
@@ -111,8 +133,9 @@ def chat_prompt(processor: Any, request: GenerationRequest) -> str:
     content = [_chat_entry(m) for m in request.media]
     if request.prompt is not None:
         content.append({"type": "text", "text": request.prompt})
-    return processor.apply_chat_template([{"role": "user", "content": content}], tokenize=False,
-                                         add_generation_prompt=True)
+    return processor.apply_chat_template(
+        [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
+    )
 
 
 def processor_sample_rate(processor: Any) -> int:
@@ -136,8 +159,9 @@ def load_media(media: Media, video_fps: float, sample_rate: int) -> Any:
     return media_loading.load_audio(media.path, sample_rate), sample_rate
 
 
-def build_vllm_input(processor: Any, request: GenerationRequest, video_fps: float = DEFAULT_VIDEO_FPS,
-                     sample_rate: int | None = None) -> dict:
+def build_vllm_input(
+    processor: Any, request: GenerationRequest, video_fps: float = DEFAULT_VIDEO_FPS, sample_rate: int | None = None
+) -> dict:
     """One prompt in vLLM's offline format: {"prompt": text, "multi_modal_data": {kind: data or [data, ..]}}."""
     rate = sample_rate or processor_sample_rate(processor)
     item: dict[str, Any] = {"prompt": chat_prompt(processor, request)}
@@ -192,11 +216,19 @@ def _dp_worker(devices: str, kwargs: dict, conn: Any) -> None:
 
 
 class VLLMBackend(ModelBackend):
-    def __init__(self, name: str, tensor_parallel_size: int | str = 1, data_parallel_size: int | str = 1,
-                 max_model_len: int | str | None = None, limit_mm_per_prompt: dict | str | None = None,
-                 dtype: str = "auto", gpu_memory_utilization: float | str = 0.9,
-                 video_fps: float | str = DEFAULT_VIDEO_FPS, trust_remote_code: bool | str = False,
-                 seed: int | str = 0) -> None:
+    def __init__(
+        self,
+        name: str,
+        tensor_parallel_size: int | str = 1,
+        data_parallel_size: int | str = 1,
+        max_model_len: int | str | None = None,
+        limit_mm_per_prompt: dict | str | None = None,
+        dtype: str = "auto",
+        gpu_memory_utilization: float | str = 0.9,
+        video_fps: float | str = DEFAULT_VIDEO_FPS,
+        trust_remote_code: bool | str = False,
+        seed: int | str = 0,
+    ) -> None:
         _import_vllm()  # fail fast with the install hint, before loading anything large
         from transformers import AutoProcessor
 
@@ -205,14 +237,22 @@ class VLLMBackend(ModelBackend):
         self.video_fps = float(video_fps)
         self.sample_rate = processor_sample_rate(self.processor)
         tp, dp = int(tensor_parallel_size), int(data_parallel_size)
-        kwargs = engine_kwargs(name, tensor_parallel_size=tp,
-                               max_model_len=int(max_model_len) if max_model_len is not None else None,
-                               limit_mm_per_prompt=parse_limit_mm(limit_mm_per_prompt), dtype=dtype,
-                               gpu_memory_utilization=float(gpu_memory_utilization), seed=int(seed),
-                               trust_remote_code=trust)
-        self.info = ModelInfo(backend="vllm", name=name, modalities=frozenset(_MODALITIES),
-                              metadata={"tensor_parallel_size": tp, "data_parallel_size": dp,
-                                        "video_fps": self.video_fps})
+        kwargs = engine_kwargs(
+            name,
+            tensor_parallel_size=tp,
+            max_model_len=int(max_model_len) if max_model_len is not None else None,
+            limit_mm_per_prompt=parse_limit_mm(limit_mm_per_prompt),
+            dtype=dtype,
+            gpu_memory_utilization=float(gpu_memory_utilization),
+            seed=int(seed),
+            trust_remote_code=trust,
+        )
+        self.info = ModelInfo(
+            backend="vllm",
+            name=name,
+            modalities=frozenset(_MODALITIES),
+            metadata={"tensor_parallel_size": tp, "data_parallel_size": dp, "video_fps": self.video_fps},
+        )
         self._engine: _Engine | None = None
         self._workers: list[tuple[Any, Any]] = []
         if dp == 1:
@@ -235,8 +275,10 @@ class VLLMBackend(ModelBackend):
                 conn.recv()
             except EOFError:
                 self.close()
-                raise RuntimeError(f"vllm data-parallel worker {process.pid} died while starting its engine "
-                                   f"(its error is printed above)") from None
+                raise RuntimeError(
+                    f"vllm data-parallel worker {process.pid} died while starting its engine "
+                    f"(its error is printed above)"
+                ) from None
 
     def _inputs(self, requests: list[GenerationRequest]) -> list[dict | GenerationError]:
         inputs: list[dict | GenerationError] = []

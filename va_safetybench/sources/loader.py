@@ -20,7 +20,8 @@ VA_FIELDS = {
 # task name -> (question file kind, official field)
 VA_TASK_FIELDS = {
     t.name: ("Video_questions" if t.name.startswith("va_video") else "Audio_questions", t.official_field)
-    for t in TASKS.values() if t.benchmark == "va"
+    for t in TASKS.values()
+    if t.benchmark == "va"
 }
 MM_TASK_FIELDS = {t.name: t.official_field for t in TASKS.values() if t.benchmark == "mmsb"}
 
@@ -93,8 +94,12 @@ def _load_mm(root: Path, scenario: str) -> dict[str, dict]:
     return data
 
 
-def load_items(source: str | Path, benchmarks: tuple[str, ...] = ("va", "mmsb"),
-               scenarios: set[str] | None = None, cache: Path | None = None) -> list[Item]:
+def load_items(
+    source: str | Path,
+    benchmarks: tuple[str, ...] = ("va", "mmsb"),
+    scenarios: set[str] | None = None,
+    cache: Path | None = None,
+) -> list[Item]:
     """All items of the chosen benchmarks and scenarios, validated, in a stable order."""
     root = resolve_source_dir(str(source), cache)
     _check_unknown_scenarios(root / MM_ROOT / "processed_questions", MM_SCENARIOS)
@@ -147,17 +152,35 @@ def _va_items(scenario: str, paths: dict[str, Path], mm_entries: dict[str, dict]
     for item_id in video:
         mm_entry = mm_entries.get(item_id)
         if mm_entry is None:
-            raise InputError(f"{paths['Video_questions']}: item {item_id!r} has no MM-SafetyBench key phrase "
-                             f"(no such id in {VA_TO_MM[scenario]})")
+            raise InputError(
+                f"{paths['Video_questions']}: item {item_id!r} has no MM-SafetyBench key phrase "
+                f"(no such id in {VA_TO_MM[scenario]})"
+            )
         prompts = {task: files[kind][item_id][field] for task, (kind, field) in VA_TASK_FIELDS.items()}
-        items.append(Item("va", scenario, item_id, video[item_id]["Text_only"], mm_entry["Key Phrase"],
-                          mm_entry["Phrase Type"], prompts))
+        items.append(
+            Item(
+                "va",
+                scenario,
+                item_id,
+                video[item_id]["Text_only"],
+                mm_entry["Key Phrase"],
+                mm_entry["Phrase Type"],
+                prompts,
+            )
+        )
     return items
 
 
 def _mm_items(scenario: str, entries: dict[str, dict]) -> list[Item]:
     return [
-        Item("mmsb", scenario, item_id, e["Question"], e["Key Phrase"], e["Phrase Type"],
-             {task: e[field] for task, field in MM_TASK_FIELDS.items()})
+        Item(
+            "mmsb",
+            scenario,
+            item_id,
+            e["Question"],
+            e["Key Phrase"],
+            e["Phrase Type"],
+            {task: e[field] for task, field in MM_TASK_FIELDS.items()},
+        )
         for item_id, e in entries.items()
     ]

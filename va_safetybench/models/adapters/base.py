@@ -54,8 +54,9 @@ class Adapter(ABC):
         """The transformers class that loads this family (imported lazily)."""
 
     @classmethod
-    def load(cls, path: str, options: MediaOptions | None = None, trust_remote_code: bool = False,
-             **from_pretrained: Any) -> "Adapter":
+    def load(
+        cls, path: str, options: MediaOptions | None = None, trust_remote_code: bool = False, **from_pretrained: Any
+    ) -> Adapter:
         from transformers import AutoProcessor
 
         model = cls.model_class().from_pretrained(path, trust_remote_code=trust_remote_code, **from_pretrained)
@@ -99,8 +100,9 @@ class Adapter(ABC):
         for p in prepared:
             for key, values in p.media.items():
                 media.setdefault(key, []).extend(values)
-        inputs = self.processor(text=[p.text for p in prepared], padding=True, return_tensors="pt",
-                                **self.processor_media(media))
+        inputs = self.processor(
+            text=[p.text for p in prepared], padding=True, return_tensors="pt", **self.processor_media(media)
+        )
         return inputs.to(device=self.model.device, dtype=self.model.dtype)
 
     def build_inputs(self, requests: list[GenerationRequest]) -> Any:
@@ -139,18 +141,19 @@ class Adapter(ABC):
         sampling: dict[str, Any] = {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
         if settings.temperature > 0:
             torch.manual_seed(settings.seed)
-            sampling = {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p,
-                        "top_k": None}
+            sampling = {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p, "top_k": None}
         pad = self.tokenizer.pad_token_id
         with torch.inference_mode():
-            out = self.model.generate(**self.model_kwargs(inputs, media_embeds),
-                                      max_new_tokens=settings.max_new_tokens,
-                                      pad_token_id=pad if pad is not None else self.tokenizer.eos_token_id,
-                                      **sampling)
-        texts = self.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+            out = self.model.generate(
+                **self.model_kwargs(inputs, media_embeds),
+                max_new_tokens=settings.max_new_tokens,
+                pad_token_id=pad if pad is not None else self.tokenizer.eos_token_id,
+                **sampling,
+            )
+        texts = self.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
         return [_cut_at_stop(t, settings.stop) for t in texts]
 
 
 def _cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
     cuts = [i for i in (text.find(s) for s in stop) if i >= 0]
-    return text[:min(cuts)] if cuts else text
+    return text[: min(cuts)] if cuts else text

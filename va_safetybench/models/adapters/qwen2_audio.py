@@ -53,10 +53,11 @@ class Qwen2AudioAdapter(Adapter):
         feat_lengths, out_lengths = tower._get_feat_extract_output_lengths(inputs["feature_attention_mask"].sum(-1))
         max_len = (features.shape[-1] - 2) // 2 + 1
         valid = torch.arange(max_len, device=features.device)[None, :] < feat_lengths[:, None]
-        mask = create_bidirectional_mask(config=tower.config,
-                                         inputs_embeds=torch.zeros(features.shape[0], max_len, 1,
-                                                                   dtype=self.model.dtype, device=features.device),
-                                         attention_mask=valid.long())
+        mask = create_bidirectional_mask(
+            config=tower.config,
+            inputs_embeds=torch.zeros(features.shape[0], max_len, 1, dtype=self.model.dtype, device=features.device),
+            attention_mask=valid.long(),
+        )
         projected = base.multi_modal_projector(tower(features, attention_mask=mask).last_hidden_state)
         keep = torch.arange(projected.shape[1], device=projected.device)[None, :] < out_lengths[:, None]
         return projected[keep]

@@ -38,8 +38,12 @@ class Qwen2VLAdapter(ImageTextAdapter):
         kwargs = dict(media)
         videos = kwargs.pop("videos", None)
         if videos:
-            kwargs.update(videos=[v.frames for v in videos], video_metadata=[v.metadata() for v in videos],
-                          do_sample_frames=False, cap_pixels_per_frame=False)  # sampled and capped already
+            kwargs.update(
+                videos=[v.frames for v in videos],
+                video_metadata=[v.metadata() for v in videos],
+                do_sample_frames=False,
+                cap_pixels_per_frame=False,
+            )  # sampled and capped already
         return kwargs
 
 

@@ -76,8 +76,14 @@ def _worker_init(settings: BuildSettings) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-def _render_one(task: str, item: Item, rel: str, bench: Path, settings: BuildSettings | None = None,
-                renderer: Renderer | None = None) -> tuple[str, str, int]:
+def _render_one(
+    task: str,
+    item: Item,
+    rel: str,
+    bench: Path,
+    settings: BuildSettings | None = None,
+    renderer: Renderer | None = None,
+) -> tuple[str, str, int]:
     """Render to a temp file, hash it, rename it into place. Returns (rel, sha256, bytes)."""
     spec = TASKS[task]
     assert spec.media is not None
@@ -105,8 +111,9 @@ def _progress(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="file", file=sys.stderr, mininterval=0.5, disable=total == 0)
 
 
-def build(items: list[Item], tasks: list[str], bench: Path, settings: BuildSettings, jobs: int,
-          source: str = "") -> BuildReport:
+def build(
+    items: list[Item], tasks: list[str], bench: Path, settings: BuildSettings, jobs: int, source: str = ""
+) -> BuildReport:
     """Build `tasks` for `items` into `bench`; finished files survive any failure or kill."""
     start = time.perf_counter()
     _prepare_output(bench)
@@ -135,8 +142,16 @@ def _items_for(spec: TaskSpec, items: list[Item]) -> list[Item]:
     return [i for i in items if i.benchmark == spec.benchmark and spec.name in i.prompts]
 
 
-def _build_stage(items: list[Item], specs: list[TaskSpec], renderers: dict[str, Renderer], bench: Path,
-                 settings: BuildSettings, jobs: int, journal: Journal, report: BuildReport) -> None:
+def _build_stage(
+    items: list[Item],
+    specs: list[TaskSpec],
+    renderers: dict[str, Renderer],
+    bench: Path,
+    settings: BuildSettings,
+    jobs: int,
+    journal: Journal,
+    report: BuildReport,
+) -> None:
     pending: list[_Job] = []
     for spec in specs:
         if spec.media is None:
@@ -161,8 +176,13 @@ def _build_stage(items: list[Item], specs: list[TaskSpec], renderers: dict[str, 
     parallel = [j for j in pending if j not in serial] if len(serial) < len(pending) else []
     with _progress(len(pending), "build") as bar:
         for job in serial:
-            _finish(job, lambda j=job: _render_one(j.task, j.item, j.rel, bench, settings, renderers[j.task]),
-                    journal, report, bar)
+            _finish(
+                job,
+                lambda j=job: _render_one(j.task, j.item, j.rel, bench, settings, renderers[j.task]),
+                journal,
+                report,
+                bar,
+            )
         if parallel:
             _run_parallel(parallel, bench, settings, jobs, journal, report, bar)
 
@@ -180,8 +200,9 @@ def _finish(job: _Job, call, journal: Journal, report: BuildReport, bar) -> None
     bar.update(1)
 
 
-def _run_parallel(jobs_list: list[_Job], bench: Path, settings: BuildSettings, jobs: int, journal: Journal,
-                  report: BuildReport, bar) -> None:
+def _run_parallel(
+    jobs_list: list[_Job], bench: Path, settings: BuildSettings, jobs: int, journal: Journal, report: BuildReport, bar
+) -> None:
     with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init, initargs=(settings,)) as pool:
         queue = iter(jobs_list)
         running = {}
@@ -199,15 +220,25 @@ def _run_parallel(jobs_list: list[_Job], bench: Path, settings: BuildSettings, j
                     running[pool.submit(_render_one, nxt.task, nxt.item, nxt.rel, bench)] = nxt
 
 
-def _write_manifest(bench: Path, spec: TaskSpec, items: list[Item], renderer: Renderer | None,
-                    journal: Journal, report: BuildReport) -> None:
+def _write_manifest(
+    bench: Path, spec: TaskSpec, items: list[Item], renderer: Renderer | None, journal: Journal, report: BuildReport
+) -> None:
     lines = []
     for item in _items_for(spec, items):
-        entry = {"task": spec.name, "benchmark": item.benchmark, "scenario": item.scenario, "id": item.id,
-                 "question": item.question,
-                 "key_phrase": item.key_phrase, "phrase_type": item.phrase_type,
-                 "prompt": item.prompts[spec.name], "modality": spec.modality, "media": None, "sha256": None,
-                 "status": "ok"}
+        entry = {
+            "task": spec.name,
+            "benchmark": item.benchmark,
+            "scenario": item.scenario,
+            "id": item.id,
+            "question": item.question,
+            "key_phrase": item.key_phrase,
+            "phrase_type": item.phrase_type,
+            "prompt": item.prompts[spec.name],
+            "modality": spec.modality,
+            "media": None,
+            "sha256": None,
+            "status": "ok",
+        }
         if spec.media is not None:
             rel = spec.media.relpath(item.scenario, item.id)
             entry["media"] = rel
@@ -230,10 +261,11 @@ def _write_manifest(bench: Path, spec: TaskSpec, items: list[Item], renderer: Re
 def _write_bench_info(bench: Path, source: str, settings: BuildSettings, tasks: list[str]) -> None:
     info_path = bench / "bench.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {"tasks": {}}
-    info.update({"source": source, "settings": asdict(settings), "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    info.update(
+        {"source": source, "settings": asdict(settings), "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    )
     for task in tasks:
         info["tasks"][task] = {"manifest": str(manifest_path(bench, task).relative_to(bench))}
     tmp = info_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(info, indent=1, sort_keys=True))
     os.replace(tmp, info_path)
-
