@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from va_safetybench.commands.build import select_items  # noqa: E402
-from va_safetybench.materialize.runner import build  # noqa: E402
-from va_safetybench.materialize.settings import BuildSettings  # noqa: E402
-from va_safetybench.sources import load_items  # noqa: E402
+from va_safetybench.commands.build import select_items
+from va_safetybench.materialize.runner import build
+from va_safetybench.materialize.settings import BuildSettings
+from va_safetybench.sources import load_items
 
 TASKS = ("va_video_typo", "va_audio_only", "va_audio_kpt", "va_audio_kpt_noise", "mmsb_typo")
 FULL_ITEMS = {"va": 972, "mmsb": 1680}  # official VA-SafetyBench and MM-SafetyBench sizes
@@ -52,12 +52,12 @@ def main() -> None:
     args = ap.parse_args()
     items = select_items(load_items(args.source, ("va", "mmsb")), None, args.limit)
 
-    with tempfile.TemporaryDirectory(prefix="va-bench-build-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="va-bench-build-") as tmp_name:
+        tmp = Path(tmp_name)
         print(f"source {args.source}, {args.limit} item(s) per scenario, {os.cpu_count()} core(s) seen")
         print(f"{'variant':<20} {'files':>5} {'s/file (1 core)':>16} {'KiB/file':>9}")
         per_file: dict[str, float] = {}
-        serial_s = serial_n = 0
+        serial_s, serial_n = 0.0, 0
         for task in TASKS:
             seconds, n = timed_build(items, (task,), tmp / f"serial-{task}", jobs=1)
             per_file[task] = seconds / n

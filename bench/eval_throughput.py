@@ -82,10 +82,12 @@ def write_items(folder: Path, n: int) -> list:
 
 
 def load_backend(args: argparse.Namespace):
+    from va_safetybench.models.hf import HFBackend
     from va_safetybench.models.registry import make_backend
 
     if args.model.startswith("tiny:"):
         backend = make_backend(args.model, {"shape": args.shape, "batch_size": args.batch_size, "device": args.device})
+        assert isinstance(backend, HFBackend)  # tiny models run through the hf backend
         backend.adapter.model.to(_dtype(args.dtype))
         return backend
     return make_backend(args.model, {"dtype": args.dtype, "device": args.device, "batch_size": args.batch_size})

@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from judges.base import JudgeInput  # noqa: E402
-from judges.gpt import GPTJudge  # noqa: E402
-from judges.keyword import KeywordJudge  # noqa: E402
-from tests.fake_openai import FakeOpenAI, chat_completion  # noqa: E402
+from judges.base import JudgeInput
+from judges.gpt import GPTJudge
+from judges.keyword import KeywordJudge
+from tests.fake_openai import FakeOpenAI, chat_completion
 
 WORDS = (
     "the",

@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from leaderboard.results import find_summaries, load_summary  # noqa: E402
-from leaderboard.samples import read_responses  # noqa: E402
-from leaderboard.site import build_site  # noqa: E402
-from tests.leaderboard_data import random_verdicts, write_run  # noqa: E402
-from va_safetybench.taskspec import TASKS  # noqa: E402
+from leaderboard.results import find_summaries, load_summary
+from leaderboard.samples import read_responses
+from leaderboard.site import build_site
+from tests.leaderboard_data import random_verdicts, write_run
+from va_safetybench.taskspec import TASKS
 
 
 def make_runs(root: Path, models: int, samples: int) -> None:

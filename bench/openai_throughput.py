@@ -17,15 +17,16 @@ import os
 import sys
 import tempfile
 import time
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fake_openai import FakeOpenAI, chat_completion  # noqa: E402
-from tests.media_fixtures import write_png  # noqa: E402
-from va_safetybench.media.fonts import load_font, resolve_font  # noqa: E402
-from va_safetybench.models.base import GenerationRequest, GenerationSettings, Media  # noqa: E402
-from va_safetybench.models.openai_backend import OpenAIBackend  # noqa: E402
+from tests.fake_openai import FakeOpenAI, chat_completion
+from tests.media_fixtures import write_png
+from va_safetybench.media.fonts import load_font, resolve_font
+from va_safetybench.models.base import GenerationRequest, GenerationSettings, Media
+from va_safetybench.models.openai_backend import OpenAIBackend
 
 
 def samples_per_second(base_url: str, requests: list[GenerationRequest], concurrency: int) -> float:
@@ -52,7 +53,7 @@ def reply(body: dict) -> tuple[int, dict]:
     return 200, chat_completion(f"reply to {body['messages'][0]['content'][-1]['text']}")
 
 
-def serve(latency: float, urls: multiprocessing.Queue[str], stop: multiprocessing.Event) -> None:
+def serve(latency: float, urls: multiprocessing.Queue[str], stop: EventType) -> None:
     with FakeOpenAI(reply=reply, latency=latency) as server:
         urls.put(server.base_url)
         stop.wait()
@@ -67,7 +68,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["VA_BENCH_FAKE_KEY"] = "sk-local-fake"
 
-    urls, stop = multiprocessing.Queue(), multiprocessing.Event()
+    urls: multiprocessing.Queue[str] = multiprocessing.Queue()
+    stop = multiprocessing.Event()
     server = multiprocessing.Process(target=serve, args=(args.latency, urls, stop), daemon=True)
     server.start()
     try:

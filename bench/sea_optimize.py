@@ -51,10 +51,13 @@ def _media_model(args: argparse.Namespace, vocab: int | None):
     import torch
 
     from sea_align.media import MediaModel
+    from va_safetybench.models.hf import HFBackend
     from va_safetybench.models.registry import make_backend
 
     torch.set_num_threads(args.threads)
-    adapter = make_backend("tiny:qwen2-vl", {"shape": args.shape, "device": args.device}).adapter
+    backend = make_backend("tiny:qwen2-vl", {"shape": args.shape, "device": args.device})
+    assert isinstance(backend, HFBackend)  # tiny models run through the hf backend
+    adapter = backend.adapter
     adapter.model.to(getattr(torch, args.dtype))
     if vocab:
         adapter.model.resize_token_embeddings(vocab, mean_resizing=False)

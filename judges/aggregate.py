@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 LABELS = ("safe", "unsafe", "error")
@@ -98,7 +98,7 @@ def summarize_tasks(records: Iterable[Record]) -> dict:
     return out
 
 
-def group_scores(tasks: dict, groups: dict[str, Sequence[str]]) -> dict:
+def group_scores(tasks: dict, groups: Mapping[str, Sequence[str]]) -> dict:
     """{group: {asr_macro, asr_micro, asr_official_macro, n, error, tasks}} over the group's tasks
     present in `tasks`.
 

@@ -81,13 +81,18 @@ def optimize(
         p.requires_grad_(False)
     # float32 whatever the model's dtype: Adam's small steps would round away in bfloat16 weights' precision
     init = (mm.encode_blank() if init is None else init).to(mm.device, torch.float32)
-    queue, slots = list(pending), []
-    E = m = v = None
+    queue, slots = list(pending), list[_Slot]()
+    # the K embeddings being optimised and their Adam moments: made when the first slots fill
+    E: Any = None
+    m: Any = None
+    v: Any = None
     t = torch.zeros(0, device=mm.device)
     b1, b2 = cfg.betas
     written = succeeded = 0
     started = time.perf_counter()
-    batch = rows = labels = None
+    batch: Any = None
+    rows: Any = None
+    labels: Any = None
     while queue or slots:
         if len(slots) < cfg.k and queue:  # refill freed slots
             new = [_Slot(queue.pop(0)) for _ in range(min(cfg.k - len(slots), len(queue)))]

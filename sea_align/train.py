@@ -108,7 +108,7 @@ class InjectEmbeddings:
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001, ANN201
         inputs = dict(inputs)
         kwargs = self.sea_adapter.forward_kwargs(inputs.pop("sea_inputs"), inputs.pop("sea_embeds"))
-        return super().compute_loss(
+        return super().compute_loss(  # type: ignore[misc]  # the trl trainer mixed in has it
             model, {**kwargs, **inputs}, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
         )
 
@@ -130,7 +130,7 @@ def _arguments(cfg: TrainConfig, work: Path, save_every: int) -> Any:
     from trl import DPOConfig, SFTConfig
 
     gpu = torch.cuda.is_available()
-    common = dict(
+    common: dict[str, Any] = dict(
         output_dir=str(work),
         per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum,

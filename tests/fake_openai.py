@@ -76,7 +76,8 @@ class FakeOpenAI:
     @property
     def base_url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        name = host.decode() if isinstance(host, bytes) else host
+        return f"http://{name}:{port}/v1"
 
     def __enter__(self) -> FakeOpenAI:
         self._thread.start()

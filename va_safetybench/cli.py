@@ -11,6 +11,7 @@ import argparse
 import importlib
 import logging
 import sys
+from types import ModuleType
 
 from .errors import CheckFailed, InputError
 
@@ -26,7 +27,7 @@ COMMANDS = {
 }
 
 
-def _available_commands() -> dict[str, object]:
+def _available_commands() -> dict[str, ModuleType]:
     modules = {}
     for name, path in COMMANDS.items():
         try:
