@@ -1,68 +1,11 @@
-"""Answer extraction and benchmark scores on hand-checked cases."""
+"""Benchmark scores on hand-checked cases (answer readings: tests/test_peer_*.py)."""
 
 from __future__ import annotations
-
-import math
 
 import pytest
 
 from va_safetybench.capability import metrics
-from va_safetybench.capability.extract import extract_letter, normalize_transcript, parse_yes_no
 from va_safetybench.capability.mmbench import rotations
-
-OPTIONS = {"A": "Paris", "B": "London", "C": "Rome", "D": "Berlin"}
-
-
-@pytest.mark.parametrize(
-    "response, letter",
-    [
-        ("(B)", "B"),
-        ("B.", "B"),
-        ("B", "B"),
-        ("The answer is B", "B"),
-        ("The best answer is: C", "C"),
-        ("Answer: (D).", "D"),
-        ("B) London", "B"),
-        ("**A**", "A"),
-        ("It is London, obviously.", "B"),
-        ("A cat sits on the mat", None),  # the article "A" is not a choice
-        ("I cannot tell", None),
-        ("The answer is E", None),
-        ("(A) or (B)", None),
-        ("London or Paris", None),
-    ],
-)
-def test_letter_extraction(response, letter):
-    assert extract_letter(response, OPTIONS) == letter
-
-
-@pytest.mark.parametrize(
-    "response, label",
-    [
-        ("Yes", "yes"),
-        ("no", "no"),
-        ("Yes, there is a cat.", "yes"),
-        (" No.", "no"),
-        ("Not at all", "no"),
-        ("There is a cat", "other"),
-        ("", "other"),
-    ],
-)
-def test_yes_no_as_mme_reads_it(response, label):
-    assert parse_yes_no(response) == label
-
-
-def test_transcript_normalisation_and_wer():
-    assert (
-        normalize_transcript("Mr. Quilter, APOSTLE of the middle-classes!")
-        == "mister quilter apostle of the middle classes"
-    )
-    ref = normalize_transcript("HE HOPED THERE WOULD BE STEW FOR DINNER")  # 8 words
-    hyp = normalize_transcript("He hoped there'd be stew, for lunch.")  # there'd -> there would; 1 substitution
-    assert metrics.corpus_wer([(ref, hyp)]) == pytest.approx(1 / 8)
-    # corpus WER sums edits over all references: (2 deletions + 0) / (4 + 2) words
-    assert metrics.corpus_wer([("a b c d", "a b"), ("e f", "e f")]) == pytest.approx(2 / 6)
-    assert math.isnan(metrics.corpus_wer([("", "anything")]))
 
 
 def test_mme_acc_plus_over_paired_questions():

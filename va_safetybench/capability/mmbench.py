@@ -5,8 +5,12 @@ the OpenCompass TSV with base64 images): index, question, hint, A-D, answer (let
 CircularEval: a question with N options is asked N times, options rotated one place each time; it
 counts as correct only when every rotation is answered correctly. The hub split already holds the
 rotated copies (index + k x 1,000,000, as OpenCompass ships them); a copy without them is rotated
-here, so both give the same documents. Prompt as LLaVA/lmms-eval: hint, question, "A. ..." lines,
-"Answer with the option's letter from the given choices directly."; answers read by extract_letter.
+here, so both give the same documents. Prompt and reading are lmms-eval's `mmbench_en_dev` (tasks/mmbench/
+en_utils.py, commit 7a69a9a1): "HINT QUESTION There are several options:" then "A. ..." lines, a blank line
+and "Answer with the option's letter from the given choices directly."; each rotation's answer is read by
+lmms-eval's prefetch, else its static extractor (mcq.mmbench_letter): the score is lmms-eval's
+`mmbench_en_dev_static`, and lmms-eval's GPT-matched `mmbench_en_dev` wherever its prefetch or static
+extractor already reads the answer.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .extract import extract_letter
+from .mcq import mmbench_letter
 from .metrics import circular_accuracy
 from .sources import hub_rows, image_bytes, local_copy, open_image, read_rows
 
@@ -22,6 +26,7 @@ HUB_ID = "lmms-lab/MMBench"
 LETTERS = "ABCDEFGHI"
 COPY_OFFSET = 1_000_000
 INSTRUCTION = "Answer with the option's letter from the given choices directly."
+OPTIONS_HEADER = "There are several options:"  # lmms-eval's mmbench.yaml sys_prompt
 
 
 def _present(value: Any) -> bool:
@@ -80,10 +85,11 @@ def load_dataset(**metadata: Any):
 
 
 def doc_to_text(doc: dict) -> str:
+    """lmms-eval's prompt, character for character (hint and question joined by a space, not a newline)."""
     options = json.loads(doc["options"])
-    lines = ([doc["hint"]] if doc["hint"] else []) + [doc["question"]]
-    lines += [f"{k}. {v}" for k, v in options.items()] + [INSTRUCTION]
-    return "\n".join(lines)
+    listed = "\n".join([OPTIONS_HEADER, *(f"{k}. {v}" for k, v in options.items())])
+    head = f"{doc['hint']} {doc['question']}" if doc["hint"] else doc["question"]
+    return f"{head} {listed}\n\n{INSTRUCTION}"
 
 
 def doc_to_image(doc: dict) -> list:
@@ -91,7 +97,7 @@ def doc_to_image(doc: dict) -> list:
 
 
 def process_results(doc: dict, results: list[str]) -> dict:
-    correct = extract_letter(results[0], json.loads(doc["options"])) == doc["answer"]
+    correct = mmbench_letter(results[0], json.loads(doc["options"])) == doc["answer"]
     return {"circular_acc": (doc["key"], correct), "per_rotation_acc": float(correct)}
 
 

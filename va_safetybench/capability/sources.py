@@ -114,8 +114,11 @@ def image_bytes(value: Any, base: Path | None = None) -> bytes:
         return buf.getvalue()
     if isinstance(value, str) and value:
         path = Path(value) if base is None else base / value
-        if path.is_file():
-            return path.read_bytes()
+        try:
+            if path.is_file():
+                return path.read_bytes()
+        except OSError:  # base64 text (the OpenCompass TSV) is far longer than a file name may be
+            pass
         try:
             return base64.b64decode(value, validate=True)
         except ValueError:

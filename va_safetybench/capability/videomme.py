@@ -9,8 +9,11 @@ Source: annotations from hub `lmms-lab/Video-MME` split `test` or a local copy (
 video_id, duration, domain, sub_category, videoID, question_id, task_type, question, options
 ["A. ...", ...], answer letter); videos are `{videoID}.mp4` in a folder: metadata `videomme_videos`,
 else `data/` or `videos/` inside the local copy (the hub ships them as zip archives: unpack them there).
-Prompt: Video-MME's own ("Select the best answer ... The best answer is:"). Metric: accuracy,
-overall and per duration.
+Prompt: Video-MME's own ("Select the best answer ... The best answer is:"; lmms-eval's default adds "and the
+subtitles" and ends "Answer with the option's letter from the given choices directly."). Answers are read as
+lmms-eval's videomme reads them (mcq.videomme_letter: extract_mcq_answer over A-D); task metadata
+`videomme_reading: "lmms-eval+option-text"` adds our option-text stage. Metric: accuracy, overall and per
+duration.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .extract import extract_letter
+from .mcq import check_reading, videomme_letter
 from .sources import hub_rows, local_copy, read_rows
 
 HUB_ID = "lmms-lab/Video-MME"
@@ -64,6 +67,7 @@ def load_dataset(**metadata: Any):
     path = local_copy("videomme", metadata)
     rows = read_rows(path, stem_filter=None) if path else hub_rows("videomme", HUB_ID, "test")
     videos = video_folder(path, metadata)
+    reading = check_reading(metadata.get("videomme_reading"), "videomme")
     docs = [
         {
             "question_id": str(r["question_id"]),
@@ -73,6 +77,7 @@ def load_dataset(**metadata: Any):
             "options": [str(o) for o in r["options"]],
             "answer": str(r["answer"]).strip(),
             "video": str(videos / f"{r['videoID']}.mp4"),
+            "reading": reading,
         }
         for r in rows
     ]
@@ -92,7 +97,8 @@ def doc_to_image(doc: dict) -> list:
 
 
 def process_results(doc: dict, results: list[str]) -> dict:
-    correct = float(extract_letter(results[0], parse_options(doc["options"])) == doc["answer"])
+    letter = videomme_letter(results[0], parse_options(doc["options"]), doc.get("reading") or "lmms-eval")
+    correct = float(letter == doc["answer"])
     out: dict[str, float | None] = {"acc": correct}
     for duration in DURATIONS:
         out[f"acc_{duration}"] = correct if doc["duration"] == duration else None
