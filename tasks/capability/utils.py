@@ -4,7 +4,8 @@ Everything lives in va_safetybench.capability; see each module's docstring for s
 """
 
 from va_safetybench.capability import benign, clotho_aqa, librispeech, mmbench, mme, refusal, videomme, xstest
-from va_safetybench.capability.metrics import corpus_wer, mean_present  # noqa: F401
+from va_safetybench.capability.metrics import mean_present  # noqa: F401
+from va_safetybench.capability.wer import corpus_wer_percent  # noqa: F401
 from va_safetybench.harness import docs
 
 mme_load_dataset, mme_doc_to_text, mme_doc_to_image = mme.load_dataset, mme.doc_to_text, mme.doc_to_image

@@ -3,8 +3,9 @@
 Source: hub `openslr/librispeech_asr` config `clean` split `test`, or a local copy: either the
 hub's parquet/jsonl format (audio as {bytes, path} or a file path; text) or the OpenSLR folder
 itself (`LibriSpeech/test-clean/SPEAKER/CHAPTER/*.flac` with `*.trans.txt`).
-WER: corpus-level (jiwer) after Whisper's English text normaliser (extract.normalize_transcript),
-the normalisation Whisper, Qwen2-Audio and the Open ASR leaderboard report with.
+WER: as lmms-eval reports it (wer.py): corpus-level, x 100 (metric `wer_percent`), after the special-token
+strip, Whisper's English normaliser with its spelling map and Whisper's basic normaliser. The prompt is ours;
+lmms-eval's is "Please recognize the speech and only output the recognized content:".
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .extract import normalize_transcript
 from .sources import hub_rows, local_copy, read_rows
+from .wer import words
 
 HUB_ID = "openslr/librispeech_asr"
 PROMPT = "Transcribe the speech in this audio into English text. Output only the transcript."
@@ -75,4 +76,5 @@ def doc_to_audio(doc: dict) -> list:
 
 
 def process_results(doc: dict, results: list[str]) -> dict:
-    return {"wer": (normalize_transcript(doc["text"]), normalize_transcript(results[0]))}
+    """The normalised reference and hypothesis words (sample logs show what WER compared)."""
+    return {"wer_percent": (" ".join(words(doc["text"])), " ".join(words(results[0])))}

@@ -65,19 +65,6 @@ def circular_accuracy(results: list[tuple[str, bool]]) -> float:
     return sum(per_question.values()) / len(per_question) if per_question else float("nan")
 
 
-def corpus_wer(results: list[tuple[str, str]]) -> float:
-    """(normalised reference, normalised hypothesis) pairs -> corpus WER (edits / reference words), via jiwer.
-
-    References that normalise to nothing are skipped (WER is undefined for them).
-    """
-    import jiwer
-
-    pairs = [(r, h) for r, h in results if r.strip()]
-    if not pairs:
-        return float("nan")
-    return jiwer.wer([r for r, _ in pairs], [h for _, h in pairs])
-
-
 def mean_present(values: list[float | None]) -> float:
     """Mean over documents the metric applies to (None elsewhere), e.g. Clotho-AQA yes/no questions only."""
     present = [v for v in values if v is not None]
