@@ -65,7 +65,9 @@ class Run:
     groups: dict[str, dict[str, float | None]]
     alignment: dict[str, Any] | None = None
     capability: dict[str, dict[str, float]] = field(default_factory=dict)
-    over_refusal: dict[str, dict[str, float]] = field(default_factory=dict)  # modality -> {"keyword"|"gpt": rate}
+    over_refusal: dict[str, dict[str, float]] = field(
+        default_factory=dict
+    )  # modality -> {"keyword"|"strmatch"|"gpt": rate}
     task_manifests: dict[str, str] = field(default_factory=dict)  # task -> sha256 of its manifest (newer runs)
 
     @property
@@ -113,11 +115,11 @@ def _numbers(obj: Any, where: str) -> dict[str, float]:
     return {str(k): float(v) for k, v in obj.items()}
 
 
-REFUSAL_JUDGES = ("keyword", "gpt")  # the over-refusal rates a summary carries per modality
+REFUSAL_JUDGES = ("keyword", "strmatch", "gpt")  # the over-refusal rates a summary carries per modality
 
 
 def _refusal_rates(obj: Any, where: str) -> dict[str, dict[str, float]]:
-    """{modality: {"keyword": r, "gpt": r, "n": .., ...}} -> {modality: {judge: rate}} (a rate of None is left out);
+    """{modality: {"keyword": r, "strmatch": r, "gpt": r, "n": .., ...}} -> {modality: {judge: rate}} (None left out);
     a plain number per modality (summaries written before the GPT classifier) is the keyword rate."""
     if not isinstance(obj, dict):
         raise InputError(f"{where}: expected an object")

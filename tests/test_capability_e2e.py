@@ -136,6 +136,10 @@ def test_one_eval_runs_safety_and_capability_with_one_model_load(data, monkeypat
         0 <= r["keyword"] <= 1 and "gpt" not in r for r in summary["over_refusal"].values()
     )  # keyword judge: no gpt rate
     assert summary["over_refusal"]["text"]["n"] == 2 and summary["over_refusal"]["image"]["n"] == 2
+    # XSTest's string match scores the benign twins too
+    assert all(0 <= r["strmatch"] <= 1 for r in summary["over_refusal"].values())
+    assert set(summary["scorers"]) == {"mme", "xstest_safe", "benign_image_typo"}
+    assert summary["scorers"]["mme"]["version"] == "mme-2" and summary["scorers"]["mme"]["reading"] == "lmms-eval"
     samples = [json.loads(line) for line in (run / "capability" / "samples_mme.jsonl").read_text().splitlines()]
     assert len(samples) == 4 and {s["doc"]["key"] for s in samples} == {
         "existence/000000006040.jpg",
@@ -145,7 +149,7 @@ def test_one_eval_runs_safety_and_capability_with_one_model_load(data, monkeypat
     assert len(image_samples) == 2  # the benign bench built with --limit 1: one item per scenario, first two kept
 
     # re-judging and re-running the safety part keep the capability / over_refusal sections
-    sections = {k: summary[k] for k in ("capability", "over_refusal")}
+    sections = {k: summary[k] for k in ("capability", "over_refusal", "scorers")}
     assert main(["judge", str(run), "--judge", "keyword:gcg"]) == 0
     rejudged = json.loads((run / "summary-keyword_gcg.json").read_text())
     assert rejudged["judge"]["name"] == "keyword:gcg" and rejudged["tasks"]["mmsb_typo"]["n"] == 1

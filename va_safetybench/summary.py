@@ -46,7 +46,8 @@ def bench_fingerprint(bench: Path, tasks: list[str]) -> dict:
     return {"path": str(bench), "manifest_sha256": digest.hexdigest(), "task_manifests": per_task}
 
 
-CARRIED_SECTIONS = ("capability", "over_refusal")  # written by capability runs, kept when the safety part is redone
+# written by capability runs, kept when the safety part is redone; `scorers` says which rule scored each task
+CARRIED_SECTIONS = ("capability", "over_refusal", "scorers")
 
 
 def read_summary(run_dir: Path) -> dict[str, Any]:

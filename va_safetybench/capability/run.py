@@ -48,14 +48,16 @@ def runnable(tasks: list[str], modalities: frozenset, explicit: set[str], model:
 
 
 def sections(results: dict[str, dict], samples: dict[str, list[dict]], refusal_judge=None) -> dict[str, dict]:
-    """lm-eval results -> {"capability": {task: {metric: value}}, "over_refusal": {modality: rates}}.
+    """lm-eval results -> {"capability": {task: {metric: value}}, "over_refusal": {modality: rates},
+    "scorers": {task: {"version", "reading"}}}.
 
-    Rates of one over-refusal task: {"keyword": lm-eval's refusal_rate, "n": responses}, plus
-    refusal.gpt_refusal's fields when `refusal_judge` (XSTest's GPT classifier) is given.
+    Rates of one over-refusal task: {"keyword": lm-eval's refusal_rate, "strmatch": XSTest's string-match rate,
+    "n": responses}, plus refusal.gpt_refusal's fields when `refusal_judge` (XSTest's GPT classifier) is given.
     """
     from .refusal import gpt_refusal
+    from .scorers import scorer_entry
 
-    out: dict[str, dict] = {"capability": {}, "over_refusal": {}}
+    out: dict[str, dict] = {"capability": {}, "over_refusal": {}, "scorers": {}}
     for task, row in results.items():
         if task not in names.TASKS:
             continue
@@ -65,9 +67,16 @@ def sections(results: dict[str, dict], samples: dict[str, list[dict]], refusal_j
             if "," in key and "_stderr" not in key and isinstance(value, (int, float))
         }
         modality, kind = names.TASKS[task]
+        scorer = scorer_entry(task, samples.get(task, []))
+        if scorer:
+            out["scorers"][task] = scorer
         if kind == "over_refusal":
             rows = [(s["doc"], s["filtered_resps"][0]) for s in samples.get(task, [])]
-            rates = {"keyword": metrics.get("refusal_rate"), "n": len(rows)}
+            rates = {
+                "keyword": metrics.get("refusal_rate"),
+                "strmatch": metrics.get("strmatch_refusal_rate"),
+                "n": len(rows),
+            }
             if refusal_judge is not None:
                 rates.update(gpt_refusal(refusal_judge, task, rows))
             out["over_refusal"][modality] = rates

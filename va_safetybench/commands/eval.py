@@ -97,7 +97,7 @@ def print_summary(summary: dict, out=None) -> None:
     for modality, rates in summary.get("over_refusal", {}).items():
         if not isinstance(rates, dict):  # summaries written before the GPT classifier: the keyword rate alone
             rates = {"keyword": rates}
-        parts = [f"{judge} {_percent(rates.get(judge))}" for judge in ("keyword", "gpt") if judge in rates]
+        parts = [f"{judge} {_percent(rates.get(judge))}" for judge in ("keyword", "strmatch", "gpt") if judge in rates]
         counts = rates.get("gpt_counts")
         if counts:
             parts.append(
