@@ -12,6 +12,7 @@ import hashlib
 import re
 from abc import abstractmethod
 from pathlib import Path
+from typing import Literal, cast
 
 from va_safetybench.errors import InputError
 
@@ -89,58 +90,92 @@ class LocalJudge(Judge):
         return self.tokenizer.batch_decode(new, skip_special_tokens=True)
 
 
+ContentShape = Literal["string", "parts"]
+SHAPES: tuple[ContentShape, ...] = ("string", "parts")
+
+
+def conversation(user: str, agent: str, shape: ContentShape) -> list[dict]:
+    """The user turn and the answer as chat messages, content as a string or as a list of text parts."""
+
+    def content(text: str):
+        return text if shape == "string" else [{"type": "text", "text": text}]
+
+    return [{"role": "user", "content": content(user)}, {"role": "assistant", "content": content(agent)}]
+
+
+def content_shape(tokenizer, where: str) -> ContentShape:
+    """The content shape the chat template renders: Llama Guard 3 8B's reads a string (`content.strip()`), the 1B
+    and 11B-Vision templates iterate `content` for {"type": "text"} parts and render a string as nothing. Probed
+    with two marker texts; a template that shows neither shape's conversation is an InputError."""
+    user, agent = "probe-user-turn-7f3a", "probe-agent-turn-7f3a"
+    for shape in SHAPES:
+        try:
+            text = tokenizer.apply_chat_template(conversation(user, agent, shape), tokenize=False)
+        except Exception:  # noqa: BLE001 - a template that cannot take this shape raises anything (jinja, TypeError)
+            continue
+        if user in text and agent in text:
+            return shape
+    raise InputError(f"llama-guard judge: the chat template of {where} renders neither the user turn nor the answer")
+
+
 class LlamaGuardJudge(LocalJudge):
-    """Llama Guard 3: the checkpoint's own chat template when it has one, else the official
-    template text with the 13 MLCommons hazard categories S1-S13 (judges/prompts/llama_guard3.txt).
-    The user turn is the original question (else the task prompt, else empty); the agent turn
-    is the response."""
+    """Llama Guard 3 through the checkpoint's own chat template, in the content shape that template reads
+    (content_shape); a checkpoint without a template gets the Llama-Guard-3-8B template
+    (judges/prompts/llama_guard3.txt: categories S1-S14, string content). The user turn is the original
+    question (else the task prompt, else empty); the agent turn is the response."""
 
     kind = "llama-guard"
     max_new_tokens = 20
-    add_special_tokens = False  # both templates start with <|begin_of_text|>
+    add_special_tokens = False  # every Llama Guard 3 template writes <|begin_of_text|> itself
 
     def __init__(self, path: str, batch_size: int = 8, device: str | None = None) -> None:
         super().__init__(path, batch_size, device)
-        self.template = (PROMPTS_DIR / "llama_guard3.txt").read_text(encoding="utf-8")
         self.uses_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
-        source = self.tokenizer.chat_template if self.uses_chat_template else self.template
-        self.version = "lg1-" + hashlib.sha256(source.encode()).hexdigest()[:10]
+        if not self.uses_chat_template:
+            fallback = (PROMPTS_DIR / "llama_guard3.txt").read_text(encoding="utf-8")
+            self.tokenizer.chat_template = fallback.removesuffix("\n")  # the template ends at "}}"
+        self.shape = content_shape(self.tokenizer, path)
+        source = f"{self.shape}\0{self.tokenizer.chat_template}"
+        self.version = "lg2-" + hashlib.sha256(source.encode()).hexdigest()[:10]
 
     def render(self, item: JudgeInput) -> str:
         user = item.question or item.prompt or ""
-        if self.uses_chat_template:
-            return self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": user}, {"role": "assistant", "content": item.response}], tokenize=False
-            )
-        return self.template.replace("{user}", user).replace("{agent}", item.response)
+        text = self.tokenizer.apply_chat_template(conversation(user, item.response, self.shape), tokenize=False)
+        return cast(str, text)  # tokenize=False: the rendered string
 
     def parse(self, text: str) -> Verdict:
         return parse_llama_guard(text)
 
 
 class HarmBenchJudge(LocalJudge):
-    """HarmBench-Llama-2-13b-cls with HarmBench's LLAMA2_CLS_PROMPT; behaviour = the original
-    question (else the task prompt). Like HarmBench, the generation is clipped to its first
-    512 tokens and one token is generated."""
+    """HarmBench-Llama-2-13b-cls with HarmBench's LLAMA2_CLS_PROMPT; behaviour = the original question (else the
+    task prompt). The generation is clipped as HarmBench's evaluate_completions.py clips it: encoded *with* the
+    tokenizer's special tokens to at most 512 ids (so BOS takes one: 511 text tokens), truncated on the right, and
+    always decoded back without special tokens, even when nothing was cut. One token is generated."""
 
     kind = "harmbench"
     max_new_tokens = 1
     add_special_tokens = True  # the prompt starts at [INST]; the tokenizer adds <s>
-    max_generation_tokens = 512
+    max_generation_tokens = 512  # HarmBench's --num_tokens default
 
     def __init__(self, path: str, batch_size: int = 8, device: str | None = None) -> None:
         super().__init__(path, batch_size, device)
         prompt_path = PROMPTS_DIR / "harmbench_cls.txt"
         self.template = prompt_path.read_text(encoding="utf-8")
-        self.version = "hb1-" + hashlib.sha256(self.template.encode()).hexdigest()[:10]
+        self.version = "hb2-" + hashlib.sha256(self.template.encode()).hexdigest()[:10]
+
+    def clip(self, generation: str) -> str:
+        """HarmBench's clipping: encode(max_length=512, truncation=True) from the right, then decode."""
+        side, self.tokenizer.truncation_side = self.tokenizer.truncation_side, "right"
+        try:
+            ids = self.tokenizer.encode(generation, max_length=self.max_generation_tokens, truncation=True)
+        finally:
+            self.tokenizer.truncation_side = side
+        return cast(str, self.tokenizer.decode(ids, skip_special_tokens=True))  # one sequence in: one string out
 
     def render(self, item: JudgeInput) -> str:
-        ids = self.tokenizer(item.response, add_special_tokens=False)["input_ids"]
-        generation = item.response
-        if len(ids) > self.max_generation_tokens:
-            generation = self.tokenizer.decode(ids[: self.max_generation_tokens], skip_special_tokens=True)
         behavior = item.question or item.prompt or ""
-        return self.template.replace("{behavior}", behavior).replace("{generation}", generation)
+        return self.template.replace("{behavior}", behavior).replace("{generation}", self.clip(item.response))
 
     def parse(self, text: str) -> Verdict:
         return parse_harmbench(text)
