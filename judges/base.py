@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Literal
 
 Label = Literal[
-    "safe", "unsafe", "error", "full_compliance", "full_refusal", "partial_refusal"
-]  # the last three: refusal_gpt.py only
+    "safe", "unsafe", "error", "full_compliance", "full_refusal", "partial_refusal", "choice"
+]  # full_* / partial_refusal: refusal_gpt.py only; choice (the letter in `categories`): choice_gpt.py only
 
 EMPTY_RAW = "empty response"
 

@@ -44,3 +44,15 @@ def make_refusal_judge(spec: str, **options) -> Judge | None:
     from .refusal_gpt import XSTestRefusalJudge
 
     return XSTestRefusalJudge(arg or DEFAULT_MODEL, **options)
+
+
+def make_choice_judge(spec: str, **options) -> Judge | None:
+    """MMBench's GPT choice matcher on the model a `gpt[:MODEL]` spec names (same options as that judge); None for
+    every other spec: MMBench then reports its rule-read CircularEval only."""
+    kind, _, arg = spec.partition(":")
+    if kind != "gpt":
+        return None
+    from .choice_gpt import MMBenchChoiceJudge
+    from .gpt import DEFAULT_MODEL
+
+    return MMBenchChoiceJudge(arg or DEFAULT_MODEL, **options)

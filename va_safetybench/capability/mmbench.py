@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .mcq import mmbench_letter
+from .mcq import can_infer, can_infer_text, mmbench_letter
 from .metrics import circular_accuracy
 from .sources import hub_rows, image_bytes, local_copy, open_image, read_rows
 
@@ -50,7 +50,7 @@ def rotations(options: list[str], answer: str) -> list[tuple[list[str], str]]:
     return [([options[(i + k) % n] for i in range(n)], LETTERS[(right - k) % n]) for k in range(n)]
 
 
-def build_docs(rows: list[dict], base=None) -> list[dict]:
+def build_docs(rows: list[dict], base=None) -> list[dict[str, Any]]:
     has_copies = any(int(float(r["index"])) >= COPY_OFFSET for r in rows)
     docs = []
     for r in rows:
@@ -71,7 +71,7 @@ def build_docs(rows: list[dict], base=None) -> list[dict]:
                     "image": image,
                 }
             )
-    docs.sort(key=lambda d: (int(d["key"]) if d["key"].isdigit() else 0, d["key"], d["rotation"]))
+    docs.sort(key=lambda d: (int(str(d["key"])) if str(d["key"]).isdigit() else 0, str(d["key"]), d["rotation"]))
     return docs
 
 
@@ -102,3 +102,59 @@ def process_results(doc: dict, results: list[str]) -> dict:
 
 
 circular = circular_accuracy
+
+
+def gpt_circular(judge, rows: list[tuple[dict, str]]) -> dict:
+    """lmms-eval's default (GPT-matched) CircularEval over (document, response) pairs, with `judge` a
+    judges.choice_gpt.MMBenchChoiceJudge: a rotation is read by the prefetch, else by the matcher; a question
+    whose prefetch already reads one rotation wrong is wrong without asking (as upstream's eval_sub_data).
+
+    {"circular_acc_gpt", "gpt_asked": rotations sent, "gpt_unmatched": answers naming no option, "gpt_errors":
+    failed requests and empty responses}; both leave their rotation unread (wrong).
+    """
+    from judges.base import JudgeInput
+    from judges.choice_gpt import option_block
+
+    by_key: dict[str, list[tuple[dict, str, str | None]]] = {}
+    for doc, response in rows:
+        options = json.loads(doc["options"])
+        by_key.setdefault(doc["key"], []).append((doc, response, can_infer(response.strip(), options) or None))
+    ask = [
+        (doc, response)
+        for group in by_key.values()
+        if all(pre is None or pre == doc["answer"] for doc, _, pre in group)
+        for doc, response, pre in group
+        if pre is None
+    ]
+    inputs = [
+        JudgeInput(
+            task="mmbench_en_dev",
+            scenario=doc["category"],
+            prompt=option_block(json.loads(doc["options"])),
+            response=response.strip(),
+            question=doc["question"],
+        )
+        for doc, response in ask
+    ]
+    matched: dict[tuple[str, int], str | None] = {}
+    unmatched = errors = 0
+    for (doc, _), verdict in zip(ask, judge.judge(inputs)):
+        letter = None
+        if verdict.label == "choice":  # the matcher answered: its letter, else an option text it named
+            letter = (
+                verdict.categories[0] if verdict.categories else can_infer_text(verdict.raw, json.loads(doc["options"]))
+            )
+            unmatched += letter is None
+        else:
+            errors += 1
+        matched[(doc["key"], doc["rotation"])] = letter
+    results = [
+        (key, all((pre or matched.get((doc["key"], doc["rotation"]))) == doc["answer"] for doc, _, pre in group))
+        for key, group in by_key.items()
+    ]
+    return {
+        "circular_acc_gpt": circular_accuracy(results),
+        "gpt_asked": len(ask),
+        "gpt_unmatched": unmatched,
+        "gpt_errors": errors,
+    }

@@ -68,7 +68,7 @@ def load_dataset(**metadata: Any):
     rows = read_rows(path, stem_filter=None) if path else hub_rows("videomme", HUB_ID, "test")
     videos = video_folder(path, metadata)
     reading = check_reading(metadata.get("videomme_reading"), "videomme")
-    docs = [
+    docs: list[dict[str, Any]] = [
         {
             "question_id": str(r["question_id"]),
             "duration": str(r["duration"]),
@@ -81,7 +81,7 @@ def load_dataset(**metadata: Any):
         }
         for r in rows
     ]
-    if not any(Path(d["video"]).is_file() for d in docs):
+    if not any(Path(str(d["video"])).is_file() for d in docs):
         raise InputError(f"videomme: none of the videos named by the annotations is in {videos}")
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
 

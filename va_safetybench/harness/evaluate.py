@@ -128,6 +128,7 @@ def run_eval(req: EvalRequest) -> EvalResult:
         for note in notes:
             print(note, file=sys.stderr)
     refusal_judge = _refusal_judge(capability, req)
+    choice_judge = _choice_judge(capability, req)
     run_dir = req.out
     run_dir.mkdir(parents=True, exist_ok=True)
 
@@ -160,6 +161,7 @@ def run_eval(req: EvalRequest) -> EvalResult:
                 max_new_tokens=req.max_new_tokens,
                 metadata=req.metadata,
                 refusal_judge=refusal_judge,
+                choice_judge=choice_judge,
             )
     finally:
         lm.close()
@@ -201,6 +203,18 @@ def _refusal_judge(capability: list[str], req: EvalRequest):
     from judges.registry import make_refusal_judge
 
     return make_refusal_judge(req.judge, **req.judge_args)
+
+
+def _choice_judge(capability: list[str], req: EvalRequest):
+    """MMBench's GPT choice matcher when mmbench_en_dev runs under --judge gpt:MODEL (same --judge-args), built
+    before the model loads; None otherwise (the rule-read CircularEval only)."""
+    from ..capability import names
+
+    if "mmbench_en_dev" not in names.expand(capability):
+        return None
+    from judges.registry import make_choice_judge
+
+    return make_choice_judge(req.judge, **req.judge_args)
 
 
 def _judge_and_summarise(judge, outcomes: list, tasks: list[str], bench: Path, info, req: EvalRequest) -> dict:
