@@ -92,6 +92,20 @@ def test_videomme_option_text_is_an_opt_in_extra_stage():
     assert videomme_letter("B", options, "lmms-eval+option-text") == "B"  # a letter still wins
 
 
+def test_an_unknown_videomme_reading_is_a_clear_input_error(tmp_path):
+    from va_safetybench.capability import videomme
+    from va_safetybench.errors import InputError
+
+    from .capability_data import write_videomme
+
+    write_videomme(tmp_path / "vm")
+    with pytest.raises(InputError, match="videomme: unknown answer reading 'gpt'; valid: lmms-eval, lmms-eval"):
+        videomme.load_dataset(videomme_path=str(tmp_path / "vm"), videomme_reading="gpt")
+    docs = videomme.load_dataset(videomme_path=str(tmp_path / "vm"), videomme_reading="lmms-eval+option-text")["test"]
+    assert docs[0]["reading"] == "lmms-eval+option-text"
+    assert videomme.process_results(docs[0], ["It is 3."])["acc"] == 1.0  # option "3." named by its text
+
+
 def test_extract_mcq_answer_choice_list_limits_the_letters():
     assert extract_mcq_answer("E", ["A", "B", "C", "D"]) == ""
     assert extract_mcq_answer("E") == "E"  # default A-H

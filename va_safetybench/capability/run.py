@@ -89,8 +89,10 @@ def sections(
                 from .mmbench import gpt_circular
 
                 rows = [(s["doc"], s["filtered_resps"][0]) for s in samples.get(task, [])]
-                metrics.update(gpt_circular(choice_judge, rows))
-                out["scorers"][task]["gpt_judge"] = {"name": choice_judge.name, "version": choice_judge.version}
+                scored = gpt_circular(choice_judge, rows)
+                metrics["circular_acc_gpt"] = scored.pop("circular_acc_gpt")
+                judge = {"name": choice_judge.name, "version": choice_judge.version}
+                out["scorers"][task].update(gpt_judge=judge, gpt_counts=scored)  # counts are no score to plot
             out["capability"][task] = metrics
     return {k: v for k, v in out.items() if v}
 
