@@ -118,7 +118,8 @@ def run_eval(req: EvalRequest) -> EvalResult:
     """
     safety, capability = split_task_names(req.tasks)
     bench = req.bench.expanduser().resolve()
-    judge, tasks, docs = None, [], {}
+    judge, docs = None, {}
+    tasks: list[str] = []
     if safety:
         from judges.registry import make_judge
 
