@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -110,8 +111,12 @@ def test_group_skips_unavailable_tasks_but_a_named_one_is_refused(tmp_path, caps
 def test_corrupt_media_is_an_error_for_that_item_only(bench, tmp_path, capsys):
     broken = tmp_path / "bench"
     shutil.copytree(bench, broken)
-    victim = manifest(broken, "mmsb_typo")[0]
-    (broken / victim["media"]).write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    entries = manifest(broken, "mmsb_typo")
+    victim = entries[0]
+    junk = b"\xff\xd8\xff\xe0 not really a jpeg"
+    (broken / victim["media"]).write_bytes(junk)
+    victim["sha256"] = hashlib.sha256(junk).hexdigest()  # recorded as built: a file that never decoded
+    (broken / "manifests" / "mmsb_typo.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
     assert _eval(broken, tmp_path / "run", "tiny:llava", "mmsb_typo") == 0
     rows = read_jsonl(tmp_path / "run" / "responses.jsonl")
     bad = [r for r in rows if r["error"] is not None]

@@ -25,8 +25,10 @@ from typing import Any
 
 from ..errors import InputError
 from ..taskspec import TASKS
+from .media_paths import ManifestLine, MediaVerifier
 
 BENCH_ENV = "VA_BENCH_DIR"
+MANIFEST_FIELDS = ("benchmark", "scenario", "id", "status")
 VIDEO_EXTS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
 
 
@@ -66,22 +68,35 @@ def resolve_bench(metadata: dict[str, Any] | None = None) -> Path:
 
 def read_manifest(bench: Path, task: str) -> list[dict]:
     """The manifest lines of `task`; a missing manifest names the build command that makes it."""
+    return [line.entry for line in read_manifest_lines(bench, task)]
+
+
+def read_manifest_lines(bench: Path, task: str) -> list[ManifestLine]:
+    """The manifest lines of `task` with their line numbers; a line that is not a JSON object holding the
+    fields an item needs is an InputError naming the file and line (never a KeyError later)."""
     if task not in TASKS:
         raise InputError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
     path = bench / "manifests" / f"{task}.jsonl"
     if not path.is_file():
         raise InputError(f"{path} not found: {build_hint(task, bench)}")
-    entries = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
+    required = MANIFEST_FIELDS + (("media",) if TASKS[task].media else ())
+    lines = []
+    for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not text.strip():
             continue
         try:
-            entries.append(json.loads(line))
+            entry = json.loads(text)
         except json.JSONDecodeError:
             raise InputError(f"{path}:{n}: not valid JSON; {build_hint(task, bench)}") from None
-    if not entries:
+        if not isinstance(entry, dict):
+            raise InputError(f"{path}:{n}: not a JSON object; {build_hint(task, bench)}")
+        missing = [k for k in required if k not in entry]
+        if missing:
+            raise InputError(f"{path}:{n}: no {missing[0]!r} field; {build_hint(task, bench)}")
+        lines.append(ManifestLine(path, n, entry))
+    if not lines:
         raise InputError(f"{path} lists no items: {build_hint(task, bench)}")
-    return entries
+    return lines
 
 
 def unavailable_reason(entries: list[dict]) -> str | None:
@@ -94,20 +109,21 @@ def unavailable_reason(entries: list[dict]) -> str | None:
 def task_docs(bench: Path, task: str) -> list[dict]:
     """One document per manifest item, media as absolute paths.
 
-    An unavailable task (e.g. DM built with --dm none) is refused with the build's reason; an "ok"
-    item whose media file is gone means the bench is incomplete and is refused with the build
-    command. Items whose render failed stay in, so that their failure is counted as an error.
+    An unavailable task (e.g. DM built with --dm none) is refused with the build's reason; media are
+    resolved and checked by media_paths (inside the bench, present, the recorded sha256, within the
+    size limits), so a bad line is refused here, before a model is loaded. Items whose render failed
+    stay in, so that their failure is counted as an error.
     """
-    entries = read_manifest(bench, task)
-    reason = unavailable_reason(entries)
+    lines = read_manifest_lines(bench, task)
+    reason = unavailable_reason([line.entry for line in lines])
     if reason:
         raise InputError(f"task {task} is unavailable in {bench}: {reason}")
+    verifier, hint = MediaVerifier(bench), build_hint(task, bench)
     docs = []
-    for entry in entries:
-        media = entry.get("media")
-        path = bench / media if media else None
-        if path is not None and entry.get("status") == "ok" and not path.is_file():
-            raise InputError(f"{path} is missing ({task} {entry['scenario']}/{entry['id']}): {build_hint(task, bench)}")
+    for line in lines:
+        entry = line.entry
+        modality = entry.get("modality") or TASKS[task].modality
+        path = verifier.media(line, modality, hint) if TASKS[task].media else None
         docs.append(
             {
                 "task": task,
@@ -117,11 +133,12 @@ def task_docs(bench: Path, task: str) -> list[dict]:
                 "key": f"{entry['benchmark']}/{entry['scenario']}/{entry['id']}",
                 "prompt": entry.get("prompt"),
                 "question": entry.get("question"),
-                "modality": entry.get("modality") or TASKS[task].modality,
-                "media": str(path) if path is not None else None,
+                "modality": modality,
+                "media": path,
                 "media_sha256": entry.get("sha256"),
             }
         )
+    verifier.save()
     return docs
 
 

@@ -14,7 +14,14 @@ from .settings import BuildSettings
 
 
 def check_bench(bench: Path) -> tuple[int, list[str]]:
-    """Returns (entries checked, problems); each problem names the task, item and file."""
+    """Returns (entries checked, problems); each problem names the task, item and file.
+
+    Media paths resolve through harness.media_paths, the resolver eval uses: a path outside the bench
+    is a problem even when the manifest's sha256 matches the outside file."""
+    from ..harness.media_paths import ManifestLine, ParentCache, resolve_media
+
+    bench = bench.resolve()
+    parents = ParentCache()
     manifests = sorted((bench / MANIFEST_DIR).glob("*.jsonl"))
     if not manifests:
         raise InputError(f"{bench}: no manifests/ here; run `va-bench build --out {bench}` first")
@@ -32,6 +39,9 @@ def check_bench(bench: Path) -> tuple[int, list[str]]:
             except json.JSONDecodeError:
                 problems.append(f"{manifest}:{n}: not JSON")
                 continue
+            if not isinstance(entry, dict):
+                problems.append(f"{manifest}:{n}: not a JSON object")
+                continue
             checked += 1
             where = f"{task} {entry.get('scenario')}/{entry.get('id')}"
             if spec.media is None or entry.get("status") == "unavailable":
@@ -39,11 +49,15 @@ def check_bench(bench: Path) -> tuple[int, list[str]]:
             if entry.get("status") != "ok":
                 problems.append(f"{where}: status {entry.get('status')!r} (rebuild it)")
                 continue
-            path = bench / entry["media"]
-            if not path.exists():
+            try:
+                path, found = resolve_media(bench, ManifestLine(manifest, n, entry), parents)
+            except InputError as exc:
+                problems.append(str(exc))
+                continue
+            if found is None:
                 problems.append(f"{where}: {entry['media']} is missing")
                 continue
-            if file_sha256(path) != entry["sha256"]:
+            if file_sha256(path) != entry.get("sha256"):
                 problems.append(f"{where}: {entry['media']} does not match its recorded sha256")
                 continue
             if verifier is None:
