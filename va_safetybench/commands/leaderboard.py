@@ -23,6 +23,9 @@ def run(args: argparse.Namespace) -> int:
     from leaderboard.results import find_summaries, load_summary
     from leaderboard.site import build_site
 
+    from ..outdirs import writable_dir
+
+    writable_dir(args.out, "--out", inside=("models", "samples", "assets"))  # before reading every run
     runs = [load_summary(p) for p in find_summaries(args.results)]
     info = build_site(runs, args.out)
     print(

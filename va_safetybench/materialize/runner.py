@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..items import Item
+from ..outdirs import writable_dir
 from ..taskspec import TASKS, TaskSpec
 from .hashing import file_sha256, recipe_hash
 from .journal import Journal
@@ -26,6 +27,7 @@ from .renderer import Renderer, load_renderer
 from .settings import BuildSettings
 
 MANIFEST_DIR = "manifests"
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass
@@ -50,15 +52,8 @@ def manifest_path(bench: Path, task: str) -> Path:
 
 
 def _prepare_output(bench: Path) -> None:
-    try:
-        bench.mkdir(parents=True, exist_ok=True)
-        probe = bench / ".build" / "tmp"
-        probe.mkdir(parents=True, exist_ok=True)
-        test = probe / ".write-test"
-        test.write_bytes(b"")
-        test.unlink()
-    except OSError as exc:
-        raise InputError(f"--out {bench}: cannot write there ({exc.strerror})") from None
+    writable_dir(bench, "--out")
+    writable_dir(bench / ".build" / "tmp", "--out")
     # temp files of a killed build are never referenced by the journal: drop them
     for stale in (bench / ".build" / "tmp").iterdir():
         if stale.is_file():
@@ -70,10 +65,36 @@ _worker_renderers: dict[str, Renderer] = {}
 _worker_settings: BuildSettings | None = None
 
 
-def _worker_init(settings: BuildSettings) -> None:
+def _worker_init(settings: BuildSettings, parent: int) -> None:
     global _worker_settings
     _worker_settings = settings
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive its build: after a kill -9 of the parent, orphaned workers would go on
+    rendering and writing into the bench beside the rerun. On Linux the kernel sends SIGKILL when the
+    parent dies (prctl PR_SET_PDEATHSIG); elsewhere, or if the parent died before that took effect, a
+    daemon thread notices the re-parenting within a second and exits."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent is already gone
+        os._exit(1)
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 def _render_one(
@@ -131,11 +152,22 @@ def build(
         for spec in specs:
             _write_manifest(bench, spec, items, renderers.get(spec.name), journal, report)
         _write_bench_info(bench, source, settings, tasks)
+        _remember_media(bench, specs, items, report)
     finally:
         journal.compact()
         journal.close()
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _remember_media(bench: Path, specs: list[TaskSpec], items: list[Item], report: BuildReport) -> None:
+    """Check the built media as eval will (harness.media_paths), so that eval finds them verified by
+    their stat signature and starts without hashing the bench again."""
+    from ..harness.docs import task_docs
+
+    for spec in specs:
+        if spec.media is not None and spec.name not in report.unavailable and _items_for(spec, items):
+            task_docs(bench, spec.name)
 
 
 def _items_for(spec: TaskSpec, items: list[Item]) -> list[Item]:
@@ -203,7 +235,7 @@ def _finish(job: _Job, call, journal: Journal, report: BuildReport, bar) -> None
 def _run_parallel(
     jobs_list: list[_Job], bench: Path, settings: BuildSettings, jobs: int, journal: Journal, report: BuildReport, bar
 ) -> None:
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init, initargs=(settings,)) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init, initargs=(settings, os.getpid())) as pool:
         queue = iter(jobs_list)
         running = {}
         for job in queue:  # keep at most 4 jobs per worker in flight so a kill loses little
