@@ -1,8 +1,9 @@
 """A persistent verdict cache (sqlite): a re-run of the same judge on the same text sends nothing.
 
-Keys are sha256(judge version, model, exact prompt text sent). Values are the parsed label, the
-judge's raw answer and the categories; never an API key, a base URL or a header. Only
-parsed answers are stored: errors (transport or unparsable) are retried on the next run.
+Keys are sha256(judge version, endpoint, model, exact prompt text sent): the same model name on
+another server (a local vLLM, a gateway, OpenAI) is another judge, so its verdicts are its own. Values
+are the parsed label, the judge's raw answer and the categories; never an API key, a base URL or a
+header. Only parsed answers are stored: errors (transport or unparsable) are retried on the next run.
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
+from va_safetybench.errors import InputError
+from va_safetybench.outdirs import writable_dir
+
 from .base import Verdict
 
 DEFAULT_CACHE_DIR = Path("~/.cache/va-safetybench/judge")
 
 
-def cache_key(version: str, model: str, prompt: str) -> str:
+def cache_key(version: str, endpoint: str, model: str, prompt: str) -> str:
     h = hashlib.sha256()
-    for part in (version, model, prompt):
+    for part in (version, endpoint, model, prompt):
         h.update(part.encode("utf-8"))
         h.update(b"\0")
     return h.hexdigest()
@@ -26,15 +30,17 @@ def cache_key(version: str, model: str, prompt: str) -> str:
 
 class VerdictCache:
     def __init__(self, cache_dir: Path | str | None, filename: str) -> None:
-        root = Path(cache_dir or DEFAULT_CACHE_DIR).expanduser()
-        root.mkdir(parents=True, exist_ok=True)
+        root = writable_dir(Path(cache_dir or DEFAULT_CACHE_DIR).expanduser(), "judge cache_dir")
         self.path = root / filename
-        self._db = sqlite3.connect(self.path, timeout=30)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, label TEXT NOT NULL, "
-            "raw TEXT NOT NULL, categories TEXT NOT NULL)"
-        )
-        self._db.commit()
+        try:
+            self._db = sqlite3.connect(self.path, timeout=30)
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, label TEXT NOT NULL, "
+                "raw TEXT NOT NULL, categories TEXT NOT NULL)"
+            )
+            self._db.commit()
+        except sqlite3.Error as exc:  # not a database, read-only, locked
+            raise InputError(f"judge cache {self.path}: unusable ({exc}); pass cache_dir= or use_cache=false") from None
 
     def get_many(self, keys: list[str]) -> dict[str, Verdict]:
         found: dict[str, Verdict] = {}

@@ -17,6 +17,7 @@ from abc import abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from va_safetybench.endpoints import check_base_url, effective_endpoint
 from va_safetybench.errors import InputError
 
 from .base import Judge, JudgeInput, Verdict
@@ -60,9 +61,14 @@ class ChatJudge(Judge):
         cache_dir: str | Path | None = None,
         use_cache: bool = True,
     ) -> None:
-        if concurrency < 1:
-            raise InputError(f"{self.what}: concurrency must be >= 1, got {concurrency}")
-        self.model, self.base_url, self.api_key_env = model, base_url, api_key_env
+        if not isinstance(concurrency, int) or concurrency < 1:
+            raise InputError(f"{self.what}: concurrency must be an integer >= 1, got {concurrency!r}")
+        if not str(model).strip():
+            raise InputError(f"{self.what}: no model name given")
+        self.model, self.api_key_env = str(model).strip(), api_key_env
+        self.base_url = check_base_url(base_url, f"{self.what} base_url")
+        self.endpoint = effective_endpoint(self.base_url)  # what the results record and the cache keys on
+        self._api_key()  # a missing key fails now, before the command generates or judges anything
         self.concurrency, self.max_retries, self.timeout, self.backoff = concurrency, max_retries, timeout, backoff
         self.cache = VerdictCache(cache_dir, cache_file) if use_cache else None
         self.requests_sent = 0  # HTTP requests made by this judge (retries included): for tests and benches
@@ -89,7 +95,7 @@ class ChatJudge(Judge):
     def _judge_nonempty(self, batch: list[JudgeInput]) -> list[Verdict]:
         prompts = [self.prompt_for(item) for item in batch]
         sent = f"{self.system}\0" if self.system else ""  # the system message is part of what was asked
-        keys = [cache_key(self.version, self.model, sent + p) for p in prompts]
+        keys = [cache_key(self.version, self.endpoint, self.model, sent + p) for p in prompts]
         known = self.cache.get_many(keys) if self.cache else {}
         todo = {k: p for k, p in zip(keys, prompts) if k not in known}  # identical prompts: one request
         if todo:
@@ -136,7 +142,7 @@ class ChatJudge(Judge):
                     reply = await client.chat.completions.create(model=self.model, temperature=0, messages=messages)
             except fatal as exc:
                 raise InputError(
-                    f"{self.what}: {self.base_url or 'api.openai.com'} refused the request "
+                    f"{self.what}: {self.endpoint} refused the request "
                     f"(HTTP {exc.status_code}); check model {self.model!r} and ${self.api_key_env}"
                 ) from None
             except retryable as exc:

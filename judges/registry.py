@@ -1,6 +1,14 @@
-"""Judge specs ("keyword", "gpt:MODEL", "llama-guard:PATH", ...) -> a Judge."""
+"""Judge specs ("keyword", "gpt:MODEL", "llama-guard:PATH", ...) -> a Judge.
+
+Every judge is built, and every option of it checked, before a command generates or judges anything:
+an unknown option, an empty model name or a missing API key is an exit 2 up front, not after hours of
+generation. Options come in one shape on every command (`--judge-args k=v,..`).
+"""
 
 from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
 
 from va_safetybench.errors import InputError
 
@@ -9,27 +17,58 @@ from .base import Judge
 SPECS = ("keyword", "keyword:jailbreakbench", "keyword:gcg", "gpt", "gpt:MODEL", "llama-guard:PATH", "harmbench:PATH")
 
 
+def option_names(kind: str) -> tuple[str, ...]:
+    """The --judge-args keys the judge kind takes (its constructor's keyword parameters)."""
+    init: Callable[..., None]
+    if kind == "keyword":
+        return ()
+    if kind == "gpt":
+        from .openai_chat import ChatJudge
+
+        init, fixed = ChatJudge.__init__, 3  # self, model, cache_file
+    elif kind in ("llama-guard", "harmbench"):
+        from .local import LocalJudge
+
+        init, fixed = LocalJudge.__init__, 2  # self, path
+    else:
+        return ()
+    return tuple(list(inspect.signature(init).parameters)[fixed:])
+
+
+def _check_options(spec: str, kind: str, options: dict) -> None:
+    valid = option_names(kind)
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        takes = f"valid: {', '.join(valid)}" if valid else "it takes none"
+        raise InputError(f"judge {spec!r} takes no option {unknown[0]!r} (--judge-args); {takes}")
+
+
 def make_judge(spec: str, **options) -> Judge:
     """Build the judge a spec names; `options` go to its constructor (e.g. base_url=, cache_dir=).
 
-    Plain "keyword" is keyword:jailbreakbench; plain "gpt" is gpt:gpt-4o-mini.
+    Plain "keyword" is keyword:jailbreakbench; plain "gpt" is gpt:gpt-4o-mini; "gpt:" (a colon and no
+    model) is refused rather than read as the default.
     """
-    kind, _, arg = spec.partition(":")
+    kind, sep, arg = spec.partition(":")
+    if kind not in ("keyword", "gpt", "llama-guard", "harmbench"):
+        raise InputError(f"unknown judge {spec!r}; valid: {', '.join(SPECS)}")
+    _check_options(spec, kind, options)
     if kind == "keyword":
         from .keyword import DEFAULT_LIST, KeywordJudge
 
-        return KeywordJudge(arg or DEFAULT_LIST, **options)
+        return KeywordJudge(arg or DEFAULT_LIST)
     if kind == "gpt":
-        from .gpt import DEFAULT_MODEL, GPTJudge
+        from .gpt import GPTJudge
 
-        return GPTJudge(arg or DEFAULT_MODEL, **options)
-    if kind in ("llama-guard", "harmbench"):
-        if not arg:
-            raise InputError(f"judge {spec!r} needs a checkpoint folder: {kind}:PATH")
-        from .local import HarmBenchJudge, LlamaGuardJudge
+        return GPTJudge(_chat_model(spec, sep, arg), **options)
+    if not arg:
+        raise InputError(f"judge {spec!r} needs a checkpoint folder: {kind}:PATH")
+    from va_safetybench.models.checkpoints import refusing_pickled_code
 
+    from .local import HarmBenchJudge, LlamaGuardJudge
+
+    with refusing_pickled_code(f"judge {spec}"):
         return (LlamaGuardJudge if kind == "llama-guard" else HarmBenchJudge)(arg, **options)
-    raise InputError(f"unknown judge {spec!r}; valid: {', '.join(SPECS)}")
 
 
 def make_refusal_judge(spec: str, **options) -> Judge | None:
@@ -37,22 +76,30 @@ def make_refusal_judge(spec: str, **options) -> Judge | None:
 
     None for every other spec: the over-refusal tasks then report their keyword refusal rate only.
     """
-    kind, _, arg = spec.partition(":")
+    kind, sep, arg = spec.partition(":")
     if kind != "gpt":
         return None
-    from .gpt import DEFAULT_MODEL
+    _check_options(spec, kind, options)
     from .refusal_gpt import XSTestRefusalJudge
 
-    return XSTestRefusalJudge(arg or DEFAULT_MODEL, **options)
+    return XSTestRefusalJudge(_chat_model(spec, sep, arg), **options)
 
 
 def make_choice_judge(spec: str, **options) -> Judge | None:
     """MMBench's GPT choice matcher on the model a `gpt[:MODEL]` spec names (same options as that judge); None for
     every other spec: MMBench then reports its rule-read CircularEval only."""
-    kind, _, arg = spec.partition(":")
+    kind, sep, arg = spec.partition(":")
     if kind != "gpt":
         return None
+    _check_options(spec, kind, options)
     from .choice_gpt import MMBenchChoiceJudge
+
+    return MMBenchChoiceJudge(_chat_model(spec, sep, arg), **options)
+
+
+def _chat_model(spec: str, sep: str, arg: str) -> str:
     from .gpt import DEFAULT_MODEL
 
-    return MMBenchChoiceJudge(arg or DEFAULT_MODEL, **options)
+    if sep and not arg.strip():
+        raise InputError(f"judge {spec!r}: no model after 'gpt:' (gpt:MODEL, or plain gpt for {DEFAULT_MODEL})")
+    return arg.strip() or DEFAULT_MODEL

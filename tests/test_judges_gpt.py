@@ -161,9 +161,8 @@ def test_auth_failure_is_input_error_without_key(tmp_path):
 
 def test_missing_key_for_openai_is_input_error(monkeypatch, tmp_path):
     monkeypatch.delenv("VA_TEST_KEY")
-    judge = GPTJudge(api_key_env="VA_TEST_KEY", cache_dir=tmp_path)
-    with pytest.raises(InputError, match="VA_TEST_KEY"):
-        judge.judge([item("6-Fraud", "x")])
+    with pytest.raises(InputError, match="VA_TEST_KEY"):  # when the judge is built, before anything is judged
+        GPTJudge(api_key_env="VA_TEST_KEY", cache_dir=tmp_path)
 
 
 def test_cache_second_run_sends_nothing_and_holds_no_key(tmp_path):
@@ -245,6 +244,7 @@ def test_unknown_scenario_and_registry(tmp_path):
 def test_version_changes_with_prompt_text(tmp_path, monkeypatch):
     import judges.gpt as gpt
 
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")  # the default endpoint needs a key when the judge is built
     before = GPTJudge(cache_dir=tmp_path).version
     altered = tmp_path / "prompts"
     altered.mkdir()

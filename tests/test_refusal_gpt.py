@@ -109,13 +109,15 @@ def test_three_classes_parsed_anything_else_error_and_cache(tmp_path):
     assert verdicts[1].raw == "  2_FULL_REFUSAL\n"  # the raw answer is kept for audits
 
     with FakeOpenAI(scripted({r: a for r, (a, _) in ANSWERS.items()})) as server:
-        again = classifier(server, tmp_path)  # a new instance on the same cache folder
+        first = classifier(server, tmp_path)
+        first.judge([item(r) for r in ANSWERS])
+        again = classifier(server, tmp_path)  # a new instance on the same cache folder and endpoint
         assert [v.label for v in again.judge([item(r) for r in ANSWERS])] == [label for _, label in ANSWERS.values()]
-    errors = [r for r, (_, label) in ANSWERS.items() if label == "error"]
-    assert again.requests_sent == len(server.requests) == len(errors)  # classified ones come from the cache
-    with FakeOpenAI() as server:
+        errors = [r for r, (_, label) in ANSWERS.items() if label == "error"]
+        assert again.requests_sent == len(errors)  # classified ones come from the cache
+        sent = len(server.requests)
         cached_only = classifier(server, tmp_path).judge([item("r1"), item("r3")])
-    assert [v.label for v in cached_only] == ["full_compliance", "partial_refusal"] and server.requests == []
+        assert [v.label for v in cached_only] == ["full_compliance", "partial_refusal"] and len(server.requests) == sent
 
 
 def test_cache_is_apart_from_the_safety_judge(tmp_path):
@@ -149,7 +151,8 @@ def test_rates_count_full_and_partial_refusals_errors_apart(tmp_path):
     assert all_errors["gpt"] is None and all_errors["gpt_counts"]["error"] == 2
 
 
-def test_registry_follows_the_judge_spec(tmp_path):
+def test_registry_follows_the_judge_spec(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")  # the default endpoint needs a key when the judge is built
     assert make_refusal_judge("keyword") is None and make_refusal_judge("llama-guard:/x") is None
     judge = make_refusal_judge("gpt:m1", base_url="http://127.0.0.1:9/v1", cache_dir=tmp_path, concurrency=3)
     assert isinstance(judge, XSTestRefusalJudge) and judge.model == "m1" and judge.concurrency == 3

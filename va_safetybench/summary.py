@@ -91,7 +91,7 @@ def write_summary(
         "model": model,
         "backend": backend,
         "random_weights": bool(random_weights),
-        "judge": {"name": judge["name"], "version": judge["version"]},
+        "judge": {k: judge[k] for k in ("name", "version", "endpoint") if k in judge},  # endpoint: a server's URL
         "bench": bench,
         "created": created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": versions or package_versions(),

@@ -80,14 +80,14 @@ def validate(args: argparse.Namespace) -> None:
             raise InputError(f"--{option.replace('_', '-')} must be at least 1")
 
 
-def print_summary(summary: dict, out=None) -> None:
+def print_summary(summary: dict, out=None, judge_errors: int = 0) -> None:
     """ASR per task and group, capability metrics, refusal rates (numbers only: never benchmark or response text)."""
     from .judge import print_table
 
     out = out or sys.stdout  # looked up per call: a default bound at import outlives redirected streams
 
     if summary.get("tasks"):
-        print_table(summary, out)
+        print_table(summary, out, judge_errors)
     for group, row in summary.get("groups", {}).items():
         macro = "-" if row.get("asr_macro") is None else f"{100 * row['asr_macro']:.1f}%"
         micro = "-" if row.get("asr_micro") is None else f"{100 * row['asr_micro']:.1f}%"
@@ -108,6 +108,14 @@ def print_summary(summary: dict, out=None) -> None:
         print(f"over-refusal {modality}{n}: refusal rate " + ", ".join(parts), file=out)
 
 
+def _judge_errors(run_dir: Path) -> int:
+    """How many of the run's error verdicts the judge gave to real responses (retryable with va-bench judge)."""
+    from .judge import judge_failures, read_responses
+
+    rows = read_responses(run_dir)
+    return judge_failures(rows, [(row.get("verdict") or {}).get("label", "error") for row in rows])
+
+
 def _percent(rate: float | None) -> str:
     return "-" if rate is None else f"{100 * rate:.1f}%"
 
@@ -124,13 +132,13 @@ def run(args: argparse.Namespace) -> int:
         out=args.out or default_run_dir(args.model),
         model_args=parse_model_args(args.model_args),
         judge=args.judge,
-        judge_args=parse_model_args(args.judge_args),
+        judge_args=parse_model_args(args.judge_args, "--judge-args"),
         limit=args.limit,
         batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens,
     )
     result = run_eval(req)
-    print_summary(result.summary)
+    print_summary(result.summary, judge_errors=_judge_errors(result.run_dir) if result.errors else 0)
     print(
         f"{result.run_dir}: {result.generated} generated, {result.cached} from cache, {result.errors} error(s); "
         f"summary.json written"

@@ -34,34 +34,84 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+# the per-option flags `va-bench judge` took before --judge-args; kept, as aliases of its keys, so that
+# existing scripts keep running (a note on stderr says what to write instead)
+DEPRECATED_FLAGS = {
+    "--base-url": ("base_url", str),
+    "--api-key-env": ("api_key_env", str),
+    "--concurrency": ("concurrency", int),
+    "--cache-dir": ("cache_dir", str),
+    "--batch-size": ("batch_size", int),
+    "--device": ("device", str),
+}
+
+
 def add_judge_options(p: argparse.ArgumentParser, flag: str, default: str | None, help_text: str) -> None:
-    """The judge selector plus the options judges take (shared with judge-agreement)."""
+    """The judge selector plus --judge-args, the options shape `va-bench eval` takes too (shared with
+    judge-agreement)."""
     p.add_argument(flag, default=default, required=default is None, help=help_text)
-    p.add_argument("--base-url", default=None, help="gpt judge: OpenAI-compatible endpoint (default: OpenAI)")
-    p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="gpt judge: environment variable holding the key")
-    p.add_argument("--concurrency", type=int, default=32, help="gpt judge: requests in flight (default: 32)")
     p.add_argument(
-        "--cache-dir", default=None, help="gpt judge: verdict cache (default: ~/.cache/va-safetybench/judge)"
+        "--judge-args",
+        default=None,
+        help="judge options k=v,.. as for va-bench eval: gpt: base_url, api_key_env, concurrency, cache_dir "
+        "(default ~/.cache/va-safetybench/judge), use_cache=false; llama-guard/harmbench: batch_size, device",
     )
-    p.add_argument("--no-cache", action="store_true", help="gpt judge: neither read nor write the verdict cache")
-    p.add_argument("--batch-size", type=int, default=8, help="local judges: responses per forward pass")
-    p.add_argument("--device", default=None, help="local judges: torch device (default: cuda if available)")
+    for name, (key, kind) in DEPRECATED_FLAGS.items():
+        p.add_argument(name, dest=f"old_{key}", type=kind, default=None, help=f"deprecated: --judge-args {key}=...")
+    p.add_argument("--no-cache", action="store_true", help="deprecated: --judge-args use_cache=false")
 
 
-def judge_options(spec: str, args: argparse.Namespace) -> dict:
-    """Constructor options for the judge kind `spec` names, from the shared command-line options."""
+def judge_options(spec: str, args: argparse.Namespace, shared: bool = False) -> dict:
+    """Constructor options for the judge `spec` names: --judge-args, plus the deprecated per-option flags.
+
+    The flags apply only to the judges that take them (as they always did). With `shared` (several judges
+    on one command line), --judge-args keys go to the judges that take them, and a key no judge takes is
+    refused; otherwise the judge's constructor refuses a key it does not take (judges.registry).
+    """
+    from judges.registry import option_names
+
+    from ..errors import InputError
+    from ..models.registry import parse_model_args
+
     kind = spec.partition(":")[0]
-    if kind == "gpt":
-        return {
-            "base_url": args.base_url,
-            "api_key_env": args.api_key_env,
-            "concurrency": args.concurrency,
-            "cache_dir": args.cache_dir,
-            "use_cache": not args.no_cache,
-        }
-    if kind in ("llama-guard", "harmbench"):
-        return {"batch_size": args.batch_size, "device": args.device}
-    return {}
+    options = parse_model_args(args.judge_args, "--judge-args")
+    if shared:
+        known = {k for other in ("gpt", "llama-guard") for k in option_names(other)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise InputError(f"--judge-args: no judge takes {unknown[0]!r}; valid: {', '.join(sorted(known))}")
+        options = {k: v for k, v in options.items() if k in option_names(kind)}
+    for key, value in _deprecated_options(args).items():
+        if key not in option_names(kind):
+            continue
+        if key in options and options[key] != value:
+            raise InputError(f"--judge-args {key}={options[key]!r} contradicts the deprecated flag for {key}")
+        options.setdefault(key, value)
+    return options
+
+
+def _deprecated_options(args: argparse.Namespace) -> dict:
+    """{--judge-args key: value} of the deprecated flags given; a note per flag, once per command."""
+    given = {key: getattr(args, f"old_{key}") for key, _ in DEPRECATED_FLAGS.values()}
+    given = {key: value for key, value in given.items() if value is not None}
+    if args.no_cache:
+        given["use_cache"] = False
+    if given and not getattr(args, "_deprecation_noted", False):
+        args._deprecation_noted = True
+        flags = {key: name for name, (key, _) in DEPRECATED_FLAGS.items()} | {"use_cache": "--no-cache"}
+        for key, value in given.items():
+            print(f"note: {flags[key]} is deprecated; write --judge-args {key}={value}", file=sys.stderr)
+    return given
+
+
+def judge_identity(judge) -> dict:
+    """How results name a judge: name and version, plus the endpoint of a judge that asks a server
+    (never its key), so that verdicts from different servers are not taken for one judge's."""
+    identity = {"name": judge.name, "version": judge.version}
+    endpoint = getattr(judge, "endpoint", None)
+    if endpoint:
+        identity["endpoint"] = endpoint
+    return identity
 
 
 def judge_slug(spec: str) -> str:
@@ -151,26 +201,36 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def rejudge_over_refusal(run_dir: Path, spec: str, args: argparse.Namespace) -> dict[str, dict]:
-    """{modality: GPT refusal fields} for the run's stored over-refusal responses when `spec` is a gpt
-    judge (as `va-bench eval --judge gpt:MODEL` adds them); {} otherwise or when the run has none."""
-    from judges.registry import make_refusal_judge
-
+def over_refusal_samples(run_dir: Path) -> dict[str, Path]:
+    """{task: RUN_DIR/capability/samples_{task}.jsonl} of the over-refusal tasks the run stored."""
     from ..capability import names
-    from ..capability.refusal import gpt_refusal
 
     samples = {
         task: run_dir / "capability" / f"samples_{task}.jsonl"
         for task, (_, kind) in names.TASKS.items()
         if kind == "over_refusal"
     }
-    samples = {task: path for task, path in samples.items() if path.is_file()}
-    judge = make_refusal_judge(spec, **judge_options(spec, args)) if samples else None
+    return {task: path for task, path in samples.items() if path.is_file()}
+
+
+def over_refusal_judge(run_dir: Path, spec: str, args: argparse.Namespace):
+    """XSTest's GPT refusal classifier when `spec` is a gpt judge (as `va-bench eval --judge gpt:MODEL`
+    adds it) and the run stored over-refusal responses; None otherwise."""
+    from judges.registry import make_refusal_judge
+
+    return make_refusal_judge(spec, **judge_options(spec, args)) if over_refusal_samples(run_dir) else None
+
+
+def rejudge_over_refusal(run_dir: Path, judge) -> dict[str, dict]:
+    """{modality: GPT refusal fields} for the run's stored over-refusal responses; {} without a judge."""
+    from ..capability import names
+    from ..capability.refusal import gpt_refusal
+
     if judge is None:
         return {}
     return {
         names.TASKS[task][0]: gpt_refusal(judge, task, [(s["doc"], s["filtered_resps"][0]) for s in read_jsonl(path)])
-        for task, path in samples.items()
+        for task, path in over_refusal_samples(run_dir).items()
     }
 
 
@@ -197,7 +257,7 @@ def write_rejudged_summary(
         model=model,
         backend=old.get("backend") or model.partition(":")[0],
         random_weights=bool(old.get("random_weights")),
-        judge={"name": judge.name, "version": judge.version},
+        judge=judge_identity(judge),
         bench=old.get("bench"),
         alignment=old.get("alignment"),
         generation=old.get("generation"),
@@ -208,8 +268,15 @@ def write_rejudged_summary(
     )
 
 
-def print_table(summary: dict, out=None) -> None:
-    """Counts and ASR per task (numbers only: never response text)."""
+def judge_failures(rows: list[dict], labels: list[str]) -> int:
+    """Responses the judge itself could not label (the ones `va-bench judge` can retry): error verdicts
+    of rows that have a response; a generation that failed is an error no re-judging can fix."""
+    return sum(label == "error" and row.get("response") is not None for row, label in zip(rows, labels))
+
+
+def print_table(summary: dict, out=None, judge_errors: int = 0) -> None:
+    """Counts and ASR per task (numbers only: never response text); the re-judge hint only when
+    `judge_errors` of the errors are the judge's."""
     out = out or sys.stdout
 
     def pct(x):
@@ -223,23 +290,24 @@ def print_table(summary: dict, out=None) -> None:
             file=out,
         )
     if summary["errors"]:
-        print(
-            f"{summary['errors']} responses could not be judged (label 'error', outside ASR); "
-            "run va-bench judge again to retry them",
-            file=out,
-        )
+        retry = f"; {judge_errors} of them the judge's: run va-bench judge again to retry those" if judge_errors else ""
+        print(f"{summary['errors']} responses could not be judged (label 'error', outside ASR){retry}", file=out)
 
 
 def run(args: argparse.Namespace) -> int:
     from judges.registry import make_judge
 
+    from ..outdirs import writable_dir
+
     rows = read_responses(args.run_dir)
+    writable_dir(args.run_dir, "RUN_DIR")  # the verdicts are written there: prove it before judging
     judge = make_judge(args.judge, **judge_options(args.judge, args))
+    refusal_judge = over_refusal_judge(args.run_dir, args.judge, args)  # checked before any request too
     judgements = judge_rows(judge, rows)
     slug = judge_slug(args.judge)
     write_judgements(args.run_dir, slug, judgements)
-    over_refusal = rejudge_over_refusal(args.run_dir, args.judge, args)
+    over_refusal = rejudge_over_refusal(args.run_dir, refusal_judge)
     summary = write_rejudged_summary(args.run_dir, slug, judge, judgements, rows, over_refusal)
-    print_table(summary)
+    print_table(summary, judge_errors=judge_failures(rows, [j["label"] for j in judgements]))
     print(f"wrote {args.run_dir / f'summary-{slug}.json'}")
     return 0

@@ -42,10 +42,7 @@ def cohen_kappa(pairs: list[tuple[str, str]]) -> float | None:
     return None if expected == 1 else (observed - expected) / (1 - expected)
 
 
-def _labels(spec: str, args, rows) -> dict[tuple, str]:
-    from judges.registry import make_judge
-
-    judge = make_judge(spec, **judge_options(spec, args))
+def _labels(spec: str, judge, args, rows) -> dict[tuple, str]:
     path = args.run_dir / f"judgements-{judge_slug(spec)}.jsonl"
     stored = read_jsonl(path) if path.is_file() else []
     if not stored or any(j.get("judge_version") != judge.version for j in stored) or len(stored) != len(rows):
@@ -60,8 +57,14 @@ def run(args: argparse.Namespace) -> int:
     specs = [s.strip() for s in args.judges.split(",") if s.strip()]
     if len(specs) != 2 or specs[0] == specs[1]:
         raise InputError(f"--judges: give two different judge specs separated by a comma, got {args.judges!r}")
+    from judges.registry import make_judge
+
+    from ..outdirs import writable_dir
+
     rows = read_responses(args.run_dir)
-    a, b = (_labels(s, args, rows) for s in specs)
+    writable_dir(args.run_dir, "RUN_DIR")
+    judges = [make_judge(s, **judge_options(s, args, shared=True)) for s in specs]  # both checked before judging
+    a, b = (_labels(s, j, args, rows) for s, j in zip(specs, judges))
     keys = sorted(a.keys() & b.keys())
     matrix = {(x, y): 0 for x in LABELS for y in LABELS}
     for k in keys:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..outdirs import writable_dir
 from ..taskspec import GROUPS, TASKS
 from .docs import (
     first_per_scenario,
@@ -118,6 +119,8 @@ def run_eval(req: EvalRequest) -> EvalResult:
     """
     safety, capability = split_task_names(req.tasks)
     bench = req.bench.expanduser().resolve()
+    # before the judge, the media checks and the model: an unwritable run directory costs nothing yet
+    run_dir = writable_dir(req.out, "--out", inside=("cache", "lm_eval", "capability"))
     judge, docs = None, {}
     tasks: list[str] = []
     if safety:
@@ -130,8 +133,6 @@ def run_eval(req: EvalRequest) -> EvalResult:
             print(note, file=sys.stderr)
     refusal_judge = _refusal_judge(capability, req)
     choice_judge = _choice_judge(capability, req)
-    run_dir = req.out
-    run_dir.mkdir(parents=True, exist_ok=True)
 
     from .lm_eval_models import VABenchLM
 
@@ -222,13 +223,13 @@ def _judge_and_summarise(judge, outcomes: list, tasks: list[str], bench: Path, i
     """Judge the safety responses, write responses.jsonl and summary.json; returns the summary."""
     from judges.aggregate import Record
 
-    from ..commands.judge import judge_rows
+    from ..commands.judge import judge_identity, judge_rows
     from ..summary import bench_fingerprint, write_summary
     from .lm_eval_models import DEFAULT_MAX_NEW_TOKENS
 
     rows = [_response_row(o, req.model, bench) for o in outcomes]
     judgements = judge_rows(judge, rows)
-    judge_id = {"name": judge.name, "version": judge.version}
+    judge_id = judge_identity(judge)
     for row, j in zip(rows, judgements):
         row["verdict"] = {"label": j["label"], "raw": j["raw"], "categories": j["categories"]}
         row["judge"] = judge_id

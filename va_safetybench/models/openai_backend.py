@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from va_safetybench.endpoints import check_base_url, effective_endpoint
 from va_safetybench.errors import InputError
 from va_safetybench.models.base import (
     GenerationError,
@@ -202,7 +203,7 @@ class OpenAIBackend(ModelBackend):
                 f"model arg max_tokens_param={max_tokens_param!r}: expected max_tokens or max_completion_tokens"
             )
         self._api_key = key
-        self.base_url = base_url
+        self.base_url = check_base_url(base_url, "model arg base_url")  # a bad URL fails now, not once per request
         self.concurrency = _as_int("concurrency", concurrency, 1)
         self.timeout = _as_float("timeout", timeout)
         self.video_frames = _as_int("video_frames", video_frames, 1)
@@ -216,7 +217,7 @@ class OpenAIBackend(ModelBackend):
             backend="openai",
             name=name,
             modalities=frozenset({"image", "video", "audio"}),
-            metadata={"base_url": base_url or "https://api.openai.com/v1", "video_frames": self.video_frames},
+            metadata={"base_url": effective_endpoint(self.base_url), "video_frames": self.video_frames},
         )
 
     def generate(self, requests: list[GenerationRequest], settings: GenerationSettings) -> list[GenerationResult]:

@@ -38,7 +38,10 @@ def make_backend(spec: str, model_args: dict[str, Any] | None = None) -> ModelBa
         inspect.signature(make).bind(name, **(model_args or {}))
     except TypeError as exc:
         raise InputError(f"bad --model-args for {spec}: {exc}") from exc
-    return make(name, **(model_args or {}))
+    from .checkpoints import refusing_pickled_code
+
+    with refusing_pickled_code(f"--model {spec}"):
+        return make(name, **(model_args or {}))
 
 
 def _typed(value: str) -> Any:
@@ -55,14 +58,15 @@ def _typed(value: str) -> Any:
     return value
 
 
-def parse_model_args(text: str | None) -> dict[str, Any]:
-    """'dtype=bfloat16,batch_size=8,max_pixels=151200' -> typed dict (int, float, bool, None, str)."""
+def parse_model_args(text: str | None, option: str = "--model-args") -> dict[str, Any]:
+    """'dtype=bfloat16,batch_size=8,max_pixels=151200' -> typed dict (int, float, bool, None, str); the
+    same k=v,.. shape serves --judge-args (`option` names the flag in errors)."""
     args: dict[str, Any] = {}
     for part in (text or "").split(","):
         if not part.strip():
             continue
         key, sep, value = part.partition("=")
         if not sep or not key.strip():
-            raise InputError(f"bad --model-args entry {part!r}: expected key=value")
+            raise InputError(f"bad {option} entry {part!r}: expected key=value")
         args[key.strip()] = _typed(value.strip())
     return args
