@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 from ..errors import InputError
@@ -24,6 +25,9 @@ VA_TASK_FIELDS = {
     if t.benchmark == "va"
 }
 MM_TASK_FIELDS = {t.name: t.official_field for t in TASKS.values() if t.benchmark == "mmsb"}
+# fields the build renders into media -> (max words, max characters). The official files' longest key
+# phrase has 13 words / 91 characters, the longest question (spoken for Audio_only) 24 words / 141.
+RENDERED_TEXT = {"Key Phrase": (40, 300), "Text_only": (200, 1500), "Question": (200, 1500)}
 
 
 def resolve_source_dir(source: str, cache: Path | None = None) -> Path:
@@ -76,6 +80,33 @@ def _require(path: Path, item_id: str, entry: dict, fields: tuple[str, ...], nul
             continue
         if not isinstance(value, str) or not value.strip():
             raise InputError(f"{path}: item {item_id!r} has an empty or non-text {name!r}")
+        _check_rendered(path, item_id, name, value)
+
+
+def _check_rendered(path: Path, item_id: str, name: str, value: str) -> None:
+    """Limits on the texts the build renders into media (RENDERED_TEXT): a 10,000-word key phrase makes a
+    typography image the JPEG encoder rejects, a WAV of hundreds of MB and a video that renders for
+    minutes; a NUL cuts the speech synthesiser's text short while the manifest records all of it."""
+    limits = RENDERED_TEXT.get(name)
+    if limits is None:
+        return
+    words, chars = limits
+    bad = next((c for c in value if _forbidden(c, name)), None)
+    if bad is not None:
+        raise InputError(f"{path}: item {item_id!r} has the control character U+{ord(bad):04X} in {name!r}")
+    if len(value.split()) > words or len(value) > chars:
+        raise InputError(
+            f"{path}: item {item_id!r} has a {name!r} of {len(value.split())} words / {len(value)} characters; "
+            f"the build renders at most {words} words / {chars} characters"
+        )
+
+
+def _forbidden(char: str, name: str) -> bool:
+    """Control characters (NUL included) and lone surrogates; a question may hold tabs and line breaks."""
+    category = unicodedata.category(char)
+    if category == "Cs":
+        return True
+    return category == "Cc" and not (name != "Key Phrase" and char in "\t\n\r")
 
 
 def _check_unknown_scenarios(folder: Path, known: tuple[str, ...]) -> None:
