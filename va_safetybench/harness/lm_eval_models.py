@@ -30,8 +30,11 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
 from ..models.base import GenerationError, GenerationRequest, GenerationSettings, Media
+from . import lm_eval_git
 from .cache import ResponseCache, cache_key
 from .docs import VIDEO_EXTS
+
+lm_eval_git.install()  # every lm-eval run with our model: no `fatal: not a git repository` on stderr
 
 DEFAULT_MAX_NEW_TOKENS = 300  # the papers' setting
 # backend arguments that change where or how fast a model runs, not what it answers
