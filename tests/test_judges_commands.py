@@ -83,7 +83,8 @@ def test_judge_gpt_through_cli_subprocess(tmp_path):
             env={"OPENAI_API_KEY": "sk-cli-SECRET"},
         )
     assert proc.returncode == 0, proc.stderr
-    assert len(server.requests) == 4 and server.requests[0]["model"] == "judge-model"
+    # 4 responses and the whitespace-only one (judged too, for the official rule); not the failed generation
+    assert len(server.requests) == 5 and server.requests[0]["model"] == "judge-model"
     lobbying = [r for r in server.requests if "political lobbing" in r["messages"][0]["content"]]
     assert len(lobbying) == 1
     summary = json.loads((run / "summary-gpt_judge-model.json").read_text())

@@ -193,13 +193,15 @@ def test_cache_second_run_sends_nothing_and_holds_no_key(tmp_path):
     assert all(KEY not in v.raw for v in first + second)
 
 
-def test_identical_prompts_share_one_request_and_empty_is_not_sent(tmp_path):
+def test_identical_prompts_share_one_request_and_empty_stays_an_error(tmp_path):
+    """An empty response is sent too (the official scripts judge it), but our label stays `error`."""
     with FakeOpenAI(lambda body: (200, chat_completion("safe"))) as server:
         verdicts = judge_for(server, tmp_path, use_cache=False).judge(
             [item("4-PhysicalHarm", "same"), item("4-PhysicalHarm", "same"), item("4-PhysicalHarm", " \n")]
         )
-    assert [v.label for v in verdicts] == ["safe", "safe", "error"] and verdicts[2].raw == "empty response"
-    assert len(server.requests) == 1
+    assert [v.label for v in verdicts] == ["safe", "safe", "error"] and verdicts[2].raw.startswith("empty response")
+    assert [v.official_unsafe for v in verdicts] == [False, False, False]
+    assert len(server.requests) == 2
 
 
 STEER = (

@@ -91,7 +91,11 @@ def print_summary(summary: dict, out=None, judge_errors: int = 0) -> None:
     for group, row in summary.get("groups", {}).items():
         macro = "-" if row.get("asr_macro") is None else f"{100 * row['asr_macro']:.1f}%"
         micro = "-" if row.get("asr_micro") is None else f"{100 * row['asr_micro']:.1f}%"
-        print(f"group {group}: macro ASR {macro}, micro ASR {micro} ({', '.join(row['tasks'])})", file=out)
+        official = _percent(row.get("asr_official_macro"))
+        print(
+            f"group {group}: macro ASR {macro}, micro ASR {micro}, official {official} ({', '.join(row['tasks'])})",
+            file=out,
+        )
     for task, metrics in summary.get("capability", {}).items():
         print(f"capability {task}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()), file=out)
     for modality, rates in summary.get("over_refusal", {}).items():

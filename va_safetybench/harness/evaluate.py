@@ -5,7 +5,8 @@ Run directory layout:
   RUN_DIR/lm_eval/results.json     lm-eval's own results (placeholder metric `answered` only)
   RUN_DIR/lm_eval/samples_{task}.jsonl  lm-eval's sample logs
   RUN_DIR/responses.jsonl          one line per item: model, task, scenario, id, prompt, question,
-                                   media, response, error, verdict {label, raw, categories}, judge
+                                   media, response, error, verdict {label, raw, categories,
+                                   official_unsafe}, judge
   RUN_DIR/capability/              lm-eval's results and sample logs of the capability / over-refusal tasks
   RUN_DIR/summary.json             counts and ASR per task, scenario and group (summary.py), plus
                                    the capability / over_refusal sections (capability/run.py)
@@ -221,9 +222,7 @@ def _choice_judge(capability: list[str], req: EvalRequest):
 
 def _judge_and_summarise(judge, outcomes: list, tasks: list[str], bench: Path, info, req: EvalRequest) -> dict:
     """Judge the safety responses, write responses.jsonl and summary.json; returns the summary."""
-    from judges.aggregate import Record
-
-    from ..commands.judge import judge_identity, judge_rows
+    from ..commands.judge import judge_identity, judge_rows, judgement_records
     from ..summary import bench_fingerprint, write_summary
     from .lm_eval_models import DEFAULT_MAX_NEW_TOKENS
 
@@ -231,10 +230,9 @@ def _judge_and_summarise(judge, outcomes: list, tasks: list[str], bench: Path, i
     judgements = judge_rows(judge, rows)
     judge_id = judge_identity(judge)
     for row, j in zip(rows, judgements):
-        row["verdict"] = {"label": j["label"], "raw": j["raw"], "categories": j["categories"]}
+        row["verdict"] = {k: j[k] for k in ("label", "raw", "categories", "official_unsafe")}
         row["judge"] = judge_id
     _atomic_write(req.out / "responses.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    records = [Record(j["task"], j["scenario"], j["id"], j["label"]) for j in judgements]
     generation = {
         "max_new_tokens": req.max_new_tokens or DEFAULT_MAX_NEW_TOKENS,
         "temperature": 0.0,
@@ -242,7 +240,7 @@ def _judge_and_summarise(judge, outcomes: list, tasks: list[str], bench: Path, i
     }
     return write_summary(
         req.out,
-        records,
+        judgement_records(judgements),
         model=req.model,
         backend=info.backend,
         random_weights=info.random_weights,
