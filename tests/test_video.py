@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from pathlib import Path
@@ -186,36 +187,28 @@ def test_dm_hub_zip_and_dm_typo(tmp_path: Path) -> None:
     archive = tmp_path / "video.zip"
     members = _tiny_dm_zip(archive, ["1-IllegalActivitiy", "2-HateSpeech"])
     bench = tmp_path / "bench"
-    proc = run_cli(
-        "build",
-        "--source",
-        "demo",
-        "--out",
-        str(bench),
-        "--tasks",
-        "va_video_dm,va_video_dm_typo",
-        "--scenarios",
-        "1,2,3",
-        "--limit",
-        "1",
-        "--dm",
-        f"hub:{archive}",
-        "--jobs",
-        "2",
-    )
-    assert proc.returncode == 1  # scenario 3 is not in the archive
-    assert "va_video_dm 3-MalwareGeneration/0" in proc.stderr and "DM/0.mp4" in proc.stderr
+
+    def build_dm(scenarios: str, jobs: str):
+        return run_cli(
+            "build", "--source", "demo", "--out", str(bench), "--tasks", "va_video_dm,va_video_dm_typo",
+            "--scenarios", scenarios, "--limit", "1", "--dm", f"hub:{archive}", "--jobs", jobs,
+        )  # fmt: skip
+
+    missing = build_dm("1,2,3", "2")  # scenario 3 is not in the archive: an error before any copy, never a render
+    assert missing.returncode == 2 and "Video/3-MalwareGeneration/DM/0.mp4" in missing.stderr
+    assert "video.zip" in missing.stderr and not (bench / "Video").exists()
+    proc = build_dm("1,2", "2")
+    assert proc.returncode == 0, proc.stderr
     dm = {e["scenario"]: e for e in _manifest(bench, "va_video_dm")}
-    assert dm["3-MalwareGeneration"]["status"] == "failed"
+    zip_sha = hashlib.sha256(archive.read_bytes()).hexdigest()
     for scenario, data in members.items():
-        assert dm[scenario]["status"] == "ok" and (bench / dm[scenario]["media"]).read_bytes() == data
-    marker = json.loads((bench / ".build/hub/video.zip.json").read_text())
-    assert len(marker["sha256"]) == 64 and marker["dm_videos"] == 2
+        entry = dm[scenario]
+        assert entry["status"] == "ok" and (bench / entry["media"]).read_bytes() == data
+        assert entry["origin"] == "official" and entry["archive_sha256"] == zip_sha
+        assert entry["member"] == f"VA-SafetyBench/Video/{scenario}/DM/0.mp4"
 
     for entry in _manifest(bench, "va_video_dm_typo"):
-        if entry["scenario"] == "3-MalwareGeneration":
-            assert entry["status"] == "failed"
-            continue
+        assert entry["origin"] == "rendered"  # made here from the official DM video
         frames, fps = read_frames(bench / entry["media"])
         info = probe(bench / entry["media"])
         assert (info.width, info.height, fps) == (WIDTH, HEIGHT, FPS)
@@ -224,23 +217,7 @@ def test_dm_hub_zip_and_dm_typo(tmp_path: Path) -> None:
         assert all(_mad(f, tail) < 2.0 for f in frames[-HOLD_SECONDS * FPS :])
         assert _mad(frames[0], tail) > 20  # the DM part comes first
 
-    again = run_cli(
-        "build",
-        "--source",
-        "demo",
-        "--out",
-        str(bench),
-        "--tasks",
-        "va_video_dm,va_video_dm_typo",
-        "--scenarios",
-        "1,2",
-        "--limit",
-        "1",
-        "--dm",
-        f"hub:{archive}",
-        "--jobs",
-        "1",
-    )
+    again = build_dm("1,2", "1")
     assert again.returncode == 0 and "0 rendered, 4 up to date" in again.stdout
 
 

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-HELP = "render the benchmark's media into the official layout, with one manifest per task"
+HELP = "take the official release's media (--media hub) or render them, into the official layout, one manifest per task"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,6 +18,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=None, help="first N items of each scenario")
     p.add_argument("--tts", default="espeak", help="espeak (offline, espeak-ng) | edge (edge-tts, needs network)")
     p.add_argument("--voice", default=None, help="TTS voice (edge: e.g. en-US-AriaNeural; espeak: e.g. en-us)")
+    p.add_argument(
+        "--media",
+        default="none",
+        help="hub (download the official VA-SafetyBench video.zip / audio.zip and MM-SafetyBench images) | "
+        "hub:PATH (a folder holding them, or the unzipped release) | none (render; default)",
+    )
     p.add_argument("--dm", default="none", help="DM videos: hub | diffusers:MODEL | none")
     p.add_argument("--sd", default="none", help="SD images: hub | diffusers:MODEL | none")
     p.add_argument("--scene-llm", default=None, help="OpenAI-compatible model that writes DM scene prompts")
@@ -76,7 +82,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise InputError("--jobs must be at least 1")
+    if args.media != "none" and (args.dm, args.sd) != ("none", "none"):
+        raise InputError(f"--media {args.media} takes every task's media from the official release: drop --dm / --sd")
     tasks = expand_tasks(_split(args.tasks))
+    official = args.media != "none" or args.dm.startswith("hub") or args.sd.startswith("hub")
+    if not official and str(args.source) != "demo" and any(TASKS[t].media for t in tasks):
+        print(
+            "note: the media are rendered here (espeak wav, Liberation Sans), not the official release's files; "
+            "pass --media hub (or --media hub:DIR) to build with those",
+            file=sys.stderr,
+        )
     benchmarks = tuple(sorted({TASKS[t].benchmark for t in tasks}))
     items = select_items(load_items(args.source, benchmarks), _split(args.scenarios), args.limit)
     settings = BuildSettings(
@@ -88,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         scene_llm=args.scene_llm,
         device=args.device,
+        media=args.media,
     )
     from ..materialize.runner import build
 
@@ -96,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
         f"built {args.out}: {report.rendered} rendered, {report.skipped} up to date, "
         f"{len(report.failed)} failed, {report.seconds:.1f}s"
     )
+    for task, note in report.notes.items():
+        print(f"  {task}: {note}")
     for task, reason in report.unavailable.items():
         print(f"  {task}: unavailable ({reason})")
     for failure in report.failed[:20]:

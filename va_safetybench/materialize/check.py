@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..taskspec import TASKS
 from .hashing import file_sha256
-from .renderer import load_renderer
+from .renderer import Renderer, task_renderer
 from .runner import MANIFEST_DIR
 from .settings import BuildSettings
 
@@ -32,7 +32,7 @@ def check_bench(bench: Path) -> tuple[int, list[str]]:
         if spec is None:
             problems.append(f"{manifest}: unknown task {task!r}")
             continue
-        verifier = None
+        verifiers: dict[str, Renderer] = {}
         for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
             try:
                 entry = json.loads(line)
@@ -60,10 +60,12 @@ def check_bench(bench: Path) -> tuple[int, list[str]]:
             if file_sha256(path) != entry.get("sha256"):
                 problems.append(f"{where}: {entry['media']} does not match its recorded sha256")
                 continue
-            if verifier is None:
-                verifier = load_renderer(spec.media.renderer, BuildSettings(), spec.media.renderer_args)
+            origin = "official" if entry.get("origin") == "official" else "rendered"
+            if origin not in verifiers:  # an official file is checked by the official copier's decoder
+                settings = BuildSettings(media="hub") if origin == "official" else BuildSettings()
+                verifiers[origin] = task_renderer(task, settings)
             try:
-                verifier.verify(path)
+                verifiers[origin].verify(path)
             except Exception as exc:  # any decoder failure is a finding, not a crash
                 problems.append(f"{where}: {entry['media']} does not decode ({exc})")
     return checked, problems

@@ -25,6 +25,8 @@ class Renderer(ABC):
 
     version: str = "1"
     parallel: bool = True  # False: rendered in the parent, one at a time (GPU pipelines)
+    stage: int | None = None  # None: the task's own (MediaSpec.stage)
+    ext: str | None = None  # None: the task's own (MediaSpec.ext); official audio is mp3
 
     def __init__(self, settings: BuildSettings, **args: object) -> None:
         self.settings = settings
@@ -52,6 +54,29 @@ class Renderer(ABC):
     def describe(self) -> dict:
         """Generator name and settings recorded in the manifest."""
         return {"generator": type(self).__name__, "version": self.version}
+
+    def provenance(self, item: Item) -> dict:
+        """Where one item's file came from, for its manifest line: rendered here, by this generator."""
+        return {"origin": "rendered", **self.describe()}
+
+    def report_line(self) -> str | None:
+        """One line for the build's printout after prepare() (official copies: how many, from where)."""
+        return None
+
+
+OFFICIAL_RENDERER = "va_safetybench.media.official_copy:OfficialFileRenderer"
+
+
+def task_renderer(task: str, settings: BuildSettings) -> Renderer:
+    """The renderer of a media task: a copier of the official release's file when the settings take the
+    task's media from there (`BuildSettings.official_source`), else the task's own generator."""
+    from ..taskspec import TASKS
+
+    media = TASKS[task].media
+    assert media is not None, f"{task} has no media"
+    if settings.official_source(task):
+        return load_renderer(OFFICIAL_RENDERER, settings, {"task": task})
+    return load_renderer(media.renderer, settings, media.renderer_args)
 
 
 def load_renderer(path: str, settings: BuildSettings, args: dict) -> Renderer:

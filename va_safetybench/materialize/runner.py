@@ -23,7 +23,7 @@ from ..outdirs import writable_dir
 from ..taskspec import TASKS, TaskSpec
 from .hashing import file_sha256, recipe_hash
 from .journal import Journal
-from .renderer import Renderer, load_renderer
+from .renderer import Renderer, task_renderer
 from .settings import BuildSettings
 
 MANIFEST_DIR = "manifests"
@@ -36,6 +36,7 @@ class BuildReport:
     skipped: int = 0
     failed: list[str] = field(default_factory=list)  # "task item: error"
     unavailable: dict[str, str] = field(default_factory=dict)  # task -> reason
+    notes: dict[str, str] = field(default_factory=dict)  # task -> what its renderer reports (official counts)
     seconds: float = 0.0
 
 
@@ -61,13 +62,13 @@ def _prepare_output(bench: Path) -> None:
 
 
 # ---- worker side -------------------------------------------------------------------------
+# The parent's prepared renderers, pickled once per worker: what prepare() found (an archive's index,
+# downloaded files, checked fonts) is not redone in every process.
 _worker_renderers: dict[str, Renderer] = {}
-_worker_settings: BuildSettings | None = None
 
 
-def _worker_init(settings: BuildSettings, parent: int) -> None:
-    global _worker_settings
-    _worker_settings = settings
+def _worker_init(renderers: dict[str, Renderer], parent: int) -> None:
+    _worker_renderers.update(renderers)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     _die_with_parent(parent)
 
@@ -97,24 +98,11 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
-def _render_one(
-    task: str,
-    item: Item,
-    rel: str,
-    bench: Path,
-    settings: BuildSettings | None = None,
-    renderer: Renderer | None = None,
-) -> tuple[str, str, int]:
+def _render_one(task: str, item: Item, rel: str, bench: Path, renderer: Renderer | None = None) -> tuple[str, str, int]:
     """Render to a temp file, hash it, rename it into place. Returns (rel, sha256, bytes)."""
-    spec = TASKS[task]
-    assert spec.media is not None
-    if renderer is None:
-        renderer = _worker_renderers.get(task)
-        if renderer is None:
-            renderer = load_renderer(spec.media.renderer, settings or _worker_settings, spec.media.renderer_args)
-            _worker_renderers[task] = renderer
+    renderer = renderer or _worker_renderers[task]
     dest = bench / rel
-    tmp = bench / ".build" / "tmp" / f"{task}.{item.scenario}.{item.id}.{os.getpid()}.{spec.media.ext}"
+    tmp = bench / ".build" / "tmp" / f"{task}.{item.scenario}.{item.id}.{os.getpid()}{Path(rel).suffix}"
     renderer.render(item, tmp, bench)
     if not tmp.exists() or tmp.stat().st_size == 0:
         raise RuntimeError("renderer wrote no file")
@@ -144,11 +132,12 @@ def build(
     renderers: dict[str, Renderer] = {}
     for spec in specs:  # instantiate first: bad options (font, backend) fail before any work
         if spec.media:
-            renderers[spec.name] = load_renderer(spec.media.renderer, settings, spec.media.renderer_args)
+            renderers[spec.name] = task_renderer(spec.name, settings)
+    stages = {s.name: _stage(s, renderers.get(s.name)) for s in specs}
     try:
-        for stage in sorted({s.media.stage for s in specs if s.media} | {0}):
-            stage_specs = [s for s in specs if (s.media.stage if s.media else 0) == stage]
-            _build_stage(items, stage_specs, renderers, bench, settings, jobs, journal, report)
+        for stage in sorted(set(stages.values())):
+            stage_specs = [s for s in specs if stages[s.name] == stage]
+            _build_stage(items, stage_specs, renderers, bench, jobs, journal, report)
         for spec in specs:
             _write_manifest(bench, spec, items, renderers.get(spec.name), journal, report)
         _write_bench_info(bench, source, settings, tasks)
@@ -170,6 +159,20 @@ def _remember_media(bench: Path, specs: list[TaskSpec], items: list[Item], repor
             task_docs(bench, spec.name)
 
 
+def _stage(spec: TaskSpec, renderer: Renderer | None) -> int:
+    """Builds run in stages: stage-1 media are made from stage-0 media unless the renderer says otherwise."""
+    if spec.media is None or renderer is None:
+        return 0
+    return spec.media.stage if renderer.stage is None else renderer.stage
+
+
+def media_relpath(spec: TaskSpec, renderer: Renderer, item: Item) -> str:
+    """The item's media path in the bench: the task's layout, in the renderer's container."""
+    assert spec.media is not None
+    rel = spec.media.relpath(item.scenario, item.id)
+    return rel if renderer.ext is None else f"{rel.rsplit('.', 1)[0]}.{renderer.ext}"
+
+
 def _items_for(spec: TaskSpec, items: list[Item]) -> list[Item]:
     return [i for i in items if i.benchmark == spec.benchmark and spec.name in i.prompts]
 
@@ -179,7 +182,6 @@ def _build_stage(
     specs: list[TaskSpec],
     renderers: dict[str, Renderer],
     bench: Path,
-    settings: BuildSettings,
     jobs: int,
     journal: Journal,
     report: BuildReport,
@@ -195,8 +197,11 @@ def _build_stage(
             continue
         task_items = _items_for(spec, items)
         renderer.prepare(bench, task_items)
+        line = renderer.report_line()
+        if line:
+            report.notes[spec.name] = line
         for item in task_items:
-            rel = spec.media.relpath(item.scenario, item.id)
+            rel = media_relpath(spec, renderer, item)
             rhash = recipe_hash(spec.media.renderer, renderer.version, renderer.recipe(item, journal.sha256))
             if journal.is_current(bench, rel, rhash):
                 report.skipped += 1
@@ -210,13 +215,14 @@ def _build_stage(
         for job in serial:
             _finish(
                 job,
-                lambda j=job: _render_one(j.task, j.item, j.rel, bench, settings, renderers[j.task]),
+                lambda j=job: _render_one(j.task, j.item, j.rel, bench, renderers[j.task]),
                 journal,
                 report,
                 bar,
             )
         if parallel:
-            _run_parallel(parallel, bench, settings, jobs, journal, report, bar)
+            shipped = {t: renderers[t] for t in {j.task for j in parallel}}
+            _run_parallel(parallel, bench, shipped, jobs, journal, report, bar)
 
 
 def _finish(job: _Job, call, journal: Journal, report: BuildReport, bar) -> None:
@@ -233,9 +239,18 @@ def _finish(job: _Job, call, journal: Journal, report: BuildReport, bar) -> None
 
 
 def _run_parallel(
-    jobs_list: list[_Job], bench: Path, settings: BuildSettings, jobs: int, journal: Journal, report: BuildReport, bar
+    jobs_list: list[_Job],
+    bench: Path,
+    renderers: dict[str, Renderer],
+    jobs: int,
+    journal: Journal,
+    report: BuildReport,
+    bar,
 ) -> None:
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init, initargs=(settings, os.getpid())) as pool:
+    """Render in worker processes. Bad input (InputError: e.g. an official member that does not decode)
+    stops new work; what is in flight is finished and journaled, then the first such error is raised."""
+    fatal: InputError | None = None
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init, initargs=(renderers, os.getpid())) as pool:
         queue = iter(jobs_list)
         running = {}
         for job in queue:  # keep at most 4 jobs per worker in flight so a kill loses little
@@ -246,10 +261,15 @@ def _run_parallel(
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in done:
                 job = running.pop(fut)
-                _finish(job, fut.result, journal, report, bar)
-                nxt = next(queue, None)
+                try:
+                    _finish(job, fut.result, journal, report, bar)
+                except InputError as exc:
+                    fatal = fatal or exc
+                nxt = None if fatal else next(queue, None)
                 if nxt is not None:
                     running[pool.submit(_render_one, nxt.task, nxt.item, nxt.rel, bench)] = nxt
+    if fatal:
+        raise fatal
 
 
 def _write_manifest(
@@ -271,10 +291,13 @@ def _write_manifest(
             "sha256": None,
             "status": "ok",
         }
-        if spec.media is not None:
-            rel = spec.media.relpath(item.scenario, item.id)
+        if spec.media is not None and renderer is not None:
+            rel = media_relpath(spec, renderer, item)
             entry["media"] = rel
-            entry.update(renderer.describe() if renderer else {})
+            if spec.name in report.unavailable:
+                entry.update(renderer.describe())
+            else:
+                entry.update(renderer.provenance(item))
             if spec.name in report.unavailable:
                 entry["status"] = "unavailable"
                 entry["reason"] = report.unavailable[spec.name]

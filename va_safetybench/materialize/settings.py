@@ -15,3 +15,14 @@ class BuildSettings:
     seed: int = 0
     scene_llm: str | None = None  # OpenAI-compatible model that writes DM scene prompts; None = template
     device: str | None = None  # torch device for diffusers backends
+    media: str = "none"  # "hub" | "hub:PATH": every media task's file from the official release; "none": render
+
+    def official_source(self, task: str) -> tuple[str, str] | None:
+        """(option, value) when `task`'s media are the official release's files, else None (rendered)."""
+        if self.media != "none":
+            return ("--media", self.media)
+        if task == "va_video_dm" and self.dm.startswith("hub"):
+            return ("--dm", self.dm)
+        if task == "mmsb_sd" and self.sd.startswith("hub"):
+            return ("--sd", self.sd)
+        return None

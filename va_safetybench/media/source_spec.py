@@ -34,8 +34,8 @@ def parse_media_source(
         return MediaSource(spec)
     if spec.startswith("hub:") and spec[4:]:
         archive = Path(spec[4:]).expanduser()
-        if not zipfile.is_zipfile(archive):
-            raise InputError(f"{option} {spec}: {archive} is not a zip archive ({archive_what})")
+        if not (archive.is_dir() or zipfile.is_zipfile(archive)):
+            raise InputError(f"{option} {spec}: {archive} is not a zip archive or folder ({archive_what})")
         return MediaSource("hub", archive=archive)
     if spec.startswith("diffusers:") and spec[len("diffusers:") :]:
         model, *opts = spec[len("diffusers:") :].split(",")

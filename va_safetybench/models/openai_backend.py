@@ -1,7 +1,7 @@
 """`openai:` backend: any OpenAI-compatible chat endpoint (OpenAI, a vLLM or SGLang server, a gateway).
 
 Images go as base64 data URLs, a video as `video_frames` uniformly sampled JPEG frames (in order, before
-the prompt), audio as an `input_audio` wav part; an Audio-only request sends the audio alone. Requests run
+the prompt), audio as an `input_audio` part (wav or mp3 as it is); an Audio-only request sends the audio alone. Requests run
 concurrently under a semaphore and are retried with exponential backoff and full jitter on 429, 408/409,
 5xx, connection errors and timeouts. The API key is read from the environment variable named by
 `api_key_env` and never appears in logs, results or error messages.
@@ -109,11 +109,16 @@ def video_parts(path: Path, frames: int) -> list[dict]:
     return parts
 
 
+INPUT_AUDIO_FORMATS = {".wav": "wav", ".mp3": "mp3"}  # the containers the API's `input_audio` takes as they are
+
+
 def audio_parts(path: Path) -> list[dict]:
-    """A wav file is sent byte for byte; anything else (mp3, flac) is decoded to 16 kHz mono (the rate audio
-    LLMs take) and re-encoded as 16-bit wav."""
-    if path.suffix.lower() == ".wav":
-        wav = path.read_bytes()
+    """A wav or mp3 file (the official release's audio is mp3) is sent byte for byte, its `format` from the
+    container; anything else (flac, ogg) is decoded to 16 kHz mono (the rate audio LLMs take) and re-encoded
+    as 16-bit wav."""
+    fmt = INPUT_AUDIO_FORMATS.get(path.suffix.lower())
+    if fmt:
+        data = path.read_bytes()
     else:
         import soundfile as sf
 
@@ -121,8 +126,8 @@ def audio_parts(path: Path) -> list[dict]:
 
         buf = io.BytesIO()
         sf.write(buf, load_audio(path, AUDIO_RATE), AUDIO_RATE, format="WAV", subtype="PCM_16")
-        wav = buf.getvalue()
-    return [{"type": "input_audio", "input_audio": {"data": base64.b64encode(wav).decode("ascii"), "format": "wav"}}]
+        data, fmt = buf.getvalue(), "wav"
+    return [{"type": "input_audio", "input_audio": {"data": base64.b64encode(data).decode("ascii"), "format": fmt}}]
 
 
 def media_parts(media: Media, video_frames: int) -> list[dict]:
