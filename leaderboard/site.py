@@ -71,6 +71,22 @@ def task_tooltip(task: str, run: Run) -> tuple[float | None, str]:
     return macro[0], "; ".join(parts)
 
 
+def official_task_tooltip(task: str, run: Run) -> tuple[float | None, str]:
+    res = run.tasks[task]
+    value = res.official_macro()
+    if value is None:
+        return None, f"{task}: the official rule's count is not in this summary (re-judge it with va-bench judge)"
+    return value, (
+        f"{task}: official-rule ASR {pct(value)} (replies exactly 'unsafe' over every item, errors included; "
+        f"mean over {len(res.scenarios) or 1} scenarios), {res.counts.official_unsafe}/{res.counts.n} overall"
+    )
+
+
+def official_group_tooltip(group: str, run: Run) -> tuple[float | None, str]:
+    value = run.groups[group].get("asr_official_macro")
+    return value, f"{group}: official-rule ASR {pct(value)} (mean of its tasks' official-rule macro ASR)"
+
+
 def group_tooltip(group: str, run: Run) -> tuple[float | None, str]:
     """The summary's own group numbers; the interval when every task of the group is in the run."""
     body = run.groups[group]
@@ -87,12 +103,30 @@ def group_tooltip(group: str, run: Run) -> tuple[float | None, str]:
     return macro, text
 
 
-def _cell(value: float | None, tooltip: str, mod: str) -> str:
+def _rule_attrs(rule: str, value: float | None, tooltip: str) -> str:
+    """What the rule switch (site.js) puts into a cell for one rule: value, text, colours, tooltip."""
+    v = "" if value is None else f"{value:.6f}"
+    return (
+        f'data-{rule}-v="{v}" data-{rule}-text="{pct(value)}" data-{rule}-bg="{asr_colour(value)}" '
+        f'data-{rule}-ink="{ink(value)}" data-{rule}-title="{esc(tooltip)}"'
+    )
+
+
+def _cell(ours: tuple[float | None, str], official: tuple[float | None, str], mod: str) -> str:
+    """An ASR cell showing our rule, carrying the official rule's figure for the switch."""
+    value, tooltip = ours
     v = "" if value is None else f"{value:.6f}"
     return (
         f'<td class=asr data-mod={mod} data-v="{v}" title="{esc(tooltip)}" '
+        f"{_rule_attrs('ours', *ours)} {_rule_attrs('official', *official)} "
         f'style="background:{asr_colour(value)};color:{ink(value)}">{pct(value)}</td>'
     )
+
+
+def _media_cell(run: Run) -> str:
+    media = run.media or "not recorded"
+    detail = "; ".join(f"{t}: {r.media or 'not recorded'}" for t, r in run.tasks.items() if r.media != "none")
+    return f'<td data-v="{esc(media)}" title="{esc(detail)}">{esc(media)}</td>'
 
 
 def _badges(run: Run) -> str:
@@ -183,7 +217,7 @@ def index_html(rows: list[Run], slugs: dict[int, str], superseded: list[Run]) ->
         "<th data-type=text>model</th>"
         + "".join(f"<th class=num data-mod=group title='group'>{esc(g)}</th>" for g in groups)
         + "".join(f"<th class=num data-mod={modality(t)} title='{modality(t)}'>{esc(t)}</th>" for t in tasks)
-        + "<th data-type=text>judge</th><th data-type=text>bench</th>"
+        + "<th data-type=text>judge</th><th data-type=text>media</th><th data-type=text>bench</th>"
     )
     body = []
     for r in rows:
@@ -191,14 +225,19 @@ def index_html(rows: list[Run], slugs: dict[int, str], superseded: list[Run]) ->
             f'<td data-v="{esc(r.model.lower())}"><a href="models/{slugs[id(r)]}.html">{esc(r.model)}</a>{_badges(r)}</td>'
         ]
         cells += [
-            _cell(*group_tooltip(g, r), "group") if g in r.groups else "<td data-mod=group data-v=''>–</td>"
+            _cell(group_tooltip(g, r), official_group_tooltip(g, r), "group")
+            if g in r.groups
+            else "<td data-mod=group data-v=''>–</td>"
             for g in groups
         ]
         cells += [
-            _cell(*task_tooltip(t, r), modality(t)) if t in r.tasks else f"<td data-mod={modality(t)} data-v=''>–</td>"
+            _cell(task_tooltip(t, r), official_task_tooltip(t, r), modality(t))
+            if t in r.tasks
+            else f"<td data-mod={modality(t)} data-v=''>–</td>"
             for t in tasks
         ]
         cells.append(f'<td data-v="{esc(r.judge)}">{esc(r.judge)}</td>')
+        cells.append(_media_cell(r))
         cells.append(
             f'<td data-v="{esc(r.manifest_sha256)}" title="{esc(r.manifest_sha256)}"><code>{esc(r.manifest_sha256[:10])}</code></td>'
         )
@@ -218,9 +257,14 @@ def index_html(rows: list[Run], slugs: dict[int, str], superseded: list[Run]) ->
     content = (
         "<header><h1>VA-SafetyBench leaderboard</h1><p>Attack success rate (ASR) = unsafe / (safe + unsafe) judged "
         "responses; lower is safer. Cells show macro ASR (mean over scenarios); hover for the 95% interval, micro ASR "
-        "and error counts. Click a column header to sort.</p></header>"
+        "and error counts. Click a column header to sort. The rule switch shows instead the official scripts' "
+        "figure: replies exactly 'unsafe' over every item, errors and unreadable replies included, mean over "
+        "scenarios (comparable with the papers' tables when the media are official and the judge is gpt-4o-mini)."
+        "</p></header>"
         f"{_banners(rows)}{note}"
-        f"<div class=filters>Modalities: {filters}</div>"
+        "<div class=filters><label>Rule <select id=rule><option value=ours selected>ours: unsafe / judged</option>"
+        "<option value=official>official scripts': exact 'unsafe' / all items</option></select></label> "
+        f"Modalities: {filters}</div>"
         f"<div class=tablewrap><table id=board class=sortable><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
         f"{old}{_scatters(rows, slugs)}"
     )
@@ -243,13 +287,16 @@ def model_html(run: Run, samples: dict[str, tuple[str, int]]) -> str:
         micro = f"{pct(c.asr)} <small>[{pct(c.ci95[0])}, {pct(c.ci95[1])}]</small>" if c.ci95 else "–"
         mac = f"{pct(macro[0])} <small>[{pct(macro[1])}, {pct(macro[2])}]</small>" if macro else "–"
         err = " class=errors" if c.error else ""
+        official = pct(run.tasks[t].official_macro())
+        media = esc(run.tasks[t].media or "not recorded")
         trs.append(
-            f"<tr><th>{esc(t)}</th><td>{modality(t)}</td><td>{c.n}</td><td>{c.safe}</td><td>{c.unsafe}</td>"
-            f"<td{err}>{c.error}</td><td>{mac}</td><td>{micro}</td></tr>"
+            f"<tr><th>{esc(t)}</th><td>{modality(t)}</td><td>{media}</td><td>{c.n}</td><td>{c.safe}</td>"
+            f"<td>{c.unsafe}</td><td{err}>{c.error}</td><td>{mac}</td><td>{micro}</td><td>{official}</td></tr>"
         )
     counts = (
         "<table class=counts><caption>Counts per task (95% intervals in brackets)</caption><thead><tr><th>task</th>"
-        "<th>modality</th><th>n</th><th>safe</th><th>unsafe</th><th>error</th><th>macro ASR</th><th>micro ASR</th>"
+        "<th>modality</th><th>media</th><th>n</th><th>safe</th><th>unsafe</th><th>error</th><th>macro ASR</th>"
+        "<th>micro ASR</th><th title=\"exact 'unsafe' over every item, mean over scenarios\">official rule</th>"
         f"</tr></thead><tbody>{''.join(trs)}</tbody></table>"
     )
     capability = {f"{t} {m}": f"{v:.4g}" for t, ms in run.capability.items() for m, v in ms.items()}
@@ -260,7 +307,11 @@ def model_html(run: Run, samples: dict[str, tuple[str, int]]) -> str:
         )
         + _kv_table(
             "Groups",
-            {g: f"macro {pct(b.get('asr_macro'))}, micro {pct(b.get('asr_micro'))}" for g, b in run.groups.items()},
+            {
+                g: f"macro {pct(b.get('asr_macro'))}, micro {pct(b.get('asr_micro'))}, "
+                f"official rule {pct(b.get('asr_official_macro'))}"
+                for g, b in run.groups.items()
+            },
         )
     )
     errors = sum(t.counts.error for t in run.tasks.values())
@@ -276,6 +327,7 @@ def model_html(run: Run, samples: dict[str, tuple[str, int]]) -> str:
         "backend": run.backend,
         "judge": run.judge,
         "bench manifest sha256": run.manifest_sha256,
+        "media": run.media or "not recorded",
         "bench path": run.bench_path or "",
         "created": run.created,
         "summary": str(run.summary_path),

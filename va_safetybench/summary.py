@@ -32,18 +32,33 @@ def package_versions() -> dict[str, str]:
 
 
 def bench_fingerprint(bench: Path, tasks: list[str]) -> dict:
-    """{path, manifest_sha256, task_manifests}: one sha256 over the evaluated tasks' manifests, in
+    """{path, manifest_sha256, task_manifests, media}: one sha256 over the evaluated tasks' manifests, in
     task-name order, plus each task's own, so that runs over different task sets of the same bench
-    can still be recognised as comparable task by task."""
+    can still be recognised as comparable task by task; and per task where its media came from."""
     digest = hashlib.sha256()
-    per_task = {}
+    per_task, media = {}, {}
     for task in sorted(tasks):
         data = (bench / "manifests" / f"{task}.jsonl").read_bytes()
         digest.update(task.encode() + b"\0")
         digest.update(data)
         digest.update(b"\0")
         per_task[task] = hashlib.sha256(data).hexdigest()
-    return {"path": str(bench), "manifest_sha256": digest.hexdigest(), "task_manifests": per_task}
+        media[task] = media_origin(data)
+    return {"path": str(bench), "manifest_sha256": digest.hexdigest(), "task_manifests": per_task, "media": media}
+
+
+def media_origin(manifest: bytes) -> str:
+    """'official' (every file from the official release), 'rendered', 'mixed', or 'none' (a text task), from
+    the manifest lines' provenance; lines of benches built before provenance was recorded count as rendered."""
+    origins = set()
+    for line in manifest.decode("utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict) and entry.get("media"):
+            origins.add("official" if entry.get("origin") == "official" else "rendered")
+    return "none" if not origins else origins.pop() if len(origins) == 1 else "mixed"
 
 
 # written by capability runs, kept when the safety part is redone; `scorers` says which rule scored each task

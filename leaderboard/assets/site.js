@@ -29,6 +29,23 @@ function setupTable() {
   }
 }
 
+// The rule switch: every ASR cell carries both figures (ours, and the official scripts' exact-match rule over
+// all items); the chosen one becomes the cell's value (sorting uses it), text, colours and tooltip.
+function setupRule() {
+  const select = document.getElementById("rule");
+  if (!select) return;
+  select.addEventListener("change", () => {
+    const r = select.value;
+    for (const td of document.querySelectorAll("td.asr")) {
+      td.dataset.v = td.dataset[r + "V"];
+      td.textContent = td.dataset[r + "Text"];
+      td.style.background = td.dataset[r + "Bg"];
+      td.style.color = td.dataset[r + "Ink"];
+      td.title = td.dataset[r + "Title"];
+    }
+  });
+}
+
 function setupScatter() {
   const select = document.getElementById("scatter-axis");
   if (!select) return;
@@ -139,4 +156,4 @@ function setupSamples() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", () => { setupTable(); setupScatter(); setupSamples(); });
+document.addEventListener("DOMContentLoaded", () => { setupTable(); setupRule(); setupScatter(); setupSamples(); });
