@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SHARED_DATA, run_cli
-from tests.official_release import ARGS, bench_path, jpg_bytes, mp3_bytes, write_release
+from tests.official_release import ARGS, IDS, MM_IMAGE, MM_SCENARIOS, bench_path, jpg_bytes, mp3_bytes, write_release
 from va_safetybench.taskspec import GROUPS, TASKS
 
 MEDIA_TASKS = [t for t in GROUPS["va_safetybench"] + GROUPS["mm_safetybench"] if TASKS[t].media]
@@ -262,3 +262,69 @@ def test_a_full_size_audio_release_reports_complete_counts(tmp_path):
     assert proc.returncode == 0, proc.stderr
     for task in ("va_audio_only", "va_audio_kpt", "va_audio_kpt_noise"):
         assert f"{task}: 972 official mp3 files from audio.zip (complete)" in proc.stdout
+
+
+def _mm_parquets(folder: Path, members: dict[str, bytes]) -> dict[str, Path]:
+    """The Hub mirror's layout, data/{scenario without number}/{SD,TYPO,SD_TYPO}.parquet, from the release's imgs/."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = {}
+    for scenario in MM_SCENARIOS:
+        for split in MM_IMAGE:
+            rows = {i: members[f"imgs/{scenario}/{split}/{i}.jpg"] for i in IDS}
+            name = f"data/{scenario.split('-', 1)[1]}/{split}.parquet"
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            table = {"id": list(rows), "question": ["q"] * len(rows)}
+            table["image"] = [{"bytes": b, "path": f"{i}.jpg"} for i, b in rows.items()]
+            pq.write_table(pa.table(table), path)
+            files[name] = path
+    return files
+
+
+def test_media_hub_downloads_both_archives_and_the_mm_parquets(release, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from va_safetybench.commands.build import select_items
+    from va_safetybench.materialize.runner import build
+    from va_safetybench.materialize.settings import BuildSettings
+    from va_safetybench.sources import load_items
+
+    root, members = release
+    parquets = _mm_parquets(tmp_path / "hub", members)
+    asked = []
+
+    def fake_download(repo_id, filename, repo_type=None, revision=None):
+        asked.append((repo_id, filename, repo_type))
+        return str(root / filename) if repo_id == "luweikai/VA-SafetyBench" else str(parquets[filename])
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    items = select_items(load_items(str(SHARED_DATA), ("mmsb", "va")), ["1", "2"], 2)
+    bench = tmp_path / "b"
+    report = build(items, MEDIA_TASKS, bench, BuildSettings(media="hub"), jobs=1)
+    assert not report.failed and report.rendered == 4 * len(MEDIA_TASKS)
+    assert {a[1] for a in asked} == {"video.zip", "audio.zip", *parquets} and {a[2] for a in asked} == {"dataset"}
+    for task in MEDIA_TASKS:
+        for e in _manifest(bench, task):
+            name = e["media"].replace("Image/", "imgs/", 1)
+            assert (bench / e["media"]).read_bytes() == members[name]
+            if task.startswith("mmsb"):
+                hub_file = f"data/{e['scenario'].split('-', 1)[1]}/{TASKS[task].media.variant}.parquet"
+                assert e["archive"] == f"PKU-Alignment/MM-SafetyBench:{hub_file}"
+                assert e["archive_sha256"] == hashlib.sha256(parquets[hub_file].read_bytes()).hexdigest()
+            else:
+                assert e["archive"].startswith("luweikai/VA-SafetyBench:")
+
+
+def test_media_hub_path_reads_the_mirrors_parquet_files(release, tmp_path):
+    root, members = release
+    folder = tmp_path / "mm"
+    _mm_parquets(folder, members)
+    bench = tmp_path / "b"
+    proc = _build(bench, "--media", f"hub:{folder}", tasks="mm_safetybench")
+    assert proc.returncode == 0, proc.stderr
+    for task in ("mmsb_sd", "mmsb_typo", "mmsb_sd_typo"):
+        for e in _manifest(bench, task):
+            assert e["origin"] == "official" and e["archive"].endswith(".parquet")
+            assert (bench / e["media"]).read_bytes() == members[e["media"].replace("Image/", "imgs/", 1)]
