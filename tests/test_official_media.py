@@ -198,13 +198,27 @@ def _bomb(path: Path, name: str, real: bytes, declare: int | None = None) -> Non
     path.write_bytes(bytes(raw))
 
 
-@pytest.mark.parametrize(
-    "case",
-    ["declared_huge", "ratio", "stream_outgrows_its_size"],
-)
-def test_zip_bombs_are_refused_before_anything_large_is_written(tmp_path, case):
-    archive = tmp_path / "video.zip"
-    name = "VA-SafetyBench/Video/1-IllegalActivitiy/DM/0.mp4"
+BOMB_TARGETS = {  # option -> (archive name, member, task, the bench file it would become)
+    "--dm": (
+        "video.zip",
+        "VA-SafetyBench/Video/1-IllegalActivitiy/DM/0.mp4",
+        "va_video_dm",
+        "Video/1-IllegalActivitiy/DM/0.mp4",
+    ),
+    "--sd": (
+        "imgs.zip",
+        "MM-SafetyBench/imgs/01-Illegal_Activitiy/SD/0.jpg",
+        "mmsb_sd",
+        "Image/01-Illegal_Activitiy/SD/0.jpg",
+    ),
+}
+
+
+@pytest.mark.parametrize("option", sorted(BOMB_TARGETS))
+@pytest.mark.parametrize("case", ["declared_huge", "ratio", "stream_outgrows_its_size"])
+def test_zip_bombs_are_refused_before_anything_large_is_written(tmp_path, case, option):
+    zip_name, name, task, dest = BOMB_TARGETS[option]
+    archive = tmp_path / zip_name
     if case == "declared_huge":  # a header claiming 3 GiB: refused from the directory alone
         _bomb(archive, name, b"\0" * 1000, declare=3 << 30)
     elif case == "ratio":  # 8 MiB of zeros in a few KB: under the size cap, far over any media's ratio
@@ -213,12 +227,12 @@ def test_zip_bombs_are_refused_before_anything_large_is_written(tmp_path, case):
         _bomb(archive, name, b"\0" * (4 << 20), declare=2000)
     bench = tmp_path / "b"
     proc = run_cli(
-        "build", "--source", str(SHARED_DATA), "--out", str(bench), "--tasks", "va_video_dm",
-        "--scenarios", "1", "--limit", "1", "--dm", f"hub:{archive}",
+        "build", "--source", str(SHARED_DATA), "--out", str(bench), "--tasks", task,
+        "--scenarios", "1", "--limit", "1", option, f"hub:{archive}",
     )  # fmt: skip
-    _one_line_exit_2(proc, "video.zip", name)
+    _one_line_exit_2(proc, zip_name, name)
     written = sum(p.stat().st_size for p in bench.rglob("*") if p.is_file()) if bench.exists() else 0
-    assert written < 100_000 and not (bench / "Video/1-IllegalActivitiy/DM/0.mp4").exists()
+    assert written < 100_000 and not (bench / dest).exists()
 
 
 def test_media_hub_offline_names_the_local_option(tmp_path):
