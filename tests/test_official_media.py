@@ -342,3 +342,13 @@ def test_media_hub_path_reads_the_mirrors_parquet_files(release, tmp_path):
         for e in _manifest(bench, task):
             assert e["origin"] == "official" and e["archive"].endswith(".parquet")
             assert (bench / e["media"]).read_bytes() == members[e["media"].replace("Image/", "imgs/", 1)]
+
+
+def test_a_folder_without_the_mediums_archive_says_which_one_is_expected(release, tmp_path):
+    root, _ = release
+    only_video = tmp_path / "only-video"
+    only_video.mkdir()
+    (only_video / "video.zip").write_bytes((root / "video.zip").read_bytes())
+    proc = _build(tmp_path / "b", "--media", f"hub:{only_video}", tasks="va_video_dm,va_audio_kpt")
+    _one_line_exit_2(proc, "expected audio.zip", "va_audio_kpt")
+    assert not (tmp_path / "b" / "Video").exists()  # checked before anything was copied

@@ -87,6 +87,15 @@ class Release:
     def member(self, key: Key, what: str) -> Member:
         """The member for `key`; InputError naming the item (`what`) and the sources when it is absent."""
         found = self.members.get(key)
+        if found is None and not self.members:
+            top = key[0]
+            expected = (
+                f"{ARCHIVE_OF[top]} or an unzipped {top}/ folder" if top in ARCHIVE_OF else "MM-SafetyBench's imgs/"
+            )
+            raise InputError(
+                f"{self.option}: {self.where()} holds no official {RELEASE_EXT[top]} files for {what} "
+                f"(expected {expected}); pass --tasks for the media you have"
+            )
         if found is None:
             raise InputError(
                 f"{self.option}: {self.where()} has no {member_path(key)} ({what}); the release is incomplete "
