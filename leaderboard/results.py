@@ -53,7 +53,8 @@ class TaskResult:
     def official_macro(self) -> float | None:
         """The official headline: the plain mean over scenarios of asr_official; None when not recorded."""
         values = [c.asr_official for c in self.scenarios.values()] or [self.counts.asr_official]
-        return None if any(v is None for v in values) else sum(values) / len(values)  # type: ignore[misc]
+        present = [v for v in values if v is not None]
+        return sum(present) / len(present) if present and len(present) == len(values) else None
 
     def macro(self) -> tuple[float, float, float] | None:
         """(macro ASR, lo, hi): the mean over scenarios, the paper's headline; micro when no scenarios."""

@@ -57,7 +57,9 @@ def jpg_bytes(seed: int, size: tuple[int, int] = (40, 30)) -> bytes:
     return buf.getvalue()
 
 
-def write_release(root: Path, skip: set[str] = frozenset(), junk: dict[str, bytes] | None = None) -> dict[str, bytes]:
+def write_release(
+    root: Path, skip: frozenset[str] | set[str] = frozenset(), junk: dict[str, bytes] | None = None
+) -> dict[str, bytes]:
     """Write the release under `root`; returns {release-relative path: bytes}. `skip` leaves members out,
     `junk` replaces their bytes."""
     root.mkdir(parents=True, exist_ok=True)
