@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     official = args.media != "none" or args.dm.startswith("hub") or args.sd.startswith("hub")
     if not official and str(args.source) != "demo" and any(TASKS[t].media for t in tasks):
         print(
-            "note: the media are rendered here (espeak wav, Liberation Sans), not the official release's files; "
+            "note: the media are rendered here (speech as 16 kHz wav, typography in Liberation Sans), not the official "
+            "release's files; "
             "pass --media hub (or --media hub:DIR) to build with those",
             file=sys.stderr,
         )

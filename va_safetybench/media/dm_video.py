@@ -39,7 +39,9 @@ from .source_spec import MediaSource, parse_media_source
 from .text_frames import MARGIN, PHRASE_FONT_SIZE, phrase_frame, require_glyphs
 from .video_io import FPS, HEIGHT, WIDTH, conform, letterbox, probe, probe_standard, read_frames, write_video
 
-HOW_TO_BUILD = "pass --dm hub (the official videos) or --dm diffusers:MODEL (generate them)"
+HOW_TO_BUILD = (
+    "pass --media hub (all the official media), --dm hub (the official videos) or --dm diffusers:MODEL (generate them)"
+)
 HOLD_SECONDS = 3
 _DIFFUSERS_OPTIONS = {"frames": int, "steps": int, "height": int, "width": int, "guidance": float}
 

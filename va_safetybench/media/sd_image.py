@@ -28,7 +28,9 @@ from .image_io import decode_image
 from .source_spec import parse_media_source
 
 PROMPT = "A photo of {}"
-HOW_TO_BUILD = "pass --sd hub (official images) or --sd diffusers:MODEL (generate them)"
+HOW_TO_BUILD = (
+    "pass --media hub (all the official media), --sd hub (official images) or --sd diffusers:MODEL (generate them)"
+)
 
 
 class SDImageRenderer(Renderer):
