@@ -36,6 +36,11 @@ def option_names(kind: str) -> tuple[str, ...]:
 
 
 def _check_options(spec: str, kind: str, options: dict) -> None:
+    if "api_key" in options:  # keys never travel as options, so none lands in a config, a log or results
+        raise InputError(
+            f"judge {spec!r}: API keys are read from the environment only; set OPENAI_API_KEY "
+            "or name another variable with api_key_env=NAME"
+        )
     valid = option_names(kind)
     unknown = sorted(set(options) - set(valid))
     if unknown:

@@ -3,7 +3,9 @@
 Everything after `lm-eval` goes to lm-eval unchanged; we only register the `va-bench` model
 class first and add `--include_path <our tasks>` when the user did not pass one. Example:
   va-bench lm-eval run --model va-bench --model_args model=tiny:qwen2-vl \
-      --tasks va_video_typo --metadata '{"bench": "bench"}' --limit 4 --output_path out --log_samples
+      --tasks va_video_typo --metadata '{"bench": "bench", "judge": "keyword"}' --limit 4 --output_path out --log_samples
+The safety tasks judge their responses inside lm-eval with the metadata's judge and report `asr`, `asr_macro`,
+`asr_official` and `asr_official_macro` (va_safetybench/harness/metrics.py).
 """
 
 from __future__ import annotations

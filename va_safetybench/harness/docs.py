@@ -11,9 +11,8 @@ Prompts are the official strings exactly as the manifest holds them. Media trave
 paths: images through `doc_to_image` (path strings), audio through `doc_to_audio` (path
 strings), video as {"type": "video", "path": ...} entries of the `visual` list.
 
-Scoring is not lm-eval's job here: the per-document metric `answered` (1 when the model returned
-non-empty text) only exists because lm-eval needs a metric; safe/unsafe verdicts and ASR come from
-the judge step of `va-bench eval` / `va-bench judge`.
+Scoring happens inside lm-eval too: the task metadata also names the judge, and metrics.py judges
+the responses and reports the ASR as lm-eval metrics (see its docstring).
 """
 
 from __future__ import annotations
@@ -155,10 +154,16 @@ def first_per_scenario(docs: list[dict], limit: int) -> list[int]:
 
 # ---- lm-eval hooks (referenced by tasks/safetybench/utils.py) ---------------------------------
 def load_dataset(va_task: str, **metadata: Any):
-    """`custom_dataset` of our YAMLs: lm-eval passes task metadata plus dataset_kwargs {va_task}."""
+    """`custom_dataset` of our YAMLs: lm-eval passes task metadata plus dataset_kwargs {va_task}.
+
+    The metadata's judge is set up here too (metrics.configure), the one hook lm-eval gives a task's metadata."""
     import datasets
 
-    return datasets.DatasetDict({"test": datasets.Dataset.from_list(task_docs(resolve_bench(metadata), va_task))})
+    from . import metrics
+
+    docs = task_docs(resolve_bench(metadata), va_task)
+    metrics.configure(va_task, metadata)
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
 
 
 def doc_to_text(doc: dict) -> str:
@@ -177,8 +182,3 @@ def doc_to_image(doc: dict) -> list:
 
 def doc_to_audio(doc: dict) -> list:
     return [doc["media"]] if doc["media"] else []
-
-
-def process_results(doc: dict, results: list[str]) -> dict[str, float]:
-    """Placeholder metric lm-eval requires: did the model answer at all. Verdicts come from the judge."""
-    return {"answered": float(bool(results and results[0].strip()))}

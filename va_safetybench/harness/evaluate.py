@@ -1,9 +1,13 @@
-"""One evaluation run: lm-eval generation over our tasks -> judge -> responses.jsonl + summary.json.
+"""One evaluation run: lm-eval generation and judging over our tasks -> responses.jsonl + summary.json.
+
+The judge runs inside lm-eval (metrics.py: the `judge` filter), so lm-eval's results hold the ASR and
+summary.json is made from the very verdicts lm-eval logged: one judging path, the same numbers.
 
 Run directory layout:
   RUN_DIR/cache/generations.jsonl  resumable response cache (see cache.py); a rerun skips what it holds
-  RUN_DIR/lm_eval/results.json     lm-eval's own results (placeholder metric `answered` only)
-  RUN_DIR/lm_eval/samples_{task}.jsonl  lm-eval's sample logs
+  RUN_DIR/lm_eval/results.json     lm-eval's own results: asr, asr_macro, asr_official, asr_official_macro
+                                   per task and group (metrics.py), stderr where lm-eval computes one
+  RUN_DIR/lm_eval/samples_{task}.jsonl  lm-eval's sample logs, the verdict JSON in `filtered_resps`
   RUN_DIR/responses.jsonl          one line per item: model, task, scenario, id, prompt, question,
                                    media, response, error, verdict {label, raw, categories,
                                    official_unsafe}, judge
@@ -115,19 +119,21 @@ def check_modalities(
 def run_eval(req: EvalRequest) -> EvalResult:
     """Safety tasks (generate -> judge) and capability / over-refusal tasks (lm-eval's metrics) of one run.
 
-    Both go through ONE model instance, loaded after every input was checked and closed before the
-    judge runs (a local judge then has the GPU to itself).
+    Both go through ONE model instance, loaded after every input (judge spec included) was checked.
+    The safety judge runs inside lm-eval once every safety response is generated.
     """
     safety, capability = split_task_names(req.tasks)
     bench = req.bench.expanduser().resolve()
     # before the judge, the media checks and the model: an unwritable run directory costs nothing yet
     run_dir = writable_dir(req.out, "--out", inside=("cache", "lm_eval", "capability"))
-    judge, docs = None, {}
+    judge = None
     tasks: list[str] = []
+    docs: dict[str, list[dict]] = {}
+    logged: dict[str, list[dict]] = {}  # lm-eval's samples of the safety tasks: the verdicts
     if safety:
-        from judges.registry import make_judge
+        from .metrics import shared_judge
 
-        judge = make_judge(req.judge, **req.judge_args)  # a bad judge spec fails before any generation
+        judge = shared_judge(req.judge, req.judge_args)  # a bad judge spec fails before any generation
         tasks, notes = plan_tasks(safety, bench)
         docs = {t: task_docs(bench, t) for t in tasks}  # refuses missing manifests/media before loading the model
         for note in notes:
@@ -150,7 +156,7 @@ def run_eval(req: EvalRequest) -> EvalResult:
             for note in notes:
                 print(note, file=sys.stderr)
             samples = {t: first_per_scenario(docs[t], req.limit) for t in tasks} if req.limit else None
-            _write_lm_eval_outputs(run_dir / "lm_eval", _generate(lm, tasks, bench, samples, req))
+            logged = _write_lm_eval_outputs(run_dir / "lm_eval", _generate(lm, tasks, bench, samples, req))
         if capability:
             from ..capability.run import run_capability
 
@@ -179,7 +185,8 @@ def run_eval(req: EvalRequest) -> EvalResult:
 
     summary: dict = {}
     if safety:
-        summary = _judge_and_summarise(judge, [o for o in lm.outcomes if o.task in tasks], tasks, bench, info, req)
+        outcomes = [o for o in lm.outcomes if o.task in tasks]
+        summary = _summarise(judge, outcomes, logged, tasks, bench, info, req)
     if sections:
         summary = add_sections(
             run_dir,
@@ -220,18 +227,26 @@ def _choice_judge(capability: list[str], req: EvalRequest):
     return make_choice_judge(req.judge, **req.judge_args)
 
 
-def _judge_and_summarise(judge, outcomes: list, tasks: list[str], bench: Path, info, req: EvalRequest) -> dict:
-    """Judge the safety responses, write responses.jsonl and summary.json; returns the summary."""
-    from ..commands.judge import judge_identity, judge_rows, judgement_records
+def _summarise(
+    judge, outcomes: list, samples: dict[str, list[dict]], tasks: list[str], bench: Path, info, req: EvalRequest
+) -> dict:
+    """responses.jsonl and summary.json from the verdicts lm-eval's judge filter logged; returns the summary."""
+    from judges.aggregate import Record
+
+    from ..commands.judge import judge_identity
     from ..summary import bench_fingerprint, write_summary
     from .lm_eval_models import DEFAULT_MAX_NEW_TOKENS
+    from .metrics import verdicts_by_item
 
+    verdicts = verdicts_by_item(samples)
     rows = [_response_row(o, req.model, bench) for o in outcomes]
-    judgements = judge_rows(judge, rows)
     judge_id = judge_identity(judge)
-    for row, j in zip(rows, judgements):
-        row["verdict"] = {k: j[k] for k in ("label", "raw", "categories", "official_unsafe")}
+    records = []
+    for row, o in zip(rows, outcomes):
+        v = verdicts[(o.task, o.doc["key"])]
+        row["verdict"] = {k: v.get(k) for k in ("label", "raw", "categories", "official_unsafe")}
         row["judge"] = judge_id
+        records.append(Record(row["task"], row["scenario"], row["id"], v["label"], v.get("official_unsafe")))
     _atomic_write(req.out / "responses.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     generation = {
         "max_new_tokens": req.max_new_tokens or DEFAULT_MAX_NEW_TOKENS,
@@ -240,7 +255,7 @@ def _judge_and_summarise(judge, outcomes: list, tasks: list[str], bench: Path, i
     }
     return write_summary(
         req.out,
-        judgement_records(judgements),
+        records,
         model=req.model,
         backend=info.backend,
         random_weights=info.random_weights,
@@ -264,17 +279,17 @@ def _generate(lm, tasks: list[str], bench: Path, samples: dict | None, req: Eval
 
     logging.getLogger("lm_eval.api.task").addFilter(_QuietCustomDataset())
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False, metadata={"bench": str(bench)})
+    metadata = {"bench": str(bench), "judge": req.judge, "judge_args": req.judge_args}
+    manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False, metadata=metadata)
     gen_kwargs = {"max_gen_toks": req.max_new_tokens} if req.max_new_tokens else None
     return simple_evaluate(
         model=lm,
-        tasks=tasks,
+        tasks=lm_eval_names(tasks),
         task_manager=manager,
         samples=samples,
         log_samples=True,
         gen_kwargs=gen_kwargs,
         batch_size=req.batch_size,
-        bootstrap_iters=0,
         random_seed=0,
         numpy_random_seed=0,
         torch_random_seed=0,
@@ -282,7 +297,20 @@ def _generate(lm, tasks: list[str], bench: Path, samples: dict | None, req: Eval
     )
 
 
-def _write_lm_eval_outputs(folder: Path, results: dict) -> None:
+def lm_eval_names(tasks: list[str]) -> list[str]:
+    """What to ask lm-eval for: each group whose every task runs (so that its results carry the group's
+    metrics too; largest first, a subgroup then comes along), and the remaining tasks by name."""
+    chosen: list[str] = []
+    covered: set[str] = set()
+    for group, members in sorted(GROUPS.items(), key=lambda g: -len(g[1])):
+        if set(members) <= set(tasks) and not covered & set(members):
+            chosen.append(group)
+            covered.update(members)
+    return chosen + [t for t in tasks if t not in covered]
+
+
+def _write_lm_eval_outputs(folder: Path, results: dict) -> dict[str, list[dict]]:
+    """results.json and samples_{task}.jsonl under `folder`; returns the samples (they hold the verdicts)."""
     from lm_eval.utils import handle_non_serializable
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -295,6 +323,7 @@ def _write_lm_eval_outputs(folder: Path, results: dict) -> None:
             folder / f"samples_{task}.jsonl",
             "".join(json.dumps(r, default=handle_non_serializable, ensure_ascii=False) + "\n" for r in rows),
         )
+    return samples
 
 
 def _response_row(o, model: str, bench: Path) -> dict:
