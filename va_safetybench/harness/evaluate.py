@@ -266,18 +266,23 @@ def _summarise(
     )
 
 
-class _QuietCustomDataset(logging.Filter):
-    """lm-eval warns on every custom_dataset task that kwargs can be passed; ours are documented."""
+class _QuietLmEval(logging.Filter):
+    """lm-eval warnings that tell a va-bench eval user nothing: that custom_dataset tasks take kwargs (ours are
+    documented), and that a task's metrics were scored on different numbers of documents (errors are left out
+    of asr by design, and the summary counts them)."""
+
+    NOISE = ("Custom kwargs can be passed", "Metrics were not scored on the same number of documents")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "Custom kwargs can be passed" not in record.getMessage()
+        return not any(text in record.getMessage() for text in self.NOISE)
 
 
 def _generate(lm, tasks: list[str], bench: Path, samples: dict | None, req: EvalRequest) -> dict:
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
-    logging.getLogger("lm_eval.api.task").addFilter(_QuietCustomDataset())
+    for name in ("lm_eval.api.task", "lm_eval.evaluator_utils"):
+        logging.getLogger(name).addFilter(_QuietLmEval())
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     metadata = {"bench": str(bench), "judge": req.judge, "judge_args": req.judge_args}
     manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False, metadata=metadata)
