@@ -103,12 +103,15 @@ def encode_verdict(judgement: dict[str, Any]) -> str:
 
 
 def decode_verdict(text: str) -> dict[str, Any]:
+    """The verdict `encode_verdict` wrote; the text itself is never echoed (it may be a model response)."""
     try:
         verdict = json.loads(text)
     except (TypeError, json.JSONDecodeError):
         verdict = None
     if not isinstance(verdict, dict) or "label" not in verdict:
-        raise ValueError(f"not a verdict of the `judge` filter: {str(text)[:80]!r} (was filter_list changed?)")
+        raise ValueError(
+            "a filtered response is not a verdict of the `judge` filter (was the task's filter_list changed?)"
+        )
     return verdict
 
 
