@@ -70,10 +70,8 @@ def _lm_eval(out: Path, model_args: str, tasks: str, metadata: dict) -> tuple[di
     argv += ["--metadata", json.dumps(metadata), "--gen_kwargs", f"max_gen_toks={TOKENS}"]
     assert main([*argv, "--output_path", str(out), "--log_samples"]) == 0
     results = json.loads(next(out.rglob("results_*.json")).read_text())
-    samples = {
-        task: read_jsonl(next(out.rglob(f"samples_{task}_*.jsonl"))) for task in results["results"] if task in TASKS
-    }
-    return results, samples
+    logs = {p.name.rsplit("_", 1)[0].removeprefix("samples_"): p for p in out.rglob("samples_*.jsonl")}  # _{date}
+    return results, {task: read_jsonl(path) for task, path in logs.items()}
 
 
 def _value(results: dict, name: str, metric: str):
