@@ -81,10 +81,6 @@ class ChatJudge(Judge):
     def parse(self, text: str | None) -> Verdict:
         """The endpoint's answer -> a verdict (`error` for anything unparsable)."""
 
-    def check_credentials(self) -> None:
-        """InputError now, rather than after a whole generation run, when no API key can be found."""
-        self._api_key()
-
     def _api_key(self) -> str:
         key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
         if key:

@@ -297,7 +297,7 @@ def _manager(bench: Path, **metadata):
         ({"judge": "nope"}, ["unknown judge 'nope'", "keyword", "gpt:MODEL"]),
         ({"judge": "gpt", "judge_args": {"api_key": "sk-x"}}, ["environment", "api_key_env"]),
         ({"judge": "gpt", "judge_args": {"bsae_url": "http://x"}}, ["'bsae_url'", "base_url"]),
-        ({"judge": "keyword", "judge_args": "concurrency=2"}, ["'concurrency'", "no options"]),
+        ({"judge": "keyword", "judge_args": "concurrency=2"}, ["'concurrency'", "takes none"]),
         ({"judge": ["gpt"]}, ["judge spec string"]),
         ({"judge": "gpt", "judge_args": {"api_key_env": "VA_TEST_NO_SUCH_KEY"}}, ["VA_TEST_NO_SUCH_KEY"]),
     ],

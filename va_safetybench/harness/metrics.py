@@ -76,13 +76,10 @@ def _canonical(options: dict[str, Any]) -> str:
 
 
 def configure(task: str, metadata: dict[str, Any]) -> None:
-    """Remember the judge `task`'s filter will use, building it now so that a bad spec, option or missing
-    API key fails before generation rather than after it."""
+    """Remember the judge `task`'s filter will use, building it now (make_judge checks its options and API key)
+    so that a bad judge fails before generation rather than after it."""
     spec, options = judge_settings(metadata)
-    judge = shared_judge(spec, options)
-    check = getattr(judge, "check_credentials", None)  # the judges that call an endpoint
-    if check is not None:
-        check()
+    shared_judge(spec, options)
     _task_judges[task] = (spec, _canonical(options))
 
 
