@@ -54,6 +54,11 @@ _NOT_IN_CACHE_KEY = frozenset(
 )
 
 
+# (task, doc key) of every request whose generation failed in the latest generate_until: lm-eval only sees the
+# "" returned for them, and the judge filter must not read that as an empty answer (metrics.JudgeFilter).
+FAILED_GENERATIONS: set[tuple[str, str]] = set()
+
+
 @dataclass
 class Outcome:
     """One answered lm-eval request, in request order."""
@@ -153,6 +158,7 @@ class VABenchLM(LM):
 
         texts: list[str] = [""] * len(requests)
         pending: list[_Pending] = []
+        FAILED_GENERATIONS.clear()  # lm-eval filters what this call returns: only its failures count
         for i, inst in enumerate(requests):
             item = self._prepare(i, inst)
             hit = self.cache.get(item.key) if self.cache is not None else None
@@ -226,6 +232,8 @@ class VABenchLM(LM):
         )
 
     def _record(self, p: _Pending, response: str | None, error: str | None, cached: bool) -> None:
+        if error is not None:
+            FAILED_GENERATIONS.add((p.task, str(p.doc.get("key", p.doc_id))))
         self.outcomes.append(Outcome(p.task, p.doc_id, p.doc, p.request.prompt, p.media_names, response, error, cached))
 
     def _batches(self, pending: list[_Pending]):

@@ -116,7 +116,10 @@ class JudgeFilter(Filter):
     """lm-eval filter: a task's responses (one per document after take_first) -> verdict JSON strings."""
 
     def apply(self, resps: Iterable, docs: list[dict]) -> list[str]:
+        """A generation that failed (our model class returned "" for it) stays a failed generation, an error
+        the judge never sees, rather than an empty answer that a GPT judge would be asked about."""
         from ..commands.judge import judge_rows
+        from .lm_eval_models import FAILED_GENERATIONS
 
         responses = [r[0] if isinstance(r, (list, tuple)) else r for r in resps]
         if not docs:
@@ -128,7 +131,7 @@ class JudgeFilter(Filter):
                 "id": doc["id"],
                 "prompt": doc.get("prompt"),
                 "question": doc.get("question"),
-                "response": response,
+                "response": None if (doc["task"], str(doc["key"])) in FAILED_GENERATIONS else response,
             }
             for doc, response in zip(docs, responses)
         ]
