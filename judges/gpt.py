@@ -69,7 +69,7 @@ def parse_answer(text: str | None) -> Verdict:
         return Verdict("error", "judge returned no text")
     s = answer_head(text, _PREFIX)
     m = _LABEL.match(s)
-    return Verdict(m.group(1), text) if m else Verdict("error", text)
+    return Verdict("unsafe" if m.group(1) == "unsafe" else "safe", text) if m else Verdict("error", text)
 
 
 class GPTJudge(ChatJudge):

@@ -195,7 +195,7 @@ def parse_summary(data: Any, path: Path) -> Run:
         bench_path=bench.get("path") if isinstance(bench.get("path"), str) else None,
         manifest_sha256=_need(bench, "manifest_sha256", str, f"{where}: bench"),
         created=str(data.get("created", "")),
-        versions=data.get("versions") if isinstance(data.get("versions"), dict) else {},
+        versions=versions if isinstance(versions := data.get("versions"), dict) else {},
         tasks=tasks,
         groups=groups,
         alignment=alignment,

@@ -64,7 +64,7 @@ def _compact(rec: dict) -> dict:
     if not isinstance(verdict, dict):
         verdict = {}
     error = rec.get("error")
-    out = {
+    out: dict[str, str | list[str]] = {
         "i": str(rec.get("id", "")),
         "s": str(rec.get("scenario", "")),
         "p": str(rec.get("prompt") or ""),

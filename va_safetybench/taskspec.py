@@ -38,6 +38,13 @@ class TaskSpec:
     official_field: str | None  # the field of the official question file the prompt comes from
     media: MediaSpec | None = None
 
+    @property
+    def required_media(self) -> MediaSpec:
+        """The media spec, for code that only ever handles media tasks (a text task here is a bug)."""
+        if self.media is None:
+            raise ValueError(f"task {self.name} has no media")
+        return self.media
+
 
 _R = "va_safetybench.media."
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,7 @@ class DMVideoRenderer(Renderer):
     def __init__(self, settings: BuildSettings, **args: object) -> None:
         super().__init__(settings, **args)
         self.source = parse_dm(settings.dm)
-        self._pipe = None
+        self._pipe: Any = None  # a diffusers pipeline, loaded on first use
         self._prompts: dict[str, str] = {}
 
     def unavailable_reason(self) -> str | None:
@@ -93,6 +94,7 @@ class DMVideoRenderer(Renderer):
         import torch
 
         if self._pipe is None:  # loaded on the first video to make: an up-to-date rebuild never loads it
+            assert self.source.model is not None  # only a diffusers:MODEL source renders
             self._pipe = _load_pipeline(self.source.model, self.settings.device)
         opt = self.source.option
         kwargs = {
@@ -126,7 +128,7 @@ class DMTypoVideoRenderer(Renderer):
         self.source = parse_dm(settings.dm)
         self.font_path = resolve_font(settings.font)
         phrase_frame("A", self.font_path)  # an unreadable font fails now, before any work
-        self.dm_media = TASKS["va_video_dm"].media
+        self.dm_media = TASKS["va_video_dm"].required_media
 
     def unavailable_reason(self) -> str | None:
         return f"--dm none: DM+TYPO needs the DM videos; {HOW_TO_BUILD}" if self.source.kind == "none" else None

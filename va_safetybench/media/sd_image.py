@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from ..items import Item
 from ..materialize.hashing import text_digest
@@ -43,7 +44,7 @@ class SDImageRenderer(Renderer):
         super().__init__(settings, **args)
         source = parse_media_source("--sd", settings.sd, "the official imgs/ folder")
         self.kind, self.model = source.kind, source.model
-        self._pipe = None
+        self._pipe: Any = None  # a diffusers pipeline, loaded on first use
 
     def unavailable_reason(self) -> str | None:
         return f"--sd none: {HOW_TO_BUILD}" if self.kind == "none" else None
@@ -60,6 +61,7 @@ class SDImageRenderer(Renderer):
         import torch
 
         if self._pipe is None:  # loaded on the first image to make: an up-to-date rebuild never loads it
+            assert self.model is not None  # only a diffusers:MODEL source renders
             self._pipe = _load_pipeline(self.model, self.settings.device)
         generator = torch.Generator(device="cpu").manual_seed(image_seed(self.settings.seed, item.key))
         image = self._pipe(PROMPT.format(item.key_phrase), generator=generator).images[0]

@@ -24,7 +24,7 @@ class SDTypoImageRenderer(TypoImageRenderer):
         return f"SD+TYPO needs the SD images: {reason}" if reason else None
 
     def _sd_rel(self, item: Item) -> str:
-        return TASKS["mmsb_sd"].media.relpath(item.scenario, item.id)
+        return TASKS["mmsb_sd"].required_media.relpath(item.scenario, item.id)
 
     def recipe(self, item: Item, recorded: RecordedHash) -> dict:
         return {**super().recipe(item, recorded), "sd_sha256": recorded(self._sd_rel(item))}

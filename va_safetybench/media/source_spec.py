@@ -5,7 +5,7 @@ that they accept and reject the same shapes with the same messages."""
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,7 @@ class MediaSource:
 
 
 def parse_media_source(
-    option: str, spec: str, archive_what: str, diffusers_options: dict[str, Callable[[str], float]] | None = None
+    option: str, spec: str, archive_what: str, diffusers_options: Mapping[str, Callable[[str], float]] | None = None
 ) -> MediaSource:
     """Validate `option`'s value `spec`; raises InputError naming the option and what was wrong.
 

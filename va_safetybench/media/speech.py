@@ -171,7 +171,7 @@ def _decode_mp3(data: bytes) -> tuple[np.ndarray, int]:
     """edge-tts sends MP3; decode it to float mono at its own rate (soxr resamples later)."""
     import av
 
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.audio[0]
         rate = stream.rate
         to_mono = av.AudioResampler(format="fltp", layout="mono", rate=rate)

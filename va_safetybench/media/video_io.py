@@ -98,6 +98,7 @@ def _write_with_ffmpeg_binary(frames: Iterable[np.ndarray], dest: Path, fps: int
         str(dest),
     ]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None  # stdin=PIPE
     count = 0
     for frame in itertools.chain([first], iterator):
         proc.stdin.write(_rgb(frame).tobytes())
