@@ -96,15 +96,18 @@ def test_injecting_the_wrong_number_of_rows_is_refused(adapters, media):
             adapter.forward(inputs, media_embeds=embeds[:-1])
 
 
-def test_generic_image_text_adapter_loads_a_checkpoint_and_injects(media, tmp_path):
-    """The fallback for unknown model types: AutoModelForImageTextToText + AutoProcessor."""
+def test_generic_adapter_loads_a_checkpoint_and_injects(media, tmp_path, monkeypatch):
+    """A model type with no family file: AutoModelForImageTextToText + AutoProcessor + mm_encoder_outputs."""
     import torch
 
-    from va_safetybench.models.adapters.image_text import ImageTextAdapter
+    from va_safetybench.models import adapters
+    from va_safetybench.models.adapters import GenericAdapter
     from va_safetybench.models.tiny import save_tiny
 
     save_tiny("llava", str(tmp_path), seed=2)
-    adapter = ImageTextAdapter.load(str(tmp_path), dtype=torch.float32)
+    monkeypatch.delitem(adapters.FAMILIES, "llava")
+    adapter = make_backend(f"hf:{tmp_path}", {"dtype": "float32"}).adapter
+    assert type(adapter) is GenericAdapter
     inputs = adapter.build_inputs(_requests(("image", None), media))
     with torch.no_grad():
         embeds = adapter.encode_media(inputs)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..models.registry import declared_modalities
 from ..outdirs import writable_dir
 from ..taskspec import GROUPS, TASKS
 from .docs import (
@@ -130,6 +131,7 @@ def run_eval(req: EvalRequest) -> EvalResult:
     tasks: list[str] = []
     docs: dict[str, list[dict]] = {}
     logged: dict[str, list[dict]] = {}  # lm-eval's samples of the safety tasks: the verdicts
+    declared: frozenset[str] | None = None
     if safety:
         from .metrics import shared_judge
 
@@ -138,6 +140,11 @@ def run_eval(req: EvalRequest) -> EvalResult:
         docs = {t: task_docs(bench, t) for t in tasks}  # refuses missing manifests/media before loading the model
         for note in notes:
             print(note, file=sys.stderr)
+        declared = declared_modalities(req.model, req.model_args)
+        if declared is not None:  # known from the checkpoint's config and processor: refuse before its weights load
+            tasks, notes = check_modalities(tasks, declared, {t for t in safety if t in TASKS}, req.model)
+            for note in notes:
+                print(note, file=sys.stderr)
     refusal_judge = _refusal_judge(capability, req)
     choice_judge = _choice_judge(capability, req)
 
@@ -152,9 +159,10 @@ def run_eval(req: EvalRequest) -> EvalResult:
         if info.random_weights:
             print(f"note: {req.model} has random weights: its scores mean nothing (demo/test model)", file=sys.stderr)
         if safety:
-            tasks, notes = check_modalities(tasks, info.modalities, {t for t in safety if t in TASKS}, req.model)
-            for note in notes:
-                print(note, file=sys.stderr)
+            if declared is None:
+                tasks, notes = check_modalities(tasks, info.modalities, {t for t in safety if t in TASKS}, req.model)
+                for note in notes:
+                    print(note, file=sys.stderr)
             samples = {t: first_per_scenario(docs[t], req.limit) for t in tasks} if req.limit else None
             logged = _write_lm_eval_outputs(run_dir / "lm_eval", _generate(lm, tasks, bench, samples, req))
         if capability:

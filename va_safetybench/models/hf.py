@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .adapters import Adapter, MediaOptions, Prepared, adapter_class
+from .adapters import Adapter, GenericAdapter, MediaOptions, Prepared, adapter_class
 from .base import GenerationError, GenerationRequest, GenerationResult, GenerationSettings, ModelBackend, ModelInfo
 from .media_loading import MediaError
 
@@ -56,24 +56,23 @@ class HFBackend(ModelBackend):
         fps: float | None = None,
         trust_remote_code: bool = False,
     ) -> None:
-        from transformers import AutoConfig
-
-        try:
-            config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot load model config for hf:{name}: {exc}") from exc
+        trust = bool(trust_remote_code)
+        config, processor, cls = inspect_checkpoint(name, trust)
         load_kwargs: dict[str, Any] = {"dtype": _dtype(dtype)}
         if device_map is not None:
             load_kwargs["device_map"] = device_map
         if attn_implementation is not None:
             load_kwargs["attn_implementation"] = attn_implementation
-        cls = adapter_class(config.model_type)
-        adapter = cls.load(name, media_options(max_pixels, min_pixels, fps), trust_remote_code, **load_kwargs)
+        options = media_options(max_pixels, min_pixels, fps)
+        try:
+            adapter = cls.load(name, config, processor, options, trust, **load_kwargs)
+        except OSError as exc:  # missing or unreadable weight files
+            raise InputError(f"cannot load the weights of hf:{name}: {str(exc).splitlines()[0]}") from exc
         if device is not None and device_map is None:
             adapter.model.to(device)
         metadata = read_metadata(name)
         info = ModelInfo(
-            "hf", name, cls.modalities, random_weights=bool(metadata.get("random_weights")), metadata=metadata
+            "hf", name, adapter.modalities, random_weights=bool(metadata.get("random_weights")), metadata=metadata
         )
         self._setup(adapter, info, batch_size)
 
@@ -122,6 +121,30 @@ class HFBackend(ModelBackend):
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def inspect_checkpoint(name: str, trust_remote_code: bool = False) -> tuple[Any, Any, type[GenericAdapter]]:
+    """(config, processor, adapter class) of a checkpoint, read without loading any weight: an unknown
+    architecture or a missing optional package fails here, before gigabytes are read."""
+    from transformers import AutoConfig, AutoProcessor
+
+    try:
+        config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot load model config for hf:{name}: {str(exc).splitlines()[0]}") from exc
+    cls = adapter_class(config.model_type)
+    cls.check_extra(config.model_type)
+    try:
+        processor = AutoProcessor.from_pretrained(name, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, TypeError) as exc:
+        raise InputError(f"cannot load the processor of hf:{name}: {str(exc).splitlines()[0]}") from exc
+    return config, processor, cls
+
+
+def checkpoint_modalities(name: str, trust_remote_code: bool = False) -> frozenset[str]:
+    """What a checkpoint takes, from its config and processor alone (so a run can be refused before loading)."""
+    config, processor, cls = inspect_checkpoint(name, trust_remote_code)
+    return cls.checkpoint_modalities(config, processor)
 
 
 def media_options(

@@ -44,6 +44,21 @@ def make_backend(spec: str, model_args: dict[str, Any] | None = None) -> ModelBa
         return make(name, **(model_args or {}))
 
 
+def declared_modalities(spec: str, model_args: dict[str, Any] | None = None) -> frozenset[str] | None:
+    """What the model named by `spec` takes, known without loading weights (hf: its config and processor;
+    tiny: its family), or None where only the loaded backend can say."""
+    backend, _, name = spec.partition(":")
+    if backend == "hf":
+        from .hf import checkpoint_modalities
+
+        return checkpoint_modalities(name, bool((model_args or {}).get("trust_remote_code", False)))
+    if backend == "tiny":
+        from .tiny import TINY_MODELS
+
+        return TINY_MODELS[name].modalities if name in TINY_MODELS else None
+    return None
+
+
 def _typed(value: str) -> Any:
     low = value.lower()
     if low in ("true", "false"):

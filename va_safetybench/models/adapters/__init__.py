@@ -1,24 +1,38 @@
-"""Model family adapters, chosen from a checkpoint's `config.model_type`."""
+"""Model family adapters, chosen from a checkpoint's `config.model_type`.
+
+Every family is the generic adapter (generic.py) or a thin subclass of it for what the checkpoint
+cannot say. Adding a family is one file here and one line in FAMILIES.
+"""
 
 from __future__ import annotations
 
+import importlib
+
+from ...errors import InputError
 from .base import Adapter, MediaOptions, Prepared
+from .generic import GenericAdapter, auto_model_class
+
+# model_type -> "module:class" in this package; model types not listed take the generic adapter when a
+# transformers auto class loads them.
+FAMILIES: dict[str, str] = {
+    "qwen2_vl": "qwen2_vl:Qwen2VLAdapter",
+    "qwen2_5_vl": "qwen2_vl:Qwen2VLAdapter",
+    "qwen2_audio": "qwen2_audio:Qwen2AudioAdapter",
+    "llava": "llava:LlavaAdapter",
+}
 
 
-def adapter_class(model_type: str) -> type[Adapter]:
-    """The adapter for a model_type; anything unknown gets the generic image-text-to-text adapter."""
-    from .image_text import ImageTextAdapter
-    from .llava import LlavaAdapter
-    from .qwen2_audio import Qwen2AudioAdapter
-    from .qwen2_vl import Qwen2VLAdapter, Qwen25VLAdapter
-
-    families: dict[str, type[Adapter]] = {
-        "qwen2_vl": Qwen2VLAdapter,
-        "qwen2_5_vl": Qwen25VLAdapter,
-        "qwen2_audio": Qwen2AudioAdapter,
-        "llava": LlavaAdapter,
-    }
-    return families.get(model_type, ImageTextAdapter)
+def adapter_class(model_type: str) -> type[GenericAdapter]:
+    """The adapter for a model_type; an architecture nothing here loads is an InputError listing the families."""
+    if model_type in FAMILIES:
+        module, name = FAMILIES[model_type].split(":")
+        return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    if auto_model_class(model_type) is not None:
+        return GenericAdapter
+    raise InputError(
+        f"model_type {model_type!r} is not a supported architecture: supported families are "
+        f"{', '.join(sorted(FAMILIES))}, and any image/audio-text-to-text model transformers' auto classes load"
+    )
 
 
-__all__ = ["Adapter", "MediaOptions", "Prepared", "adapter_class"]
+__all__ = ["FAMILIES", "Adapter", "GenericAdapter", "MediaOptions", "Prepared", "adapter_class"]

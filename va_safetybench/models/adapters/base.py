@@ -36,7 +36,8 @@ class Prepared:
 
 
 class Adapter(ABC):
-    modalities: ClassVar[frozenset[str]]
+    # The media kinds this checkpoint takes (set from its processor by the generic adapter).
+    modalities: frozenset[str]
     # Families whose language model uses 1-D positions: forward() derives them from the attention
     # mask so that a left-padded forward pass matches what generate() computes.
     positions_from_mask: ClassVar[bool] = True
@@ -47,21 +48,6 @@ class Adapter(ABC):
         self.options = options or MediaOptions()
         self.tokenizer = processor.tokenizer
         self.tokenizer.padding_side = "left"
-
-    @classmethod
-    @abstractmethod
-    def model_class(cls) -> type:
-        """The transformers class that loads this family (imported lazily)."""
-
-    @classmethod
-    def load(
-        cls, path: str, options: MediaOptions | None = None, trust_remote_code: bool = False, **from_pretrained: Any
-    ) -> Adapter:
-        from transformers import AutoProcessor
-
-        model = cls.model_class().from_pretrained(path, trust_remote_code=trust_remote_code, **from_pretrained)
-        processor = AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
-        return cls(model.eval(), processor, options)
 
     # ---- requests -> inputs -------------------------------------------------------------------
 

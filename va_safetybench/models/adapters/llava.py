@@ -6,14 +6,8 @@ dropped under the 'default' strategy) after the multimodal projector, one row pe
 
 from __future__ import annotations
 
-from .image_text import ImageTextAdapter
+from .generic import GenericAdapter
 
 
-class LlavaAdapter(ImageTextAdapter):
+class LlavaAdapter(GenericAdapter):
     positions_from_mask = True  # Llama-style 1-D rotary positions
-
-    @classmethod
-    def model_class(cls) -> type:
-        from transformers import LlavaForConditionalGeneration
-
-        return LlavaForConditionalGeneration

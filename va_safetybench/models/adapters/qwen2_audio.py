@@ -9,21 +9,13 @@ chat template and the audio, no text of their own.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from ..base import Media
-from ..media_loading import load_audio
-from .base import Adapter
+from .generic import GenericAdapter, embeds_with
 
 
-class Qwen2AudioAdapter(Adapter):
-    modalities: ClassVar[frozenset[str]] = frozenset({"audio"})
-
-    @classmethod
-    def model_class(cls) -> type:
-        from transformers import Qwen2AudioForConditionalGeneration
-
-        return Qwen2AudioForConditionalGeneration
+class Qwen2AudioAdapter(GenericAdapter):
+    positions_from_mask = True  # 1-D rotary positions
 
     def messages(self, request: Any) -> list[dict]:
         # The official template (Qwen2-Audio-7B-Instruct) recognises audio parts by their 'audio_url' key.
@@ -31,14 +23,6 @@ class Qwen2AudioAdapter(Adapter):
         for part, media in zip(messages[0]["content"], request.media):
             part["audio_url"] = str(media.path)
         return messages
-
-    def load_media(self, media: Media) -> tuple[str, Any]:
-        return "audio", load_audio(media.path, self.processor.feature_extractor.sampling_rate)
-
-    def processor_media(self, media: dict[str, list]) -> dict[str, Any]:
-        if not media:
-            return media
-        return {**media, "sampling_rate": self.processor.feature_extractor.sampling_rate}
 
     def encode_media(self, inputs: Any) -> Any:
         """Projected audio features of the valid (unpadded) frames, audios in batch order."""
@@ -63,11 +47,6 @@ class Qwen2AudioAdapter(Adapter):
         return projected[keep]
 
     def inject(self, inputs: Any, media_embeds: Any) -> dict[str, Any]:
-        ids = inputs["input_ids"]
-        placeholders = ids == self.model.config.audio_token_id
-        if int(placeholders.sum()) != media_embeds.shape[0]:
-            raise ValueError(f"{media_embeds.shape[0]} injected rows for {int(placeholders.sum())} audio tokens")
-        embeds = self.model.get_input_embeddings()(ids)
-        embeds = embeds.masked_scatter(placeholders[..., None], media_embeds.to(embeds.dtype))
+        embeds = embeds_with(self.model, inputs["input_ids"], self.model.config.audio_token_id, media_embeds)
         # input_ids stay so that generate() returns them as the prompt part; the model reads inputs_embeds.
-        return {"input_ids": ids, "inputs_embeds": embeds, "attention_mask": inputs["attention_mask"]}
+        return {"input_ids": inputs["input_ids"], "inputs_embeds": embeds, "attention_mask": inputs["attention_mask"]}

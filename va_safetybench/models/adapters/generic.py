@@ -1,0 +1,254 @@
+"""The generic transformers path: any checkpoint whose processor takes `images=`, `videos=` and `audio=`.
+
+What the checkpoint can take is read from its processor (an image processor, a video processor, a feature
+extractor, each with its placeholder token) before any weight is loaded. The model class is the family's
+own where transformers' auto classes have none, else `AutoModelForImageTextToText` or
+`AutoModelForMultimodalLM`. Videos are sampled by media_loading (the project's sampler: `fps`, or a family's
+fixed frame count) and handed to the processor with their metadata and `do_sample_frames=False`; audio is
+decoded at the feature extractor's rate. SEA's hooks use transformers' `get_<modality>_features` and the
+`mm_encoder_outputs` forward/generate argument, so injection is the model's own code path.
+
+A family file subclasses this only for what the checkpoint cannot say (its model class, frame count,
+chat-template quirks) and is registered by model_type in adapters/__init__.py.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any, ClassVar
+
+from ...errors import InputError
+from ..base import Media, MediaKind
+from ..media_loading import Video, load_audio, load_image, load_video
+from .base import Adapter
+
+# processor attribute that must be present for each modality, and the processor argument it feeds
+_PARTS: dict[MediaKind, tuple[str, str]] = {
+    "image": ("image_processor", "images"),
+    "video": ("video_processor", "videos"),
+    "audio": ("feature_extractor", "audio"),
+}
+ALL_FRAMES_FPS = 1e9  # asks media_loading for every frame (up to its cap); a fixed count is then picked
+
+
+def placeholder_token_id(processor: Any, kind: str) -> int | None:
+    """The token a processor expands for one medium of `kind`, or None when it has none."""
+    tokenizer = getattr(processor, "tokenizer", processor)
+    for owner in (processor, tokenizer):
+        token_id = getattr(owner, f"{kind}_token_id", None)
+        if isinstance(token_id, int):
+            return token_id
+    for owner in (processor, tokenizer):
+        token = getattr(owner, f"{kind}_token", None)
+        if isinstance(token, str):
+            token_id = tokenizer.convert_tokens_to_ids(token)
+            if isinstance(token_id, int) and token_id != getattr(tokenizer, "unk_token_id", None):
+                return token_id
+    return None
+
+
+def auto_model_class(model_type: str) -> type | None:
+    """The transformers auto class that loads `model_type` (image-text-to-text first), None when neither does."""
+    from transformers import AutoModelForImageTextToText, AutoModelForMultimodalLM
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES,
+        MODEL_FOR_MULTIMODAL_LM_MAPPING_NAMES,
+    )
+
+    if model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES:
+        return AutoModelForImageTextToText
+    if model_type in MODEL_FOR_MULTIMODAL_LM_MAPPING_NAMES:
+        return AutoModelForMultimodalLM
+    return None
+
+
+class GenericAdapter(Adapter):
+    """Images, videos and audio through the standard processor arguments and the model's own encoders."""
+
+    positions_from_mask = False  # unknown position scheme: let the model derive positions itself
+    # The transformers class name for families the auto classes do not load (or load with parts we do not want).
+    transformers_class: ClassVar[str | None] = None
+    # A family's official number of frames per video; None: the project's sampler at MediaOptions.fps.
+    video_frames: ClassVar[int | None] = None
+    # Extra processor arguments a family's processor wants for videos.
+    video_kwargs: ClassVar[dict[str, Any]] = {}
+    # (pyproject extra, modules it installs) for families whose processor or model needs an optional package.
+    extra: ClassVar[tuple[str, tuple[str, ...]] | None] = None
+
+    def __init__(self, model: Any, processor: Any, options: Any = None) -> None:
+        super().__init__(model, processor, options)
+        self.modalities = self.checkpoint_modalities(model.config, processor)
+
+    # ---- what the checkpoint is, before weights ---------------------------------------------
+
+    @classmethod
+    def checkpoint_modalities(cls, config: Any, processor: Any) -> frozenset[str]:
+        """The media kinds the processor can turn into placeholder tokens (read before weights load)."""
+        return frozenset(
+            kind
+            for kind, (part, _) in _PARTS.items()
+            if getattr(processor, part, None) is not None and placeholder_token_id(processor, kind) is not None
+        )
+
+    @classmethod
+    def check_extra(cls, model_type: str) -> None:
+        """A missing optional package is an InputError naming the extra to install."""
+        if cls.extra is None:
+            return
+        name, modules = cls.extra
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                raise InputError(
+                    f"{model_type} models need the {module} package: pip install 'va-safetybench[{name}]'"
+                ) from None
+
+    @classmethod
+    def model_class(cls, model_type: str = "") -> type:
+        if cls.transformers_class is not None:
+            import transformers
+
+            return getattr(transformers, cls.transformers_class)
+        found = auto_model_class(model_type)
+        if found is None:
+            raise InputError(f"no transformers auto class loads model_type {model_type!r}")
+        return found
+
+    @classmethod
+    def load_model(cls, path: str, config: Any, trust_remote_code: bool, **from_pretrained: Any) -> Any:
+        """The weights (families override to load a part of a checkpoint)."""
+        model_class = cls.model_class(config.model_type)
+        return model_class.from_pretrained(path, trust_remote_code=trust_remote_code, **from_pretrained)
+
+    @classmethod
+    def load(
+        cls, path: str, config: Any, processor: Any, options: Any, trust_remote_code: bool, **from_pretrained: Any
+    ) -> GenericAdapter:
+        """The adapter around the checkpoint's weights (config and processor were read before)."""
+        model = cls.load_model(path, config, trust_remote_code, **from_pretrained)
+        return cls(model.eval(), processor, options)
+
+    # ---- media ---------------------------------------------------------------------------------
+
+    @property
+    def sampling_rate(self) -> int:
+        return int(self.processor.feature_extractor.sampling_rate)
+
+    def load_video(self, media: Media) -> Video:
+        """Frames sampled by the project's sampler (or the family's count, evenly spread) with their metadata."""
+        o = self.options
+        if self.video_frames is None:
+            return load_video(media.path, fps=o.fps, max_pixels=o.max_pixels, min_pixels=o.min_pixels)
+        video = load_video(media.path, fps=ALL_FRAMES_FPS, max_pixels=o.max_pixels, min_pixels=o.min_pixels)
+        return pick_frames(video, self.video_frames)
+
+    def load_media(self, media: Media) -> tuple[str, Any]:
+        if media.kind == "video":
+            return "videos", self.load_video(media)
+        if media.kind == "audio":
+            return "audio", load_audio(media.path, self.sampling_rate)
+        return "images", load_image(media.path)
+
+    def processor_media(self, media: dict[str, list]) -> dict[str, Any]:
+        kwargs = dict(media)
+        videos = kwargs.pop("videos", None)
+        if videos:
+            kwargs.update(
+                videos=[v.frames for v in videos],
+                video_metadata=[v.metadata() for v in videos],
+                do_sample_frames=False,  # sampled already
+                **self.video_kwargs,
+            )
+        if "audio" in kwargs:
+            kwargs["sampling_rate"] = self.sampling_rate
+        return kwargs
+
+    # ---- SEA hooks: the model's own encoders and mm_encoder_outputs ------------------------------
+
+    def placeholder_ids(self) -> dict[str, int]:
+        """Placeholder token id per modality this checkpoint takes, in a fixed order."""
+        ids = {kind: placeholder_token_id(self.processor, kind) for kind in _PARTS if kind in self.modalities}
+        return {kind: i for kind, i in ids.items() if i is not None}
+
+    def _encoder_call(self, modality: str, inputs: Any) -> tuple[Any, dict[str, Any]]:
+        """The model's get_<modality>_features and the arguments for it found in `inputs`."""
+        fn = getattr(self.model, f"get_{modality}_features")
+        params = inspect.signature(fn).parameters
+        return fn, {k: v for k, v in inputs.items() if k in params}
+
+    def _raw_keys(self, modality: str, inputs: Any) -> set[str]:
+        """Inputs that carry raw pixels (replaced on injection); grids and sizes stay."""
+        _, kw = self._encoder_call(modality, inputs)
+        return {k for k in kw if k.startswith("pixel_values")}
+
+    def _present(self, inputs: Any) -> list[str]:
+        ids = inputs["input_ids"]
+        return [m for m, tok in self.placeholder_ids().items() if bool((ids == tok).any())]
+
+    def _kinds(self, inputs: Any) -> Any:
+        """Modality index (position in placeholder_ids) of each placeholder token, flattened order."""
+        import torch
+
+        ids = inputs["input_ids"]
+        kinds = torch.full_like(ids, -1)
+        for i, tok in enumerate(self.placeholder_ids().values()):
+            kinds[ids == tok] = i
+        return kinds[kinds >= 0]
+
+    def modality_features(self, modality: str, inputs: Any) -> Any:
+        """One modality's encoder output after the projector, rows in placeholder order."""
+        import torch
+
+        fn, kw = self._encoder_call(modality, inputs)
+        feats = fn(**kw, return_dict=True).pooler_output
+        return torch.cat(list(feats)) if isinstance(feats, (list, tuple)) else feats
+
+    def encode_media(self, inputs: Any) -> Any:
+        import torch
+
+        kinds = self._kinds(inputs)
+        hidden = self.model.get_input_embeddings().weight.shape[1]
+        rows = torch.empty(len(kinds), hidden, dtype=self.model.dtype, device=self.model.device)
+        for i, modality in enumerate(self.placeholder_ids()):
+            if modality in self._present(inputs):
+                rows[kinds == i] = self.modality_features(modality, inputs).reshape(-1, hidden).to(rows.dtype)
+        return rows
+
+    def inject(self, inputs: Any, media_embeds: Any) -> dict[str, Any]:
+        from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+        kinds = self._kinds(inputs)
+        if len(kinds) != media_embeds.shape[0]:
+            raise ValueError(f"{media_embeds.shape[0]} injected rows for {len(kinds)} placeholder tokens")
+        kw = dict(inputs)
+        outputs = {}
+        for i, modality in enumerate(self.placeholder_ids()):
+            if modality in self._present(inputs):
+                for key in self._raw_keys(modality, inputs):
+                    kw.pop(key)
+                outputs[modality] = BaseModelOutputWithPooling(pooler_output=(media_embeds[kinds == i],))
+        kw["mm_encoder_outputs"] = outputs
+        return kw
+
+
+def pick_frames(video: Video, count: int) -> Video:
+    """`count` frames spread evenly over a sampled video (all of them when it has fewer)."""
+    import torch
+
+    n = len(video.indices)
+    if n <= count:
+        return video
+    keep = torch.linspace(0, n - 1, count).round().long().tolist()
+    return Video(video.frames[keep], video.total_frames, video.video_fps, [video.indices[i] for i in keep])
+
+
+def embeds_with(model: Any, ids: Any, token_id: int, rows: Any) -> Any:
+    """The token embeddings of `ids` with `rows` in place of the `token_id` placeholders, in order (for families
+    whose forward takes an encoder output only through `inputs_embeds`)."""
+    placeholders = ids == token_id
+    if int(placeholders.sum()) != rows.shape[0]:
+        raise ValueError(f"{rows.shape[0]} injected rows for {int(placeholders.sum())} placeholder tokens")
+    embeds = model.get_input_embeddings()(ids)
+    return embeds.masked_scatter(placeholders[..., None], rows.to(embeds.dtype))
