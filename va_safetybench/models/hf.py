@@ -126,14 +126,15 @@ class HFBackend(ModelBackend):
 def inspect_checkpoint(name: str, trust_remote_code: bool = False) -> tuple[Any, Any, type[GenericAdapter]]:
     """(config, processor, adapter class) of a checkpoint, read without loading any weight: an unknown
     architecture or a missing optional package fails here, before gigabytes are read."""
-    from transformers import AutoConfig, AutoProcessor
+    from transformers import AutoConfig, AutoProcessor, PretrainedConfig
 
-    try:
+    try:  # the raw config first: a family's config class may itself import its optional package
+        model_type = str(PretrainedConfig.get_config_dict(name)[0].get("model_type"))
+        cls = adapter_class(model_type)
+        cls.check_extra(model_type)
         config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot load model config for hf:{name}: {str(exc).splitlines()[0]}") from exc
-    cls = adapter_class(config.model_type)
-    cls.check_extra(config.model_type)
     try:
         processor = AutoProcessor.from_pretrained(name, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, TypeError) as exc:

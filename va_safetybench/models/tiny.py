@@ -44,19 +44,31 @@ LLAVA_CHAT_TEMPLATE = (
 )
 
 
-def _tokenizer(specials: list[str], eos: str, pad: str, bos: str | None = None) -> Any:
-    """A byte-level BPE with no merges (one token per byte) plus the family's special tokens."""
+def byte_tokenizer(
+    specials: list[str],
+    eos: str,
+    pad: str,
+    bos: str | None = None,
+    named: dict[str, str] | None = None,
+    tail: tuple[str, ...] = (),
+) -> Any:
+    """A byte-level BPE with no merges (one token per byte) plus the family's special tokens; `named` gives
+    some of them the attribute names a family's processor reads (image_token="<|IMAGE|>", ...); `tail` are
+    special tokens placed after the byte alphabet (families that reserve the top of the vocabulary)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
     vocab = {tok: i for i, tok in enumerate(specials)}
     vocab.update({ch: len(specials) + i for i, ch in enumerate(alphabet)})
+    vocab.update({t: len(vocab) + i for i, t in enumerate(tail)})
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoders.ByteLevel()
-    tok.add_special_tokens(specials)
-    kwargs = {"bos_token": bos} if bos else {}
+    tok.add_special_tokens(specials + list(tail))
+    kwargs: dict[str, Any] = {"bos_token": bos} if bos else {}
+    if named:
+        kwargs["extra_special_tokens"] = named
     return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=eos, pad_token=pad, padding_side="left", **kwargs)
 
 
@@ -126,7 +138,7 @@ def _qwen2_vl(shape: str) -> tuple[Any, Any]:
         Qwen2VLVideoProcessor,
     )
 
-    tok = _tokenizer(_QWEN_SPECIALS + _QWEN_VL_SPECIALS, eos="<|im_end|>", pad="<|endoftext|>")
+    tok = byte_tokenizer(_QWEN_SPECIALS + _QWEN_VL_SPECIALS, eos="<|im_end|>", pad="<|endoftext|>")
     ids = tok.convert_tokens_to_ids
     text, vision = (dict(d) for d in QWEN2_VL_SHAPES[shape])
     mrope = text.pop("mrope_section")
@@ -178,7 +190,7 @@ def _qwen2_audio(shape: str) -> tuple[Any, Any]:
         WhisperFeatureExtractor,
     )
 
-    tok = _tokenizer(_QWEN_SPECIALS + _QWEN_AUDIO_SPECIALS, eos="<|im_end|>", pad="<|endoftext|>")
+    tok = byte_tokenizer(_QWEN_SPECIALS + _QWEN_AUDIO_SPECIALS, eos="<|im_end|>", pad="<|endoftext|>")
     ids = tok.convert_tokens_to_ids
     chunk_seconds = 10
     config = Qwen2AudioConfig(
@@ -215,7 +227,7 @@ def _llava(shape: str) -> tuple[Any, Any]:
     """LLaVA-1.5 layout: CLIP vision tower (penultimate layer, CLS dropped), MLP projector, Llama."""
     from transformers import CLIPImageProcessor, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
 
-    tok = _tokenizer(_LLAVA_SPECIALS, eos="</s>", pad="<pad>", bos="<s>")
+    tok = byte_tokenizer(_LLAVA_SPECIALS, eos="</s>", pad="<pad>", bos="<s>")
     ids = tok.convert_tokens_to_ids
     image_size, patch = 56, 14
     config = LlavaConfig(

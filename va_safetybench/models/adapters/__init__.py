@@ -17,8 +17,17 @@ from .generic import GenericAdapter, auto_model_class
 FAMILIES: dict[str, str] = {
     "qwen2_vl": "qwen2_vl:Qwen2VLAdapter",
     "qwen2_5_vl": "qwen2_vl:Qwen2VLAdapter",
+    "qwen3_vl": "qwen2_vl:Qwen2VLAdapter",
     "qwen2_audio": "qwen2_audio:Qwen2AudioAdapter",
     "llava": "llava:LlavaAdapter",
+    "qwen2_5_omni": "qwen_omni:QwenOmniAdapter",
+    "qwen2_5_omni_thinker": "qwen_omni:QwenOmniAdapter",
+    "qwen3_omni_moe": "qwen_omni:Qwen3OmniAdapter",
+    "qwen3_omni_moe_thinker": "qwen_omni:Qwen3OmniAdapter",
+    "llava_onevision": "llava_video:LlavaVideoAdapter",
+    "llava_next_video": "llava_video:LlavaVideoAdapter",
+    "internvl": "internvl:InternVLAdapter",
+    "gemma3n": "gemma3n:Gemma3nAdapter",
 }
 
 

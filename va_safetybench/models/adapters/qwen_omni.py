@@ -1,0 +1,54 @@
+"""Qwen2.5-Omni and Qwen3-Omni: the thinker only (text out, no speech), images, videos and audio.
+
+A released checkpoint (`qwen2_5_omni` / `qwen3_omni_moe`) holds the thinker beside the talker and the
+vocoder; only the thinker's weights are read (its config and `thinker.` keys), so no memory goes to speech
+generation. A thinker-only checkpoint loads as it is. Videos go without their audio track (the processor's
+default), as the benchmark's video tasks are silent.
+
+SEA: images and videos are injected through `mm_encoder_outputs` (the generic path); the thinker takes audio
+features only from `input_features`, so injected audio rows replace the <|AUDIO|> token embeddings and go in
+as `inputs_embeds`, with `feature_attention_mask` kept for the model's time-aligned positions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from .generic import embeds_with
+from .qwen2_vl import Qwen2VLAdapter
+
+_THINKER_KEYS = {r"^thinker\.": ""}  # a released checkpoint's thinker weights, renamed as the thinker's own
+
+
+class QwenOmniAdapter(Qwen2VLAdapter):
+    transformers_class: ClassVar[str | None] = "Qwen2_5OmniThinkerForConditionalGeneration"
+
+    @classmethod
+    def load_model(cls, path: str, config: Any, trust_remote_code: bool, **from_pretrained: Any) -> Any:
+        thinker = cls.model_class(config.model_type)
+        if hasattr(config, "thinker_config"):  # released type: thinker + talker + vocoder
+            from_pretrained = {**from_pretrained, "config": config.thinker_config, "key_mapping": _THINKER_KEYS}
+        return thinker.from_pretrained(path, trust_remote_code=trust_remote_code, **from_pretrained)
+
+    def modality_features(self, modality: str, inputs: Any) -> Any:
+        if modality != "audio":
+            return super().modality_features(modality, inputs)
+        fn, kw = self._encoder_call("audio", inputs)
+        return fn(**kw, return_dict=True).last_hidden_state  # valid frames of every audio, in batch order
+
+    def inject(self, inputs: Any, media_embeds: Any) -> dict[str, Any]:
+        kinds = self._kinds(inputs)
+        kw = super().inject(inputs, media_embeds)
+        if "audio" not in self._present(inputs):
+            return kw
+        audio = list(self.placeholder_ids()).index("audio")
+        kw.pop("input_features")
+        kw["mm_encoder_outputs"].pop("audio")
+        kw["inputs_embeds"] = embeds_with(
+            self.model, inputs["input_ids"], self.placeholder_ids()["audio"], media_embeds[kinds == audio]
+        )
+        return kw
+
+
+class Qwen3OmniAdapter(QwenOmniAdapter):
+    transformers_class: ClassVar[str | None] = "Qwen3OmniMoeThinkerForConditionalGeneration"
