@@ -14,102 +14,19 @@ from typing import Any
 
 import pytest
 
-from va_safetybench.models.tiny import byte_tokenizer
+from va_safetybench.models.tiny import byte_tokenizer, qwen2_5_omni_thinker
 
 QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-TINY_PIXELS = dict(min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28)
 TINY_TEXT = dict(
     hidden_size=64, intermediate_size=128, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1
 )
-
-# Shaped like the released Qwen2.5-Omni / Qwen3-Omni template: a default system turn, one placeholder
-# triple per medium recognised by its `type`, the text parts, then the assistant turn.
-QWEN_OMNI_CHAT_TEMPLATE = (
-    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
-    "<|im_start|>system\nYou are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of "
-    "perceiving auditory and visual inputs, as well as generating text and speech.<|im_end|>\n{% endif %}"
-    "<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for content in message['content'] %}"
-    "{% if content['type'] == 'image' %}<|vision_bos|><|IMAGE|><|vision_eos|>"
-    "{% elif content['type'] == 'video' %}<|vision_bos|><|VIDEO|><|vision_eos|>"
-    "{% elif content['type'] == 'audio' %}<|audio_bos|><|AUDIO|><|audio_eos|>"
-    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-_OMNI_TOKENS = {
-    "image_token": "<|IMAGE|>",
-    "video_token": "<|VIDEO|>",
-    "audio_token": "<|AUDIO|>",
-    "vision_bos_token": "<|vision_bos|>",
-    "vision_eos_token": "<|vision_eos|>",
-    "audio_bos_token": "<|audio_bos|>",
-    "audio_eos_token": "<|audio_eos|>",
-}
-
-
-def _omni_parts() -> tuple[Any, dict]:
-    tok = byte_tokenizer(
-        QWEN_SPECIALS + list(_OMNI_TOKENS.values()), eos="<|im_end|>", pad="<|endoftext|>", named=_OMNI_TOKENS
-    )
-    ids = tok.convert_tokens_to_ids
-    tokens = dict(
-        audio_token_id=ids("<|AUDIO|>"),
-        image_token_id=ids("<|IMAGE|>"),
-        video_token_id=ids("<|VIDEO|>"),
-        audio_start_token_id=ids("<|audio_bos|>"),
-        audio_end_token_id=ids("<|audio_eos|>"),
-        vision_start_token_id=ids("<|vision_bos|>"),
-        vision_end_token_id=ids("<|vision_eos|>"),
-    )
-    return tok, tokens
-
-
-def qwen2_5_omni_thinker() -> tuple[Any, Any]:
-    """Qwen2.5-Omni's thinker: window-attention ViT, Whisper-style audio tower, Qwen2 with TMRoPE."""
-    from transformers import (
-        Qwen2_5OmniProcessor,
-        Qwen2_5OmniThinkerConfig,
-        Qwen2_5OmniThinkerForConditionalGeneration,
-        Qwen2VLImageProcessor,
-        Qwen2VLVideoProcessor,
-        WhisperFeatureExtractor,
-    )
-
-    tok, tokens = _omni_parts()
-    config = Qwen2_5OmniThinkerConfig(
-        audio_config=dict(
-            num_mel_bins=128, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=64, d_model=32, output_dim=64
-        ),
-        vision_config=dict(
-            depth=1, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64, fullatt_block_indexes=[0]
-        ),
-        text_config=dict(
-            vocab_size=len(tok),
-            rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [4, 6, 6]},
-            eos_token_id=tok.eos_token_id,
-            pad_token_id=tok.pad_token_id,
-            **TINY_TEXT,
-        ),
-        audio_token_index=tokens.pop("audio_token_id"),
-        image_token_index=tokens.pop("image_token_id"),
-        video_token_index=tokens.pop("video_token_id"),
-        **tokens,
-    )
-    processor = Qwen2_5OmniProcessor(
-        image_processor=Qwen2VLImageProcessor(**TINY_PIXELS),
-        video_processor=Qwen2VLVideoProcessor(**TINY_PIXELS),
-        feature_extractor=WhisperFeatureExtractor(feature_size=128),
-        tokenizer=tok,
-        chat_template=QWEN_OMNI_CHAT_TEMPLATE,
-    )
-    return Qwen2_5OmniThinkerForConditionalGeneration(config), processor
 
 
 def qwen2_5_omni_released() -> tuple[Any, Any]:
     """The released layout: a `qwen2_5_omni` config holding the thinker, its weights under `thinker.`."""
     from transformers import Qwen2_5OmniConfig, Qwen2_5OmniForConditionalGeneration
 
-    thinker, processor = qwen2_5_omni_thinker()
+    thinker, processor = qwen2_5_omni_thinker("tiny")
     config = Qwen2_5OmniConfig(thinker_config=thinker.config.to_dict(), enable_audio_output=False)
     model = Qwen2_5OmniForConditionalGeneration(config)
     model.thinker.load_state_dict(thinker.state_dict())
@@ -414,7 +331,7 @@ def gemma3n() -> tuple[Any, Any]:
 
 
 BUILDERS: dict[str, Callable[[], tuple[Any, Any]]] = {
-    "qwen2_5_omni_thinker": qwen2_5_omni_thinker,
+    "qwen2_5_omni_thinker": lambda: qwen2_5_omni_thinker("tiny"),
     "qwen2_5_omni": qwen2_5_omni_released,
     "qwen3_vl": qwen3_vl,
     "llava_onevision": llava_onevision,

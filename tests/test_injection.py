@@ -22,6 +22,9 @@ CASES = [  # (family, model args, media kinds in one batch)
     ("qwen2-audio", {}, ("audio",)),
     ("qwen2-audio", {}, ("audio", None)),
     ("llava", {}, ("image", None)),
+    ("qwen2.5-omni", {}, ("audio",)),
+    ("qwen2.5-omni", {}, ("video", None)),
+    ("qwen2.5-omni", {}, ("audio", "video", "image", None)),  # audio rows by inputs_embeds, vision by mm outputs
 ]
 FILES = {"image": "png", "video": "mp4", "audio": "wav"}
 
@@ -70,8 +73,14 @@ def test_forward_with_injected_encoder_output_equals_forward_with_media(family, 
 
 @pytest.mark.parametrize(
     "family,args,kind",
-    [("qwen2-vl", {"shape": "mini"}, "video"), ("qwen2-audio", {}, "audio"), ("llava", {}, "image")],
-    ids=["qwen2-vl", "qwen2-audio", "llava"],
+    [
+        ("qwen2-vl", {"shape": "mini"}, "video"),
+        ("qwen2-audio", {}, "audio"),
+        ("llava", {}, "image"),
+        ("qwen2.5-omni", {}, "audio"),
+        ("qwen2.5-omni", {}, "video"),
+    ],
+    ids=["qwen2-vl", "qwen2-audio", "llava", "qwen2.5-omni-audio", "qwen2.5-omni-video"],
 )
 def test_generate_with_injected_encoder_output_equals_generate_with_media(family, args, kind, adapters, media):
     import torch
@@ -87,7 +96,11 @@ def test_generate_with_injected_encoder_output_equals_generate_with_media(family
 def test_injecting_the_wrong_number_of_rows_is_refused(adapters, media):
     import torch
 
-    for family, args, kind in (("qwen2-vl", {"shape": "mini"}, "image"), ("qwen2-audio", {}, "audio")):
+    for family, args, kind in (
+        ("qwen2-vl", {"shape": "mini"}, "image"),
+        ("qwen2-audio", {}, "audio"),
+        ("qwen2.5-omni", {}, "audio"),
+    ):
         adapter = adapters(family, args)
         inputs = adapter.build_inputs(_requests((kind,), media))
         with torch.no_grad():

@@ -37,7 +37,16 @@ def mm():
     return MediaModel(adapter, "image")
 
 
-@pytest.mark.parametrize("family,modality", [("qwen2-vl", "video"), ("qwen2-audio", "audio"), ("llava", "image")])
+@pytest.mark.parametrize(
+    "family,modality",
+    [
+        ("qwen2-vl", "video"),
+        ("qwen2-audio", "audio"),
+        ("llava", "image"),
+        ("qwen2.5-omni", "audio"),
+        ("qwen2.5-omni", "video"),
+    ],
+)
 def test_blank_medium_batch_with_answers_injects_through_the_adapter(family, modality):
     """Blank video / silent audio / blank image with answer tokens appended: the injected blank encoder
     output gives the forward pass of the medium itself at every answer position (answer_logits keeps
