@@ -330,6 +330,159 @@ def gemma3n() -> tuple[Any, Any]:
     return Gemma3nForConditionalGeneration(config), processor
 
 
+# Qwen/Qwen3-Omni-*-Instruct: Qwen turns, <|vision_start|>/<|audio_start|> triples, no default system turn.
+QWEN3_OMNI_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif content['type'] == 'audio' %}<|audio_start|><|audio_pad|><|audio_end|>"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+_QWEN3_OMNI_TOKENS = {
+    "image_token": "<|image_pad|>",
+    "video_token": "<|video_pad|>",
+    "audio_token": "<|audio_pad|>",
+    "vision_bos_token": "<|vision_start|>",
+    "vision_eos_token": "<|vision_end|>",
+    "audio_bos_token": "<|audio_start|>",
+    "audio_eos_token": "<|audio_end|>",
+}
+
+
+def qwen3_omni_thinker() -> tuple[Any, Any]:
+    """Qwen3-Omni's thinker: AuT audio encoder, Qwen3-VL's vision tower, a mixture-of-experts Qwen3."""
+    from transformers import (
+        Qwen2VLImageProcessor,
+        Qwen3OmniMoeProcessor,
+        Qwen3OmniMoeThinkerConfig,
+        Qwen3OmniMoeThinkerForConditionalGeneration,
+        Qwen3VLVideoProcessor,
+        WhisperFeatureExtractor,
+    )
+
+    tokens = _QWEN3_OMNI_TOKENS
+    tok = byte_tokenizer(QWEN_SPECIALS + list(tokens.values()), eos="<|im_end|>", pad="<|endoftext|>", named=tokens)
+    ids = tok.convert_tokens_to_ids
+    config = Qwen3OmniMoeThinkerConfig(
+        audio_config=dict(
+            num_mel_bins=128,
+            encoder_layers=1,
+            encoder_attention_heads=2,
+            encoder_ffn_dim=64,
+            d_model=32,
+            output_dim=64,
+            downsample_hidden_size=8,
+        ),
+        vision_config=dict(
+            depth=2,
+            hidden_size=32,
+            intermediate_size=64,
+            num_heads=2,
+            out_hidden_size=64,
+            num_position_embeddings=64,
+            deepstack_visual_indexes=[0],
+        ),
+        text_config=dict(
+            vocab_size=len(tok),
+            head_dim=32,
+            moe_intermediate_size=32,
+            num_experts=2,
+            num_experts_per_tok=1,
+            rope_parameters={
+                "rope_type": "default",
+                "rope_theta": 1e6,
+                "mrope_section": [4, 6, 6],
+                "mrope_interleaved": True,
+            },
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+            **TINY_TEXT,
+        ),
+        audio_token_id=ids("<|audio_pad|>"),
+        image_token_id=ids("<|image_pad|>"),
+        video_token_id=ids("<|video_pad|>"),
+        audio_start_token_id=ids("<|audio_start|>"),
+        vision_start_token_id=ids("<|vision_start|>"),
+    )
+    pixels = {"shortest_edge": 4 * 32 * 32, "longest_edge": 16 * 32 * 32}
+    processor = Qwen3OmniMoeProcessor(
+        image_processor=Qwen2VLImageProcessor(size=pixels, patch_size=16),
+        video_processor=Qwen3VLVideoProcessor(size=pixels),
+        feature_extractor=WhisperFeatureExtractor(feature_size=128),
+        tokenizer=tok,
+        chat_template=QWEN3_OMNI_CHAT_TEMPLATE,
+    )
+    return Qwen3OmniMoeThinkerForConditionalGeneration(config), processor
+
+
+def qwen3_omni_released() -> tuple[Any, Any]:
+    """The released `qwen3_omni_moe` layout, the thinker's weights under `thinker.`."""
+    from transformers import Qwen3OmniMoeConfig, Qwen3OmniMoeForConditionalGeneration
+
+    thinker, processor = qwen3_omni_thinker()
+    config = Qwen3OmniMoeConfig(thinker_config=thinker.config.to_dict(), enable_audio_output=False)
+    model = Qwen3OmniMoeForConditionalGeneration(config)
+    model.thinker.load_state_dict(thinker.state_dict())
+    return model, processor
+
+
+def _tekken_file(folder: Path) -> Path:
+    """A mistral-common Tekken tokenizer file: one token per byte, the v7 control tokens ([AUDIO] at 24, as
+    VoxtralProcessor expects), audio at 12.5 frames per second in 30 s chunks, like Voxtral's released one."""
+    import base64
+    import json
+
+    from mistral_common.tokens.tokenizers.tekken import Tekkenizer
+
+    names = {t["rank"]: str(t["token_str"]) for t in Tekkenizer.DEPRECATED_SPECIAL_TOKENS}
+    names.update({20: "[ARGS]", 21: "[CALL_ID]", 24: "[AUDIO]", 25: "[BEGIN_AUDIO]", 34: "[TRANSCRIBE]"})
+    n_special = 40
+    tekken = {
+        "config": {
+            "pattern": r"\S+|\s+",
+            "num_vocab_tokens": 256,
+            "default_vocab_size": 256 + n_special,
+            "default_num_special_tokens": n_special,
+            "version": "v7",
+        },
+        "vocab": [
+            {"rank": i, "token_bytes": base64.b64encode(bytes([i])).decode(), "token_str": None} for i in range(256)
+        ],
+        "special_tokens": [
+            {"rank": i, "token_str": names.get(i, f"<SPECIAL_{i}>"), "is_control": True} for i in range(n_special)
+        ],
+        "audio": {
+            "sampling_rate": 16000,
+            "frame_rate": 12.5,
+            "audio_encoding_config": {"num_mel_bins": 128, "hop_length": 160, "window_size": 400},
+            "chunk_length_s": 30.0,
+        },
+    }
+    path = folder / "tekken.json"
+    path.write_text(json.dumps(tekken))
+    return path
+
+
+def voxtral() -> tuple[Any, Any]:
+    """Voxtral: Whisper-style encoder over 30 s windows, 4-frame projector, Llama-style LM, Tekken tokenizer."""
+    import tempfile
+
+    from transformers import VoxtralConfig, VoxtralForConditionalGeneration, VoxtralProcessor, WhisperFeatureExtractor
+    from transformers.tokenization_mistral_common import MistralCommonBackend
+
+    folder = Path(tempfile.mkdtemp(prefix="tekken-"))  # read again by save_pretrained, which copies it
+    tok = MistralCommonBackend(tokenizer_path=_tekken_file(folder))
+    config = VoxtralConfig(
+        audio_config=dict(hidden_size=32, intermediate_size=128, num_hidden_layers=1, num_attention_heads=2),
+        text_config=dict(model_type="llama", vocab_size=len(tok), head_dim=32, **TINY_TEXT),
+        audio_token_id=24,
+    )
+    processor = VoxtralProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=128), tokenizer=tok)
+    return VoxtralForConditionalGeneration(config), processor
+
+
 BUILDERS: dict[str, Callable[[], tuple[Any, Any]]] = {
     "qwen2_5_omni_thinker": lambda: qwen2_5_omni_thinker("tiny"),
     "qwen2_5_omni": qwen2_5_omni_released,
@@ -338,6 +491,9 @@ BUILDERS: dict[str, Callable[[], tuple[Any, Any]]] = {
     "llava_next_video": llava_next_video,
     "internvl": internvl,
     "gemma3n": gemma3n,
+    "qwen3_omni_moe_thinker": qwen3_omni_thinker,
+    "qwen3_omni_moe": qwen3_omni_released,
+    "voxtral": voxtral,
 }
 
 

@@ -36,6 +36,13 @@ FAMILIES = {
     "llava_next_video": ("LlavaVideoAdapter", {"image", "video"}, "LlavaNextVideoForConditionalGeneration"),
     "internvl": ("InternVLAdapter", {"image", "video"}, "InternVLForConditionalGeneration"),
     "gemma3n": ("Gemma3nAdapter", {"image", "audio"}, "Gemma3nForConditionalGeneration"),
+    "qwen3_omni_moe_thinker": (
+        "Qwen3OmniAdapter",
+        {"image", "video", "audio"},
+        "Qwen3OmniMoeThinkerForConditionalGeneration",
+    ),
+    "qwen3_omni_moe": ("Qwen3OmniAdapter", {"image", "video", "audio"}, "Qwen3OmniMoeThinkerForConditionalGeneration"),
+    "voxtral": ("VoxtralAdapter", {"audio"}, "VoxtralForConditionalGeneration"),
 }
 TASKS = {"video": ["va_video_typo"], "audio": ["va_audio_only", "va_audio_kpt"], "image": ["mmsb_typo"]}
 ENCODERS = {"image": ("visual", "vision_tower"), "video": ("visual", "vision_tower"), "audio": ("audio_tower",)}
@@ -121,14 +128,17 @@ def test_family_runs_its_va_tasks_through_hf_eval(family, family_dirs, bench, tm
         assert any(spy.encoder_calls.get(n) for n in ENCODERS[kind]), f"{kind} encoder never ran: {spy.encoder_calls}"
 
 
-def test_released_omni_checkpoint_loads_the_thinker_only_with_its_weights(family_dirs, media):  # noqa: F811
-    """The `qwen2_5_omni` layout (thinker under `thinker.`) gives the thinker's own outputs, text out."""
+@pytest.mark.parametrize("released_type", ["qwen2_5_omni", "qwen3_omni_moe"])
+def test_released_omni_checkpoint_loads_the_thinker_only_with_its_weights(released_type, family_dirs, media):  # noqa: F811
+    """The released layout (thinker config and weights under `thinker.`) gives the thinker's own outputs, text out."""
     from va_safetybench.models.registry import make_backend
 
-    config = json.loads((family_dirs["qwen2_5_omni"] / "config.json").read_text())
-    assert config["model_type"] == "qwen2_5_omni" and "thinker_config" in config
+    config = json.loads((family_dirs[released_type] / "config.json").read_text())
+    assert config["model_type"] == released_type and "thinker_config" in config
     args = {"dtype": "float32", "max_pixels": 12544, "min_pixels": 3136}
-    released, thinker = (make_backend(f"hf:{family_dirs[n]}", args) for n in ("qwen2_5_omni", "qwen2_5_omni_thinker"))
+    released, thinker = (
+        make_backend(f"hf:{family_dirs[n]}", args) for n in (released_type, f"{released_type}_thinker")
+    )
     assert not hasattr(released.adapter.model, "talker")
     requests = [
         GenerationRequest("Describe it.", (Media("audio", media["wav"]),)),

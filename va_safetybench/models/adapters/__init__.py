@@ -28,6 +28,7 @@ FAMILIES: dict[str, str] = {
     "llava_next_video": "llava_video:LlavaVideoAdapter",
     "internvl": "internvl:InternVLAdapter",
     "gemma3n": "gemma3n:Gemma3nAdapter",
+    "voxtral": "voxtral:VoxtralAdapter",
 }
 
 

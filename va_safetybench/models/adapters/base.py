@@ -62,11 +62,15 @@ class Adapter(ABC):
     def load_media(self, media: Media) -> tuple[str, Any]:
         """(processor argument name, decoded media); raises MediaError for an unreadable file."""
 
-    def chat_text(self, request: GenerationRequest) -> str:
-        """The request's prompt through the chat template, media placeholders included, not yet expanded."""
+    def check_media(self, request: GenerationRequest) -> None:
+        """A medium this checkpoint cannot take fails its request (ValueError), not the batch."""
         unsupported = {m.kind for m in request.media} - self.modalities
         if unsupported:
             raise ValueError(f"{type(self).__name__} takes {sorted(self.modalities)}, not {sorted(unsupported)}")
+
+    def chat_text(self, request: GenerationRequest) -> str:
+        """The request's prompt through the chat template, media placeholders included, not yet expanded."""
+        self.check_media(request)
         return self.processor.apply_chat_template(self.messages(request), tokenize=False, add_generation_prompt=True)
 
     def prepare(self, request: GenerationRequest) -> Prepared:

@@ -1,0 +1,58 @@
+"""Voxtral: a Whisper-style encoder, a projector over 4 frames, a Mistral LM, tokenised by mistral-common.
+
+Its processor takes no text with audio placeholders: the conversation itself (audio parts and the prompt) goes
+through `apply_chat_template(tokenize=True)`, which encodes the audio with mistral-common's own request
+format, pads it to 30 s windows and expands [AUDIO] tokens. Audio is still decoded here first (media_loading,
+at the feature extractor's rate), so an unreadable file fails its own request; it is handed over as a WAV.
+The `voxtral` extra installs mistral-common.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ..base import GenerationRequest
+from ..media_loading import load_audio
+from .base import Prepared
+from .generic import GenericAdapter
+
+
+class VoxtralAdapter(GenericAdapter):
+    positions_from_mask = True  # Llama-style 1-D rotary positions
+    extra: ClassVar[tuple[str, tuple[str, ...]] | None] = ("voxtral", ("mistral_common",))
+
+    @classmethod
+    def checkpoint_modalities(cls, config: Any, processor: Any) -> frozenset[str]:
+        return frozenset({"audio"}) if getattr(processor, "feature_extractor", None) is not None else frozenset()
+
+    def placeholder_ids(self) -> dict[str, int]:
+        return {"audio": self.processor.audio_token_id}
+
+    def prepare(self, request: GenerationRequest) -> Prepared:
+        self.check_media(request)
+        content: list[dict] = [
+            {"type": "audio", "base64": _wav_base64(load_audio(m.path, self.sampling_rate), self.sampling_rate)}
+            for m in request.media
+        ]
+        if request.prompt is not None:
+            content.append({"type": "text", "text": request.prompt})
+        return Prepared("", {"conversation": [[{"role": "user", "content": content}]]})
+
+    def collate(self, prepared: list[Prepared]) -> Any:
+        conversations = [c for p in prepared for c in p.media["conversation"]]
+        inputs = self.processor.apply_chat_template(
+            conversations, tokenize=True, return_dict=True, processor_kwargs={"padding": True, "return_tensors": "pt"}
+        )
+        return inputs.to(device=self.model.device, dtype=self.model.dtype)
+
+
+def _wav_base64(wave: Any, rate: int) -> str:
+    """A decoded waveform as the base64 WAV file mistral-common's audio chunks take."""
+    import base64
+    import io
+
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, wave, rate, format="WAV", subtype="FLOAT")
+    return base64.b64encode(buffer.getvalue()).decode()
