@@ -483,6 +483,71 @@ def voxtral() -> tuple[Any, Any]:
     return VoxtralForConditionalGeneration(config), processor
 
 
+# microsoft/Phi-4-multimodal-instruct (transformers-native revision): <|role|> turns closed by <|end|>.
+PHI4_MM_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ '<|' + message['role'] + '|>' }}{% if message['content'] is string %}"
+    "{{ message['content'] }}{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' %}{{ '<|image|>' }}{% elif content['type'] == 'audio' %}{{ '<|audio|>' }}"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}{% endfor %}{% endif %}{{ '<|end|>' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}"
+)
+
+
+def phi4_multimodal() -> tuple[Any, Any]:
+    """Phi-4-multimodal: SigLIP-style tower over dynamic-HD crops, a conformer audio encoder, Phi-3 LM."""
+    from transformers import (
+        Phi4MultimodalConfig,
+        Phi4MultimodalFeatureExtractor,
+        Phi4MultimodalForCausalLM,
+        Phi4MultimodalImageProcessor,
+        Phi4MultimodalProcessor,
+    )
+
+    named = {"image_token": "<|image|>", "audio_token": "<|audio|>"}
+    specials = ["<|endoftext|>", "<|user|>", "<|assistant|>", "<|end|>", *named.values()]
+    tok = byte_tokenizer(specials, eos="<|end|>", pad="<|endoftext|>", named=named)
+    ids = tok.convert_tokens_to_ids
+    size = 448  # the processor counts 256 tokens per 448-pixel crop
+    config = Phi4MultimodalConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        bos_token_id=ids("<|endoftext|>"),
+        eos_token_id=ids("<|end|>"),
+        pad_token_id=ids("<|endoftext|>"),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=size,
+            crop_size=size,
+            patch_size=14,
+            image_token_id=ids("<|image|>"),
+        ),
+        audio_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_blocks=1,
+            num_attention_heads=2,
+            ext_pw_out_channel=32,
+            depthwise_separable_out_channel=32,
+            nemo_conv_channels=32,
+            audio_token_id=ids("<|audio|>"),
+        ),
+    )
+    tok.chat_template = PHI4_MM_CHAT_TEMPLATE  # the processor saves none of its own; the released one is here
+    processor = Phi4MultimodalProcessor(
+        image_processor=Phi4MultimodalImageProcessor(size={"height": size, "width": size}, dynamic_hd=1),
+        audio_processor=Phi4MultimodalFeatureExtractor(),
+        tokenizer=tok,
+    )
+    return Phi4MultimodalForCausalLM(config), processor
+
+
 BUILDERS: dict[str, Callable[[], tuple[Any, Any]]] = {
     "qwen2_5_omni_thinker": lambda: qwen2_5_omni_thinker("tiny"),
     "qwen2_5_omni": qwen2_5_omni_released,
@@ -494,6 +559,7 @@ BUILDERS: dict[str, Callable[[], tuple[Any, Any]]] = {
     "qwen3_omni_moe_thinker": qwen3_omni_thinker,
     "qwen3_omni_moe": qwen3_omni_released,
     "voxtral": voxtral,
+    "phi4_multimodal": phi4_multimodal,
 }
 
 

@@ -43,9 +43,12 @@ FAMILIES = {
     ),
     "qwen3_omni_moe": ("Qwen3OmniAdapter", {"image", "video", "audio"}, "Qwen3OmniMoeThinkerForConditionalGeneration"),
     "voxtral": ("VoxtralAdapter", {"audio"}, "VoxtralForConditionalGeneration"),
+    "phi4_multimodal": ("Phi4MultimodalAdapter", {"image", "audio"}, "Phi4MultimodalForCausalLM"),
 }
 TASKS = {"video": ["va_video_typo"], "audio": ["va_audio_only", "va_audio_kpt"], "image": ["mmsb_typo"]}
-ENCODERS = {"image": ("visual", "vision_tower"), "video": ("visual", "vision_tower"), "audio": ("audio_tower",)}
+# each modality's encoder module, by its name in the families' models (Phi-4: the *_embed blocks around them)
+VISION = ("visual", "vision_tower", "img_processor")
+ENCODERS = {"image": VISION, "video": VISION, "audio": ("audio_tower", "audio_embed.encoder")}
 SMALL = "max_pixels=12544,min_pixels=3136"  # 16 and 4 patches of 28x28: tiny frames for the tiny models
 
 
@@ -74,10 +77,10 @@ class Spy:
 
         model.register_forward_pre_hook(record_ids, with_kwargs=True)
         for name, module in model.named_modules():
-            last = name.rsplit(".", 1)[-1]
-            if any(last in names for names in ENCODERS.values()):
+            key = next((k for names in ENCODERS.values() for k in names if f".{name}".endswith(f".{k}")), None)
+            if key is not None:
 
-                def count(_m, _i, _o, key=last):
+                def count(_m, _i, _o, key=key):
                     self.encoder_calls[key] = self.encoder_calls.get(key, 0) + 1
 
                 module.register_forward_hook(count)

@@ -29,6 +29,8 @@ FAMILIES: dict[str, str] = {
     "internvl": "internvl:InternVLAdapter",
     "gemma3n": "gemma3n:Gemma3nAdapter",
     "voxtral": "voxtral:VoxtralAdapter",
+    "phi4_multimodal": "phi4_multimodal:Phi4MultimodalAdapter",
+    "smolvlm": "smolvlm:SmolVLMAdapter",
 }
 
 

@@ -79,6 +79,8 @@ class GenericAdapter(Adapter):
     def __init__(self, model: Any, processor: Any, options: Any = None) -> None:
         super().__init__(model, processor, options)
         self.modalities = self.checkpoint_modalities(model.config, processor)
+        if getattr(processor, "chat_template", None) is None and getattr(self.tokenizer, "chat_template", None):
+            processor.chat_template = self.tokenizer.chat_template  # some processors keep theirs in the tokenizer
 
     # ---- what the checkpoint is, before weights ---------------------------------------------
 
