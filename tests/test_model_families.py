@@ -31,7 +31,7 @@ FAMILIES = {
         "Qwen2_5OmniThinkerForConditionalGeneration",
     ),
     "qwen2_5_omni": ("QwenOmniAdapter", {"image", "video", "audio"}, "Qwen2_5OmniThinkerForConditionalGeneration"),
-    "qwen3_vl": ("Qwen2VLAdapter", {"image", "video"}, "Qwen3VLForConditionalGeneration"),
+    "qwen3_vl": ("Qwen3VLAdapter", {"image", "video"}, "Qwen3VLForConditionalGeneration"),
     "llava_onevision": ("LlavaVideoAdapter", {"image", "video"}, "LlavaOnevisionForConditionalGeneration"),
     "llava_next_video": ("LlavaVideoAdapter", {"image", "video"}, "LlavaNextVideoForConditionalGeneration"),
     "internvl": ("InternVLAdapter", {"image", "video"}, "InternVLForConditionalGeneration"),

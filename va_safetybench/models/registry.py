@@ -23,6 +23,14 @@ def make_backend(spec: str, model_args: dict[str, Any] | None = None) -> ModelBa
     backend, sep, name = spec.partition(":")
     if not sep or not name or backend not in BACKENDS:
         raise InputError(f"unknown model {spec!r}: expected BACKEND:NAME with BACKEND one of {', '.join(BACKENDS)}")
+    if backend == "vllm":  # the checkpoint's processor says, before the engine starts
+        from .vllm_backend import family_of, load_processor
+
+        trust = str((model_args or {}).get("trust_remote_code", False)).lower() in ("1", "true", "yes")
+        try:
+            return family_of(name).checkpoint_modalities(None, load_processor(name, trust))
+        except (OSError, ValueError):  # not a readable checkpoint: the backend reports it
+            return None
     if backend == "tiny":
         from .tiny import TINY_MODELS
 
@@ -45,13 +53,21 @@ def make_backend(spec: str, model_args: dict[str, Any] | None = None) -> ModelBa
 
 
 def declared_modalities(spec: str, model_args: dict[str, Any] | None = None) -> frozenset[str] | None:
-    """What the model named by `spec` takes, known without loading weights (hf: its config and processor;
-    tiny: its family), or None where only the loaded backend can say."""
+    """What the model named by `spec` takes, known without loading weights (hf, vllm: its config and processor;
+    tiny: its family), or None where only the loaded backend can say (openai)."""
     backend, _, name = spec.partition(":")
     if backend == "hf":
         from .hf import checkpoint_modalities
 
         return checkpoint_modalities(name, bool((model_args or {}).get("trust_remote_code", False)))
+    if backend == "vllm":  # the checkpoint's processor says, before the engine starts
+        from .vllm_backend import family_of, load_processor
+
+        trust = str((model_args or {}).get("trust_remote_code", False)).lower() in ("1", "true", "yes")
+        try:
+            return family_of(name).checkpoint_modalities(None, load_processor(name, trust))
+        except (OSError, ValueError):  # not a readable checkpoint: the backend reports it
+            return None
     if backend == "tiny":
         from .tiny import TINY_MODELS
 

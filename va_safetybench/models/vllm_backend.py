@@ -138,36 +138,74 @@ def chat_prompt(processor: Any, request: GenerationRequest) -> str:
     )
 
 
-def processor_sample_rate(processor: Any) -> int:
-    """The audio rate the model's feature extractor expects (vLLM also resamples, but we decode once)."""
-    extractor = getattr(processor, "feature_extractor", None)
-    return int(getattr(extractor, "sampling_rate", None) or DEFAULT_SAMPLE_RATE)
+def family_of(name: str) -> type:
+    """The family adapter class of a checkpoint, from its raw config alone (no weights, no processor); model
+    types this project has no file for take the generic one (vLLM may still serve them)."""
+    from transformers import PretrainedConfig
+
+    from va_safetybench.models.adapters import GenericAdapter, adapter_class
+
+    try:
+        return adapter_class(str(PretrainedConfig.get_config_dict(name)[0].get("model_type")))
+    except (InputError, OSError, ValueError):
+        return GenericAdapter
 
 
-def load_media(media: Media, video_fps: float, sample_rate: int) -> Any:
+def load_processor(name: str, trust_remote_code: bool = False) -> Any:
+    """The checkpoint's processor, with its tokenizer's chat template when it keeps none of its own."""
+    from transformers import AutoProcessor
+
+    from va_safetybench.models.adapters.generic import adopt_tokenizer_template
+
+    processor = AutoProcessor.from_pretrained(name, trust_remote_code=trust_remote_code)
+    adopt_tokenizer_template(processor)
+    return processor
+
+
+def processor_sample_rate(processor: Any, family: type | None = None) -> int:
+    """The audio rate the model's processor expects (vLLM also resamples, but we decode once)."""
+    from va_safetybench.models.adapters import GenericAdapter
+
+    return (family or GenericAdapter).audio_rate(processor) or DEFAULT_SAMPLE_RATE
+
+
+def load_media(media: Media, video_fps: float, sample_rate: int, family: type | None = None) -> Any:
     """The decoded form vLLM takes, read by media_loading exactly as the hf backend reads it: PIL RGB image,
-    (T, H, W, 3) uint8 frames sampled at `video_fps` and resized as qwen-vl-utils does, (float32 mono, rate)."""
+    (T, H, W, 3) uint8 frames sampled as the family samples them (at `video_fps`, or its fixed count) and
+    resized as qwen-vl-utils does, with their metadata where the family's vLLM processor reads it (frame
+    timestamps), (float32 mono, rate)."""
     import torch
 
     from va_safetybench.models import media_loading
+    from va_safetybench.models.adapters import GenericAdapter, MediaOptions
 
+    family = family or GenericAdapter
     if media.kind == "image":
         return media_loading.load_image(media.path)
     if media.kind == "video":
-        frames = media_loading.load_video(media.path, fps=video_fps).frames  # (T, 3, H, W) float 0-255
-        return frames.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        video = family.sample_video(media.path, MediaOptions(fps=video_fps))
+        frames = video.frames.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        return (frames, dict(video.metadata())) if family.vllm_video_metadata else frames
     return media_loading.load_audio(media.path, sample_rate), sample_rate
 
 
 def build_vllm_input(
-    processor: Any, request: GenerationRequest, video_fps: float = DEFAULT_VIDEO_FPS, sample_rate: int | None = None
+    processor: Any,
+    request: GenerationRequest,
+    video_fps: float = DEFAULT_VIDEO_FPS,
+    sample_rate: int | None = None,
+    family: type | None = None,
 ) -> dict:
-    """One prompt in vLLM's offline format: {"prompt": text, "multi_modal_data": {kind: data or [data, ..]}}."""
-    rate = sample_rate or processor_sample_rate(processor)
+    """One prompt in vLLM's offline format: {"prompt": text, "multi_modal_data": {kind: data or [data, ..]}}
+    (or the family's own form, e.g. Voxtral's {"prompt_token_ids": ..})."""
+    special = family.vllm_input(processor, request) if family is not None else None
+    if special is not None:
+        return special
+    rate = sample_rate or processor_sample_rate(processor, family)
     item: dict[str, Any] = {"prompt": chat_prompt(processor, request)}
     data: dict[str, list] = {}
     for media in request.media:
-        data.setdefault(media.kind, []).append(load_media(media, video_fps, rate))
+        data.setdefault(media.kind, []).append(load_media(media, video_fps, rate, family))
     if data:
         item["multi_modal_data"] = {kind: items[0] if len(items) == 1 else items for kind, items in data.items()}
     return item
@@ -230,12 +268,11 @@ class VLLMBackend(ModelBackend):
         seed: int | str = 0,
     ) -> None:
         _import_vllm()  # fail fast with the install hint, before loading anything large
-        from transformers import AutoProcessor
-
         trust = str(trust_remote_code).lower() in ("1", "true", "yes")
-        self.processor = AutoProcessor.from_pretrained(name, trust_remote_code=trust)
+        self.processor = load_processor(name, trust)
+        self.family = family_of(name)
         self.video_fps = float(video_fps)
-        self.sample_rate = processor_sample_rate(self.processor)
+        self.sample_rate = processor_sample_rate(self.processor, self.family)
         tp, dp = int(tensor_parallel_size), int(data_parallel_size)
         kwargs = engine_kwargs(
             name,
@@ -250,7 +287,7 @@ class VLLMBackend(ModelBackend):
         self.info = ModelInfo(
             backend="vllm",
             name=name,
-            modalities=frozenset(_MODALITIES),
+            modalities=self.family.checkpoint_modalities(None, self.processor),
             metadata={"tensor_parallel_size": tp, "data_parallel_size": dp, "video_fps": self.video_fps},
         )
         self._engine: _Engine | None = None
@@ -284,7 +321,7 @@ class VLLMBackend(ModelBackend):
         inputs: list[dict | GenerationError] = []
         for request in requests:
             try:
-                inputs.append(build_vllm_input(self.processor, request, self.video_fps, self.sample_rate))
+                inputs.append(build_vllm_input(self.processor, request, self.video_fps, self.sample_rate, self.family))
             except Exception as exc:  # unreadable media: this request fails, the batch goes on
                 inputs.append(GenerationError(f"unreadable media: {type(exc).__name__}: {str(exc)[:160]}"))
         return inputs

@@ -17,7 +17,7 @@ from .generic import GenericAdapter, auto_model_class
 FAMILIES: dict[str, str] = {
     "qwen2_vl": "qwen2_vl:Qwen2VLAdapter",
     "qwen2_5_vl": "qwen2_vl:Qwen2VLAdapter",
-    "qwen3_vl": "qwen2_vl:Qwen2VLAdapter",
+    "qwen3_vl": "qwen2_vl:Qwen3VLAdapter",
     "qwen2_audio": "qwen2_audio:Qwen2AudioAdapter",
     "llava": "llava:LlavaAdapter",
     "qwen2_5_omni": "qwen_omni:QwenOmniAdapter",

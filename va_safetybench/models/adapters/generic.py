@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from ...errors import InputError
 from ..base import Media, MediaKind
 from ..media_loading import Video, load_audio, load_image, load_video
-from .base import Adapter
+from .base import Adapter, MediaOptions
 
 # processor attribute that must be present for each modality, and the processor argument it feeds
 _PARTS: dict[MediaKind, tuple[str, str]] = {
@@ -46,6 +46,13 @@ def placeholder_token_id(processor: Any, kind: str) -> int | None:
             if isinstance(token_id, int) and token_id != getattr(tokenizer, "unk_token_id", None):
                 return token_id
     return None
+
+
+def adopt_tokenizer_template(processor: Any) -> None:
+    """A processor without a chat template takes its tokenizer's (Phi-4-multimodal keeps it there)."""
+    tokenizer = getattr(processor, "tokenizer", None)
+    if getattr(processor, "chat_template", None) is None and getattr(tokenizer, "chat_template", None):
+        processor.chat_template = tokenizer.chat_template
 
 
 def auto_model_class(model_type: str) -> type | None:
@@ -76,11 +83,10 @@ class GenericAdapter(Adapter):
     # (pyproject extra, modules it installs) for families whose processor or model needs an optional package.
     extra: ClassVar[tuple[str, tuple[str, ...]] | None] = None
 
-    def __init__(self, model: Any, processor: Any, options: Any = None) -> None:
+    def __init__(self, model: Any, processor: Any, options: MediaOptions | None = None) -> None:
         super().__init__(model, processor, options)
         self.modalities = self.checkpoint_modalities(model.config, processor)
-        if getattr(processor, "chat_template", None) is None and getattr(self.tokenizer, "chat_template", None):
-            processor.chat_template = self.tokenizer.chat_template  # some processors keep theirs in the tokenizer
+        adopt_tokenizer_template(processor)
 
     # ---- what the checkpoint is, before weights ---------------------------------------------
 
@@ -126,7 +132,13 @@ class GenericAdapter(Adapter):
 
     @classmethod
     def load(
-        cls, path: str, config: Any, processor: Any, options: Any, trust_remote_code: bool, **from_pretrained: Any
+        cls,
+        path: str,
+        config: Any,
+        processor: Any,
+        options: MediaOptions,
+        trust_remote_code: bool,
+        **from_pretrained: Any,
     ) -> GenericAdapter:
         """The adapter around the checkpoint's weights (config and processor were read before)."""
         model = cls.load_model(path, config, trust_remote_code, **from_pretrained)
@@ -134,21 +146,32 @@ class GenericAdapter(Adapter):
 
     # ---- media ---------------------------------------------------------------------------------
 
+    @classmethod
+    def audio_rate(cls, processor: Any) -> int | None:
+        """The sampling rate the processor's audio part expects (None: it has none)."""
+        rate = getattr(getattr(processor, "feature_extractor", None), "sampling_rate", None)
+        return int(rate) if rate else None
+
     @property
     def sampling_rate(self) -> int:
-        return int(self.processor.feature_extractor.sampling_rate)
+        rate = self.audio_rate(self.processor)
+        if rate is None:
+            raise ValueError(f"{type(self).__name__}: the processor has no audio part")
+        return rate
 
-    def load_video(self, media: Media) -> Video:
-        """Frames sampled by the project's sampler (or the family's count, evenly spread) with their metadata."""
-        o = self.options
-        if self.video_frames is None:
-            return load_video(media.path, fps=o.fps, max_pixels=o.max_pixels, min_pixels=o.min_pixels)
-        video = load_video(media.path, fps=ALL_FRAMES_FPS, max_pixels=o.max_pixels, min_pixels=o.min_pixels)
-        return pick_frames(video, self.video_frames)
+    @classmethod
+    def sample_video(cls, path: Any, options: MediaOptions) -> Video:
+        """Frames sampled by the project's sampler at options.fps, or the family's count spread evenly over the
+        clip, resized within the options' pixel budget; with their sampling metadata."""
+        o = options
+        if cls.video_frames is None:
+            return load_video(path, fps=o.fps, max_pixels=o.max_pixels, min_pixels=o.min_pixels)
+        video = load_video(path, fps=ALL_FRAMES_FPS, max_pixels=o.max_pixels, min_pixels=o.min_pixels)
+        return pick_frames(video, cls.video_frames)
 
     def load_media(self, media: Media) -> tuple[str, Any]:
         if media.kind == "video":
-            return "videos", self.load_video(media)
+            return "videos", self.sample_video(media.path, self.options)
         if media.kind == "audio":
             return "audio", load_audio(media.path, self.sampling_rate)
         return "images", load_image(media.path)
@@ -166,6 +189,16 @@ class GenericAdapter(Adapter):
         if "audio" in kwargs:
             kwargs["sampling_rate"] = self.sampling_rate
         return kwargs
+
+    # ---- vLLM: the same family knowledge for request building ------------------------------------
+
+    # Whether vLLM wants each video with its sampling metadata ((frames, metadata) pairs: timestamps).
+    vllm_video_metadata: ClassVar[bool] = False
+
+    @classmethod
+    def vllm_input(cls, processor: Any, request: Any) -> dict | None:
+        """A whole vLLM input for families whose prompt is not chat-template text (None: the generic one)."""
+        return None
 
     # ---- SEA hooks: the model's own encoders and mm_encoder_outputs ------------------------------
 

@@ -16,6 +16,7 @@ class Phi4MultimodalAdapter(GenericAdapter):
             found.add("audio")
         return frozenset(found)
 
-    @property
-    def sampling_rate(self) -> int:
-        return int(self.processor.audio_processor.sampling_rate)
+    @classmethod
+    def audio_rate(cls, processor: Any) -> int | None:
+        rate = getattr(getattr(processor, "audio_processor", None), "sampling_rate", None)
+        return int(rate) if rate else None

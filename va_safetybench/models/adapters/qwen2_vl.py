@@ -15,3 +15,9 @@ from .generic import GenericAdapter
 
 class Qwen2VLAdapter(GenericAdapter):
     video_kwargs: ClassVar[dict[str, Any]] = {"cap_pixels_per_frame": False}  # capped by media_loading
+
+
+class Qwen3VLAdapter(Qwen2VLAdapter):
+    """Qwen3-VL writes each frame's timestamp into the prompt from the video metadata (vLLM needs it too)."""
+
+    vllm_video_metadata: ClassVar[bool] = True

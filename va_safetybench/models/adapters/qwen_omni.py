@@ -52,3 +52,4 @@ class QwenOmniAdapter(Qwen2VLAdapter):
 
 class Qwen3OmniAdapter(QwenOmniAdapter):
     transformers_class: ClassVar[str | None] = "Qwen3OmniMoeThinkerForConditionalGeneration"
+    vllm_video_metadata: ClassVar[bool] = True  # Qwen3-VL's timestamped frames

@@ -25,18 +25,34 @@ class VoxtralAdapter(GenericAdapter):
     def checkpoint_modalities(cls, config: Any, processor: Any) -> frozenset[str]:
         return frozenset({"audio"}) if getattr(processor, "feature_extractor", None) is not None else frozenset()
 
+    @classmethod
+    def conversation(cls, request: GenerationRequest, rate: int) -> list[dict]:
+        """The request as mistral-common's chat: audio parts (decoded here, handed over as WAV), then the prompt."""
+        content: list[dict] = [
+            {"type": "audio", "base64": _wav_base64(load_audio(m.path, rate), rate)} for m in request.media
+        ]
+        if request.prompt is not None:
+            content.append({"type": "text", "text": request.prompt})
+        return [{"role": "user", "content": content}]
+
+    @classmethod
+    def vllm_input(cls, processor: Any, request: Any) -> dict | None:
+        """vLLM takes Voxtral as mistral-common's token ids and its (padded) audio arrays."""
+        rate = cls.audio_rate(processor) or 16000
+        encoded = processor.tokenizer.apply_chat_template(
+            [cls.conversation(request, rate)], tokenize=True, return_dict=True
+        )
+        item: dict[str, Any] = {"prompt_token_ids": list(encoded["input_ids"][0])}
+        if request.media:
+            item["multi_modal_data"] = {"audio": [(a, rate) for a in encoded["audio"]]}
+        return item
+
     def placeholder_ids(self) -> dict[str, int]:
         return {"audio": self.processor.audio_token_id}
 
     def prepare(self, request: GenerationRequest) -> Prepared:
         self.check_media(request)
-        content: list[dict] = [
-            {"type": "audio", "base64": _wav_base64(load_audio(m.path, self.sampling_rate), self.sampling_rate)}
-            for m in request.media
-        ]
-        if request.prompt is not None:
-            content.append({"type": "text", "text": request.prompt})
-        return Prepared("", {"conversation": [[{"role": "user", "content": content}]]})
+        return Prepared("", {"conversation": [self.conversation(request, self.sampling_rate)]})
 
     def collate(self, prepared: list[Prepared]) -> Any:
         conversations = [c for p in prepared for c in p.media["conversation"]]
