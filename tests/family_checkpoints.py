@@ -137,7 +137,7 @@ def llava_onevision() -> tuple[Any, Any]:
     )
     processor = LlavaOnevisionProcessor(
         image_processor=LlavaOnevisionImageProcessor(
-            size={"height": size, "width": size}, image_grid_pinpoints=config.image_grid_pinpoints
+            size={"height": size, "width": size}, image_grid_pinpoints=list(config.image_grid_pinpoints or [])
         ),
         video_processor=LlavaOnevisionVideoProcessor(size={"height": size, "width": size}),
         tokenizer=tok,
@@ -174,7 +174,7 @@ def llava_next_video() -> tuple[Any, Any]:
     processor = LlavaNextVideoProcessor(
         video_processor=LlavaNextVideoVideoProcessor(size={"shortest_edge": size}, crop_size=crop),
         image_processor=LlavaNextImageProcessor(
-            size={"shortest_edge": size}, crop_size=crop, image_grid_pinpoints=config.image_grid_pinpoints
+            size={"shortest_edge": size}, crop_size=crop, image_grid_pinpoints=list(config.image_grid_pinpoints or [])
         ),
         tokenizer=tok,
         patch_size=14,
@@ -404,7 +404,7 @@ def qwen3_omni_thinker() -> tuple[Any, Any]:
         image_token_id=ids("<|image_pad|>"),
         video_token_id=ids("<|video_pad|>"),
         audio_start_token_id=ids("<|audio_start|>"),
-        vision_start_token_id=ids("<|vision_start|>"),
+        vision_start_token_id=ids("<|vision_start|>"),  # type: ignore[call-arg]  # an extra key, as in the release
     )
     pixels = {"shortest_edge": 4 * 32 * 32, "longest_edge": 16 * 32 * 32}
     processor = Qwen3OmniMoeProcessor(

@@ -9,12 +9,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from va_safetybench.cli import main
 from va_safetybench.errors import InputError
 from va_safetybench.models.base import GenerationRequest, GenerationSettings, Media
+from va_safetybench.models.hf import HFBackend
 
 from .conftest import REPO
 from .family_checkpoints import family_dirs, save_family  # noqa: F401  # fixture
@@ -68,6 +70,7 @@ class Spy:
     def __init__(self) -> None:
         self.prefill_ids: list = []
         self.encoder_calls: dict[str, int] = {}
+        self.adapter: Any = None  # the adapter the CLI built
 
     def attach(self, model) -> None:
         def record_ids(_module, _args, kwargs):
@@ -134,14 +137,10 @@ def test_family_runs_its_va_tasks_through_hf_eval(family, family_dirs, bench, tm
 @pytest.mark.parametrize("released_type", ["qwen2_5_omni", "qwen3_omni_moe"])
 def test_released_omni_checkpoint_loads_the_thinker_only_with_its_weights(released_type, family_dirs, media):  # noqa: F811
     """The released layout (thinker config and weights under `thinker.`) gives the thinker's own outputs, text out."""
-    from va_safetybench.models.registry import make_backend
-
     config = json.loads((family_dirs[released_type] / "config.json").read_text())
     assert config["model_type"] == released_type and "thinker_config" in config
-    args = {"dtype": "float32", "max_pixels": 12544, "min_pixels": 3136}
-    released, thinker = (
-        make_backend(f"hf:{family_dirs[n]}", args) for n in (released_type, f"{released_type}_thinker")
-    )
+    args: dict[str, Any] = {"dtype": "float32", "max_pixels": 12544, "min_pixels": 3136}
+    released, thinker = (HFBackend(str(family_dirs[n]), **args) for n in (released_type, f"{released_type}_thinker"))
     assert not hasattr(released.adapter.model, "talker")
     requests = [
         GenerationRequest("Describe it.", (Media("audio", media["wav"]),)),
@@ -154,17 +153,15 @@ def test_released_omni_checkpoint_loads_the_thinker_only_with_its_weights(releas
 
 def test_video_frames_follow_each_family(family_dirs, media):  # noqa: F811
     """The project's fps sampler for the Qwen families (with timestamps for Qwen3-VL), a fixed count elsewhere."""
-    from va_safetybench.models.registry import make_backend
-
-    args = {"dtype": "float32", "max_pixels": 12544, "min_pixels": 3136}
+    args: dict[str, Any] = {"dtype": "float32", "max_pixels": 12544, "min_pixels": 3136}
     request = GenerationRequest("What happens?", (Media("video", media["mp4"]),))  # 48 frames at 24 fps
-    qwen3 = make_backend(f"hf:{family_dirs['qwen3_vl']}", args).adapter
+    qwen3 = HFBackend(str(family_dirs["qwen3_vl"]), **args).adapter
     assert [v.indices for v in qwen3.prepare(request).media["videos"]] == [[0, 16, 31, 47]]  # 2 s at 2 fps
     text = qwen3.processor.batch_decode(qwen3.build_inputs([request])["input_ids"])[0]
     assert "<0.3 seconds>" in text and "<1.6 seconds>" in text  # Qwen3-VL's timestamps from the metadata
-    onevision = make_backend(f"hf:{family_dirs['llava_onevision']}", args).adapter
+    onevision = HFBackend(str(family_dirs["llava_onevision"]), **args).adapter
     assert len(onevision.prepare(request).media["videos"][0].indices) == 32
-    internvl = make_backend(f"hf:{family_dirs['internvl']}", args).adapter
+    internvl = HFBackend(str(family_dirs["internvl"]), **args).adapter
     assert internvl.prepare(request).media["videos"][0].indices == [0, 7, 13, 20, 27, 34, 40, 47]
 
 

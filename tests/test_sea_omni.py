@@ -10,7 +10,7 @@ import pytest
 from sea_align.cli import main
 from tests.model_media import write_typo_mp4, write_wav
 from va_safetybench.models.base import GenerationRequest, GenerationSettings, Media
-from va_safetybench.models.registry import make_backend
+from va_safetybench.models.hf import HFBackend
 
 PKU_ROWS = [
     {
@@ -57,7 +57,7 @@ def test_sea_run_on_qwen2_5_omni_thinker(modality, tmp_path):
     assert json.loads((out / "verify.json").read_text())["n"] == 2
     meta = json.loads((out / "checkpoint" / "va_safetybench.json").read_text())
     assert meta["alignment"]["method"] == "SEA-DPO" and meta["alignment"]["n"] == 2
-    backend = make_backend(f"hf:{out / 'checkpoint'}", {"dtype": "float32", "max_pixels": 12544, "min_pixels": 3136})
+    backend = HFBackend(str(out / "checkpoint"), dtype="float32", max_pixels=12544, min_pixels=3136)
     assert type(backend.adapter).__name__ == "QwenOmniAdapter"
     medium = write_wav(tmp_path / "q.wav") if modality == "audio" else write_typo_mp4(tmp_path / "q.mp4")
     answer = backend.generate([GenerationRequest("Answer it.", (Media(modality, medium),))], GenerationSettings(4))

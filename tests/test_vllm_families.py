@@ -66,7 +66,7 @@ def test_family_prompt_and_multimodal_data(family, family_dirs, media):  # noqa:
 
 def test_voxtral_is_built_from_mistral_commons_tokens(family_dirs, media):  # noqa: F811
     """vLLM gets Voxtral as token ids and padded audio, the same ids the hf path feeds the model."""
-    from va_safetybench.models.registry import make_backend
+    from va_safetybench.models.hf import HFBackend
 
     folder = str(family_dirs["voxtral"])
     processor, cls = load_processor(folder), family_of(folder)
@@ -77,7 +77,7 @@ def test_voxtral_is_built_from_mistral_commons_tokens(family_dirs, media):  # no
     assert ids.count(processor.audio_token_id) == 375  # one 30 s window at 12.5 tokens per second
     ((samples, rate),) = item["multi_modal_data"]["audio"]
     assert rate == 16000 and len(samples) == 30 * 16000
-    hf = make_backend(f"hf:{folder}", {"dtype": "float32"}).adapter
+    hf = HFBackend(folder, dtype="float32").adapter
     assert hf.build_inputs([request])["input_ids"][0].tolist() == ids
     text_only = build_vllm_input(processor, GenerationRequest("Plain question."), family=cls)
     assert set(text_only) == {"prompt_token_ids"} and processor.audio_token_id not in text_only["prompt_token_ids"]
@@ -89,6 +89,6 @@ def test_modalities_are_known_before_any_engine_or_weight(family_dirs, tmp_path)
 
     for family, (kinds, _, _) in CASES.items():
         for backend in ("hf", "vllm"):
-            assert declared_modalities(f"{backend}:{family_dirs[family]}") == set(kinds), (family, backend)
-    assert declared_modalities(f"vllm:{family_dirs['voxtral']}") == {"audio"}
+            assert declared_modalities(f"{backend}:{family_dirs[family]}") == frozenset(kinds), (family, backend)
+    assert declared_modalities(f"vllm:{family_dirs['voxtral']}") == frozenset({"audio"})
     assert declared_modalities(f"vllm:{tmp_path}") is None and declared_modalities("openai:gpt-4o") is None

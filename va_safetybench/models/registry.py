@@ -23,14 +23,6 @@ def make_backend(spec: str, model_args: dict[str, Any] | None = None) -> ModelBa
     backend, sep, name = spec.partition(":")
     if not sep or not name or backend not in BACKENDS:
         raise InputError(f"unknown model {spec!r}: expected BACKEND:NAME with BACKEND one of {', '.join(BACKENDS)}")
-    if backend == "vllm":  # the checkpoint's processor says, before the engine starts
-        from .vllm_backend import family_of, load_processor
-
-        trust = str((model_args or {}).get("trust_remote_code", False)).lower() in ("1", "true", "yes")
-        try:
-            return family_of(name).checkpoint_modalities(None, load_processor(name, trust))
-        except (OSError, ValueError):  # not a readable checkpoint: the backend reports it
-            return None
     if backend == "tiny":
         from .tiny import TINY_MODELS
 

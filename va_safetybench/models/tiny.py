@@ -125,7 +125,7 @@ RELEASED_VOCAB = {"2b": 151936, "7b": 152064}  # the released checkpoints' (padd
 RELEASED_SHAPES = frozenset(RELEASED_VOCAB)  # their processors' pixel budgets apply too
 
 
-TINY_PIXELS = dict(min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28)
+TINY_PIXELS: dict[str, Any] = dict(min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28)
 
 
 def _qwen2_vl(shape: str) -> tuple[Any, Any]:

@@ -17,6 +17,7 @@ import os
 from typing import Any
 
 from va_safetybench.errors import InputError
+from va_safetybench.models.adapters.generic import GenericAdapter
 from va_safetybench.models.base import (
     GenerationError,
     GenerationRequest,
@@ -138,12 +139,12 @@ def chat_prompt(processor: Any, request: GenerationRequest) -> str:
     )
 
 
-def family_of(name: str) -> type:
+def family_of(name: str) -> type[GenericAdapter]:
     """The family adapter class of a checkpoint, from its raw config alone (no weights, no processor); model
     types this project has no file for take the generic one (vLLM may still serve them)."""
     from transformers import PretrainedConfig
 
-    from va_safetybench.models.adapters import GenericAdapter, adapter_class
+    from va_safetybench.models.adapters import adapter_class
 
     try:
         return adapter_class(str(PretrainedConfig.get_config_dict(name)[0].get("model_type")))
@@ -162,14 +163,12 @@ def load_processor(name: str, trust_remote_code: bool = False) -> Any:
     return processor
 
 
-def processor_sample_rate(processor: Any, family: type | None = None) -> int:
+def processor_sample_rate(processor: Any, family: type[GenericAdapter] | None = None) -> int:
     """The audio rate the model's processor expects (vLLM also resamples, but we decode once)."""
-    from va_safetybench.models.adapters import GenericAdapter
-
     return (family or GenericAdapter).audio_rate(processor) or DEFAULT_SAMPLE_RATE
 
 
-def load_media(media: Media, video_fps: float, sample_rate: int, family: type | None = None) -> Any:
+def load_media(media: Media, video_fps: float, sample_rate: int, family: type[GenericAdapter] | None = None) -> Any:
     """The decoded form vLLM takes, read by media_loading exactly as the hf backend reads it: PIL RGB image,
     (T, H, W, 3) uint8 frames sampled as the family samples them (at `video_fps`, or its fixed count) and
     resized as qwen-vl-utils does, with their metadata where the family's vLLM processor reads it (frame
@@ -177,7 +176,7 @@ def load_media(media: Media, video_fps: float, sample_rate: int, family: type | 
     import torch
 
     from va_safetybench.models import media_loading
-    from va_safetybench.models.adapters import GenericAdapter, MediaOptions
+    from va_safetybench.models.adapters import MediaOptions
 
     family = family or GenericAdapter
     if media.kind == "image":
@@ -194,7 +193,7 @@ def build_vllm_input(
     request: GenerationRequest,
     video_fps: float = DEFAULT_VIDEO_FPS,
     sample_rate: int | None = None,
-    family: type | None = None,
+    family: type[GenericAdapter] | None = None,
 ) -> dict:
     """One prompt in vLLM's offline format: {"prompt": text, "multi_modal_data": {kind: data or [data, ..]}}
     (or the family's own form, e.g. Voxtral's {"prompt_token_ids": ..})."""

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..base import GenerationRequest, GenerationSettings, Media
+from ..base import GenerationRequest, GenerationSettings, Media, MediaKind
 from ..media_loading import VIDEO_FPS, VIDEO_MAX_PIXELS, VIDEO_MIN_PIXELS
 
 
@@ -37,7 +37,7 @@ class Prepared:
 
 class Adapter(ABC):
     # The media kinds this checkpoint takes (set from its processor by the generic adapter).
-    modalities: frozenset[str]
+    modalities: frozenset[MediaKind]
     # Families whose language model uses 1-D positions: forward() derives them from the attention
     # mask so that a left-padded forward pass matches what generate() computes.
     positions_from_mask: ClassVar[bool] = True

@@ -50,9 +50,9 @@ def placeholder_token_id(processor: Any, kind: str) -> int | None:
 
 def adopt_tokenizer_template(processor: Any) -> None:
     """A processor without a chat template takes its tokenizer's (Phi-4-multimodal keeps it there)."""
-    tokenizer = getattr(processor, "tokenizer", None)
-    if getattr(processor, "chat_template", None) is None and getattr(tokenizer, "chat_template", None):
-        processor.chat_template = tokenizer.chat_template
+    template = getattr(getattr(processor, "tokenizer", None), "chat_template", None)
+    if getattr(processor, "chat_template", None) is None and template:
+        processor.chat_template = template
 
 
 def auto_model_class(model_type: str) -> type | None:
@@ -91,7 +91,7 @@ class GenericAdapter(Adapter):
     # ---- what the checkpoint is, before weights ---------------------------------------------
 
     @classmethod
-    def checkpoint_modalities(cls, config: Any, processor: Any) -> frozenset[str]:
+    def checkpoint_modalities(cls, config: Any, processor: Any) -> frozenset[MediaKind]:
         """The media kinds the processor can turn into placeholder tokens (read before weights load)."""
         return frozenset(
             kind
@@ -114,7 +114,7 @@ class GenericAdapter(Adapter):
                 ) from None
 
     @classmethod
-    def model_class(cls, model_type: str = "") -> type:
+    def model_class(cls, model_type: str = "") -> Any:
         if cls.transformers_class is not None:
             import transformers
 
@@ -177,7 +177,7 @@ class GenericAdapter(Adapter):
         return "images", load_image(media.path)
 
     def processor_media(self, media: dict[str, list]) -> dict[str, Any]:
-        kwargs = dict(media)
+        kwargs: dict[str, Any] = dict(media)
         videos = kwargs.pop("videos", None)
         if videos:
             kwargs.update(
@@ -263,7 +263,8 @@ class GenericAdapter(Adapter):
             if modality in self._present(inputs):
                 for key in self._raw_keys(modality, inputs):
                     kw.pop(key)
-                outputs[modality] = BaseModelOutputWithPooling(pooler_output=(media_embeds[kinds == i],))
+                # a tuple of per-medium tensors, as the models' own get_<modality>_features return it
+                outputs[modality] = BaseModelOutputWithPooling(pooler_output=(media_embeds[kinds == i],))  # type: ignore[arg-type]
         kw["mm_encoder_outputs"] = outputs
         return kw
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..base import MediaKind
 from .generic import GenericAdapter, placeholder_token_id
 
 
 class Phi4MultimodalAdapter(GenericAdapter):
     @classmethod
-    def checkpoint_modalities(cls, config: Any, processor: Any) -> frozenset[str]:
-        found = set(super().checkpoint_modalities(config, processor))
+    def checkpoint_modalities(cls, config: Any, processor: Any) -> frozenset[MediaKind]:
+        found: set[MediaKind] = set(super().checkpoint_modalities(config, processor))
         if getattr(processor, "audio_processor", None) is not None and placeholder_token_id(processor, "audio"):
             found.add("audio")
         return frozenset(found)

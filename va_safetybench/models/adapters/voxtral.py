@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ..base import GenerationRequest
+from ..base import GenerationRequest, MediaKind
 from ..media_loading import load_audio
 from .base import Prepared
 from .generic import GenericAdapter
@@ -22,7 +22,7 @@ class VoxtralAdapter(GenericAdapter):
     extra: ClassVar[tuple[str, tuple[str, ...]] | None] = ("voxtral", ("mistral_common",))
 
     @classmethod
-    def checkpoint_modalities(cls, config: Any, processor: Any) -> frozenset[str]:
+    def checkpoint_modalities(cls, config: Any, processor: Any) -> frozenset[MediaKind]:
         return frozenset({"audio"}) if getattr(processor, "feature_extractor", None) is not None else frozenset()
 
     @classmethod
