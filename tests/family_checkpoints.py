@@ -33,6 +33,33 @@ def qwen2_5_omni_released() -> tuple[Any, Any]:
     return model, processor
 
 
+# Qwen3-VL's vision tower (also Qwen3-Omni's): 16-pixel patches, DeepStack features from its first block.
+QWEN3_VISION = dict(
+    depth=2,
+    hidden_size=32,
+    intermediate_size=64,
+    num_heads=2,
+    out_hidden_size=64,
+    num_position_embeddings=64,
+    deepstack_visual_indexes=[0],
+)
+QWEN3_PIXELS = {"shortest_edge": 4 * 32 * 32, "longest_edge": 16 * 32 * 32}
+
+
+def _qwen3_text(tok: Any, **extra: Any) -> dict:
+    """Qwen3's text model (dense, or MoE with `extra`) with interleaved M-RoPE."""
+    rope = {"rope_type": "default", "rope_theta": 5e6, "mrope_section": [4, 6, 6], "mrope_interleaved": True}
+    return dict(
+        vocab_size=len(tok),
+        head_dim=32,
+        rope_parameters=rope,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        **TINY_TEXT,
+        **extra,
+    )
+
+
 # Qwen3-VL-*-Instruct: no default system turn; Qwen2-VL's placeholder triples.
 QWEN3_VL_CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
@@ -58,37 +85,16 @@ def qwen3_vl() -> tuple[Any, Any]:
     tok = byte_tokenizer(specials, eos="<|im_end|>", pad="<|endoftext|>")
     ids = tok.convert_tokens_to_ids
     config = Qwen3VLConfig(
-        text_config=dict(
-            vocab_size=len(tok),
-            head_dim=32,
-            rope_parameters={
-                "rope_type": "default",
-                "rope_theta": 5e6,
-                "mrope_section": [4, 6, 6],
-                "mrope_interleaved": True,
-            },
-            eos_token_id=tok.eos_token_id,
-            pad_token_id=tok.pad_token_id,
-            **TINY_TEXT,
-        ),
-        vision_config=dict(
-            depth=2,
-            hidden_size=32,
-            intermediate_size=64,
-            num_heads=2,
-            out_hidden_size=64,
-            num_position_embeddings=64,
-            deepstack_visual_indexes=[0],
-        ),
+        text_config=_qwen3_text(tok),
+        vision_config=QWEN3_VISION,
         image_token_id=ids("<|image_pad|>"),
         video_token_id=ids("<|video_pad|>"),
         vision_start_token_id=ids("<|vision_start|>"),
         vision_end_token_id=ids("<|vision_end|>"),
     )
-    pixels = {"shortest_edge": 4 * 32 * 32, "longest_edge": 16 * 32 * 32}
     processor = Qwen3VLProcessor(
-        image_processor=Qwen2VLImageProcessor(size=pixels, patch_size=16),
-        video_processor=Qwen3VLVideoProcessor(size=pixels),
+        image_processor=Qwen2VLImageProcessor(size=QWEN3_PIXELS, patch_size=16),
+        video_processor=Qwen3VLVideoProcessor(size=QWEN3_PIXELS),
         tokenizer=tok,
         chat_template=QWEN3_VL_CHAT_TEMPLATE,
     )
@@ -375,41 +381,17 @@ def qwen3_omni_thinker() -> tuple[Any, Any]:
             output_dim=64,
             downsample_hidden_size=8,
         ),
-        vision_config=dict(
-            depth=2,
-            hidden_size=32,
-            intermediate_size=64,
-            num_heads=2,
-            out_hidden_size=64,
-            num_position_embeddings=64,
-            deepstack_visual_indexes=[0],
-        ),
-        text_config=dict(
-            vocab_size=len(tok),
-            head_dim=32,
-            moe_intermediate_size=32,
-            num_experts=2,
-            num_experts_per_tok=1,
-            rope_parameters={
-                "rope_type": "default",
-                "rope_theta": 1e6,
-                "mrope_section": [4, 6, 6],
-                "mrope_interleaved": True,
-            },
-            eos_token_id=tok.eos_token_id,
-            pad_token_id=tok.pad_token_id,
-            **TINY_TEXT,
-        ),
+        vision_config=QWEN3_VISION,
+        text_config=_qwen3_text(tok, moe_intermediate_size=32, num_experts=2, num_experts_per_tok=1),
         audio_token_id=ids("<|audio_pad|>"),
         image_token_id=ids("<|image_pad|>"),
         video_token_id=ids("<|video_pad|>"),
         audio_start_token_id=ids("<|audio_start|>"),
         vision_start_token_id=ids("<|vision_start|>"),  # type: ignore[call-arg]  # an extra key, as in the release
     )
-    pixels = {"shortest_edge": 4 * 32 * 32, "longest_edge": 16 * 32 * 32}
     processor = Qwen3OmniMoeProcessor(
-        image_processor=Qwen2VLImageProcessor(size=pixels, patch_size=16),
-        video_processor=Qwen3VLVideoProcessor(size=pixels),
+        image_processor=Qwen2VLImageProcessor(size=QWEN3_PIXELS, patch_size=16),
+        video_processor=Qwen3VLVideoProcessor(size=QWEN3_PIXELS),
         feature_extractor=WhisperFeatureExtractor(feature_size=128),
         tokenizer=tok,
         chat_template=QWEN3_OMNI_CHAT_TEMPLATE,
