@@ -196,6 +196,10 @@ def test_unknown_architecture_lists_the_families(tmp_path):
         make_backend(f"hf:{tmp_path}", {})
     message = str(raised.value)
     assert "'bert' is not a supported architecture" in message and "qwen2_5_omni" in message and "\n" not in message
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "my_vlm", "auto_map": {"AutoConfig": "x.Y"}}))
+    with pytest.raises(InputError) as raised:  # remote code may define any architecture: it is tried, not refused
+        make_backend(f"hf:{tmp_path}", {"trust_remote_code": True})
+    assert "not a supported architecture" not in str(raised.value)
 
 
 def test_missing_optional_package_names_the_extra(family_dirs, bench, tmp_path):  # noqa: F811

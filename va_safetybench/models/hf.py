@@ -129,8 +129,9 @@ def inspect_checkpoint(name: str, trust_remote_code: bool = False) -> tuple[Any,
     from transformers import AutoConfig, AutoProcessor, PretrainedConfig
 
     try:  # the raw config first: a family's config class may itself import its optional package
-        model_type = str(PretrainedConfig.get_config_dict(name)[0].get("model_type"))
-        cls = adapter_class(model_type)
+        raw = PretrainedConfig.get_config_dict(name)[0]
+        model_type = str(raw.get("model_type"))
+        cls = adapter_class(model_type, remote_code=trust_remote_code and "auto_map" in raw)
         cls.check_extra(model_type)
         config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:

@@ -34,12 +34,13 @@ FAMILIES: dict[str, str] = {
 }
 
 
-def adapter_class(model_type: str) -> type[GenericAdapter]:
-    """The adapter for a model_type; an architecture nothing here loads is an InputError listing the families."""
+def adapter_class(model_type: str, remote_code: bool = False) -> type[GenericAdapter]:
+    """The adapter for a model_type; an architecture nothing here loads is an InputError listing the families
+    (with `remote_code`, a checkpoint's own code may load it: the generic adapter)."""
     if model_type in FAMILIES:
         module, name = FAMILIES[model_type].split(":")
         return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    if auto_model_class(model_type) is not None:
+    if remote_code or auto_model_class(model_type) is not None:
         return GenericAdapter
     raise InputError(
         f"model_type {model_type!r} is not a supported architecture: supported families are "

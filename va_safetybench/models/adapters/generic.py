@@ -23,12 +23,8 @@ from ..base import Media, MediaKind
 from ..media_loading import Video, load_audio, load_image, load_video
 from .base import Adapter, MediaOptions
 
-# processor attribute that must be present for each modality, and the processor argument it feeds
-_PARTS: dict[MediaKind, tuple[str, str]] = {
-    "image": ("image_processor", "images"),
-    "video": ("video_processor", "videos"),
-    "audio": ("feature_extractor", "audio"),
-}
+# the processor part that must be present for each modality
+_PARTS: dict[MediaKind, str] = {"image": "image_processor", "video": "video_processor", "audio": "feature_extractor"}
 ALL_FRAMES_FPS = 1e9  # asks media_loading for every frame (up to its cap); a fixed count is then picked
 
 
@@ -95,7 +91,7 @@ class GenericAdapter(Adapter):
         """The media kinds the processor can turn into placeholder tokens (read before weights load)."""
         return frozenset(
             kind
-            for kind, (part, _) in _PARTS.items()
+            for kind, part in _PARTS.items()
             if getattr(processor, part, None) is not None and placeholder_token_id(processor, kind) is not None
         )
 
@@ -119,10 +115,10 @@ class GenericAdapter(Adapter):
             import transformers
 
             return getattr(transformers, cls.transformers_class)
-        found = auto_model_class(model_type)
-        if found is None:
-            raise InputError(f"no transformers auto class loads model_type {model_type!r}")
-        return found
+        from transformers import AutoModelForImageTextToText
+
+        # a model type no auto class maps is remote code here (adapter_class refuses it otherwise): its auto_map
+        return auto_model_class(model_type) or AutoModelForImageTextToText
 
     @classmethod
     def load_model(cls, path: str, config: Any, trust_remote_code: bool, **from_pretrained: Any) -> Any:
