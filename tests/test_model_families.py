@@ -218,3 +218,62 @@ def test_missing_optional_package_names_the_extra(family_dirs, bench, tmp_path):
     )
     assert result.returncode == 2, result.stderr
     assert "pip install 'va-safetybench[gemma3n]'" in result.stderr and "Traceback" not in result.stderr
+
+
+def _talking_mp4(path: Path) -> Path:
+    """4 s of video at 8 fps with a 440 Hz AAC track (two of the Omni processor's 2 s chunks)."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=8)
+        video.width = video.height = 64
+        video.pix_fmt = "yuv420p"
+        audio = container.add_stream("aac", rate=16000)
+        audio.layout = "mono"
+        for i in range(32):
+            for packet in video.encode(av.VideoFrame.from_ndarray(np.full((64, 64, 3), 7 * i, np.uint8), "rgb24")):
+                container.mux(packet)
+        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(64000) / 16000)).astype(np.float32)[None]
+        frame = av.AudioFrame.from_ndarray(tone, format="flt", layout="mono")
+        frame.sample_rate = 16000
+        for packet in audio.encode(frame):
+            container.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode():
+                container.mux(packet)
+    return path
+
+
+def test_omni_hears_a_videos_audio_track_only_when_asked(family_dirs, media, tmp_path, spy):  # noqa: F811
+    """audio_in_video=true: the track's audio tokens are interleaved with the frames' and the audio tower runs;
+    by default the same request has no audio token; a family that cannot hear videos refuses the option."""
+    import torch
+
+    clip = _talking_mp4(tmp_path / "talk.mp4")
+    requests = [
+        GenerationRequest("What is said?", (Media("video", clip),)),
+        GenerationRequest("And here?", (Media("audio", media["wav"]), Media("video", clip))),
+    ]
+    folder = str(family_dirs["qwen2_5_omni_thinker"])
+    args: dict[str, Any] = {"dtype": "float32", "max_pixels": 12544, "min_pixels": 3136, "batch_size": 2}
+    for asked in (False, True):
+        backend = HFBackend(folder, audio_in_video=asked, **args)
+        tokens = backend.adapter.placeholder_ids()
+        ids = backend.adapter.build_inputs(requests[:1])["input_ids"][0]
+        audio, video = ((ids == tokens[k]).nonzero() for k in ("audio", "video"))
+        assert bool(len(audio)) is asked and len(video) > 0
+        if asked:  # interleaved chunk by chunk in time (video, audio, video, audio), all inside the video's span
+            assert video.min() < audio.min() < video.max() < audio.max()
+            assert bool(
+                torch.isin(ids[int(video.min()) : int(audio.max()) + 1], torch.tensor(list(tokens.values()))).all()
+            )
+        spy.encoder_calls.clear()
+        assert isinstance(backend.generate(requests[:1], GenerationSettings(max_new_tokens=3))[0], str)
+        assert bool(spy.encoder_calls.get("audio_tower")) is asked  # the video's own track reached the audio tower
+        outputs = backend.generate(requests, GenerationSettings(max_new_tokens=3))
+        assert all(isinstance(o, str) for o in outputs), outputs
+    single = [backend.generate([r], GenerationSettings(max_new_tokens=3))[0] for r in requests]
+    assert single == outputs  # batched (audio slots across two requests) equals one by one
+    with pytest.raises(InputError, match="audio_in_video"):
+        HFBackend(str(family_dirs["qwen3_vl"]), audio_in_video=True, **args)

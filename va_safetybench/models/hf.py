@@ -55,6 +55,7 @@ class HFBackend(ModelBackend):
         min_pixels: int | None = None,
         fps: float | None = None,
         trust_remote_code: bool = False,
+        audio_in_video: bool = False,
     ) -> None:
         trust = bool(trust_remote_code)
         config, processor, cls = inspect_checkpoint(name, trust)
@@ -63,7 +64,9 @@ class HFBackend(ModelBackend):
             load_kwargs["device_map"] = device_map
         if attn_implementation is not None:
             load_kwargs["attn_implementation"] = attn_implementation
-        options = media_options(max_pixels, min_pixels, fps)
+        options = media_options(max_pixels, min_pixels, fps, audio_in_video=audio_in_video)
+        if options.audio_in_video and not cls.hears_video_audio:
+            raise InputError(f"model arg audio_in_video: a {config.model_type} model takes no audio with its videos")
         try:
             adapter = cls.load(name, config, processor, options, trust, **load_kwargs)
         except OSError as exc:  # missing or unreadable weight files
@@ -150,7 +153,11 @@ def checkpoint_modalities(name: str, trust_remote_code: bool = False) -> frozens
 
 
 def media_options(
-    max_pixels: int | None, min_pixels: int | None, fps: float | None, default: MediaOptions | None = None
+    max_pixels: int | None,
+    min_pixels: int | None,
+    fps: float | None,
+    default: MediaOptions | None = None,
+    audio_in_video: bool | None = None,
 ) -> MediaOptions:
     """Model args over defaults; bad values are input errors naming the option."""
     base = default or MediaOptions()
@@ -158,6 +165,7 @@ def media_options(
         fps=base.fps if fps is None else float(fps),
         max_pixels=base.max_pixels if max_pixels is None else int(max_pixels),
         min_pixels=base.min_pixels if min_pixels is None else int(min_pixels),
+        audio_in_video=base.audio_in_video if audio_in_video is None else bool(audio_in_video),
     )
     if options.fps <= 0 or options.max_pixels <= 0 or options.min_pixels <= 0:
         raise InputError(f"model args fps/max_pixels/min_pixels must be positive, got {options}")

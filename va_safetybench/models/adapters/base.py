@@ -20,11 +20,13 @@ from ..media_loading import VIDEO_FPS, VIDEO_MAX_PIXELS, VIDEO_MIN_PIXELS
 
 @dataclass(frozen=True)
 class MediaOptions:
-    """Video sampling settings (qwen-vl-utils semantics, see media_loading)."""
+    """Video sampling settings (qwen-vl-utils semantics, see media_loading); `audio_in_video`: families that can
+    hear a video's audio track (the Omni thinkers) get it, off by default (the benchmark's videos are silent)."""
 
     fps: float = VIDEO_FPS
     max_pixels: int = VIDEO_MAX_PIXELS
     min_pixels: int = VIDEO_MIN_PIXELS
+    audio_in_video: bool = False
 
 
 @dataclass

@@ -76,6 +76,8 @@ class GenericAdapter(Adapter):
     video_frames: ClassVar[int | None] = None
     # Extra processor arguments a family's processor wants for videos.
     video_kwargs: ClassVar[dict[str, Any]] = {}
+    # Families whose model can hear a video's audio track, interleaved with its frames (MediaOptions.audio_in_video).
+    hears_video_audio: ClassVar[bool] = False
     # (pyproject extra, modules it installs) for families whose processor or model needs an optional package.
     extra: ClassVar[tuple[str, tuple[str, ...]] | None] = None
 
