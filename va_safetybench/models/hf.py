@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .adapters import Adapter, GenericAdapter, MediaOptions, Prepared, adapter_class
+from .adapters import GenericAdapter, MediaOptions, Prepared, adapter_class
 from .base import GenerationError, GenerationRequest, GenerationResult, GenerationSettings, ModelBackend, ModelInfo
 from .media_loading import MediaError
 
@@ -80,13 +80,13 @@ class HFBackend(ModelBackend):
         self._setup(adapter, info, batch_size)
 
     @classmethod
-    def from_adapter(cls, adapter: Adapter, info: ModelInfo, batch_size: int = 8) -> HFBackend:
+    def from_adapter(cls, adapter: GenericAdapter, info: ModelInfo, batch_size: int = 8) -> HFBackend:
         """A backend around an already loaded model (the tiny models are built in memory)."""
         backend = cls.__new__(cls)
         backend._setup(adapter, info, batch_size)
         return backend
 
-    def _setup(self, adapter: Adapter, info: ModelInfo, batch_size: int) -> None:
+    def _setup(self, adapter: GenericAdapter, info: ModelInfo, batch_size: int) -> None:
         if batch_size < 1:
             raise InputError(f"model arg batch_size must be at least 1, got {batch_size}")
         self.adapter = adapter
