@@ -8,6 +8,7 @@ import json
 import pytest
 
 from sea_align.cli import main
+from tests.family_checkpoints import family_dirs  # noqa: F401  # fixture
 from tests.model_media import write_typo_mp4, write_wav
 from va_safetybench.models.base import GenerationRequest, GenerationSettings, Media
 from va_safetybench.models.hf import HFBackend
@@ -54,3 +55,23 @@ def test_sea_run_on_qwen2_5_omni_thinker(modality, tmp_path):
     medium = write_wav(tmp_path / "q.wav") if modality == "audio" else write_typo_mp4(tmp_path / "q.mp4")
     answer = backend.generate([GenerationRequest("Answer it.", (Media(modality, medium),))], GenerationSettings(4))
     assert isinstance(answer[0], str)
+
+
+@pytest.mark.parametrize("modality", ["audio", "video"])
+def test_sea_loads_a_released_omni_checkpoint_and_injects(modality, family_dirs):  # noqa: F811
+    """`sea-align --model hf:<released Qwen2.5-Omni>` works on its thinker: the blank medium's encoder output,
+    injected, gives the forward pass of the medium itself at the answer positions."""
+    import torch
+
+    from sea_align.media import MediaModel, load
+
+    torch.set_num_threads(1)
+    adapter, _ = load(f"hf:{family_dirs['qwen2_5_omni']}")
+    assert type(adapter.model).__name__ == "Qwen2_5OmniThinkerForConditionalGeneration"
+    mm = MediaModel(adapter, modality)
+    inputs, labels = mm.batch(["How do I do it?"], [mm.answer_ids("No.")])
+    blank = mm.encode_blank()
+    logits, kept = mm.answer_logits(inputs, blank[None], labels)
+    with torch.no_grad():
+        full = adapter.forward(inputs).logits[:, :-1].float()
+    torch.testing.assert_close(logits[kept != -100], full[labels[:, 1:] != -100], atol=1e-5, rtol=0)
