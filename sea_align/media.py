@@ -17,16 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from va_safetybench.errors import InputError
+from va_safetybench.models.base import MediaKind
 
 
 def load(spec: str, dtype: str = "float32", device: str | None = None) -> tuple[Any, dict]:
     """(adapter, checkpoint metadata) for `tiny:NAME` or `hf:PATH` (a bare PATH or hub id means hf:)."""
+    from va_safetybench.models.hf import HFBackend
     from va_safetybench.models.registry import make_backend
 
     if not spec.startswith(("tiny:", "hf:")):
         spec = f"hf:{spec}"
     args = {} if spec.startswith("tiny:") else {"dtype": dtype}
     backend = make_backend(spec, {**args, "device": device} if device else args)
+    assert isinstance(backend, HFBackend)  # tiny: and hf: both run through transformers
     return backend.adapter, backend.info.metadata
 
 
@@ -66,7 +69,7 @@ class MediaModel:
     """An adapter seen as: question (+ answer tokens) in, a blank medium whose encoder output is swappable."""
 
     adapter: Any
-    modality: str
+    modality: MediaKind
     _blank: dict | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:

@@ -33,6 +33,7 @@ from ..models.base import GenerationError, GenerationRequest, GenerationSettings
 from . import lm_eval_git
 from .cache import ResponseCache, cache_key
 from .docs import VIDEO_EXTS
+from .metrics import failed_generations
 
 lm_eval_git.install()  # every lm-eval run with our model: no `fatal: not a git repository` on stderr
 
@@ -52,11 +53,6 @@ _NOT_IN_CACHE_KEY = frozenset(
         "gpu_memory_utilization",
     }
 )
-
-
-# (task, doc key) of every request whose generation failed in the latest generate_until: lm-eval only sees the
-# "" returned for them, and the judge filter must not read that as an empty answer (metrics.JudgeFilter).
-FAILED_GENERATIONS: set[tuple[str, str]] = set()
 
 
 @dataclass
@@ -158,7 +154,7 @@ class VABenchLM(LM):
 
         texts: list[str] = [""] * len(requests)
         pending: list[_Pending] = []
-        FAILED_GENERATIONS.clear()  # lm-eval filters what this call returns: only its failures count
+        failed_generations.clear()  # lm-eval filters what this call returns: only its failures count
         for i, inst in enumerate(requests):
             item = self._prepare(i, inst)
             hit = self.cache.get(item.key) if self.cache is not None else None
@@ -233,7 +229,7 @@ class VABenchLM(LM):
 
     def _record(self, p: _Pending, response: str | None, error: str | None, cached: bool) -> None:
         if error is not None:
-            FAILED_GENERATIONS.add((p.task, str(p.doc.get("key", p.doc_id))))
+            failed_generations.add((p.task, str(p.doc.get("key", p.doc_id))))
         self.outcomes.append(Outcome(p.task, p.doc_id, p.doc, p.request.prompt, p.media_names, response, error, cached))
 
     def _batches(self, pending: list[_Pending]):

@@ -38,6 +38,10 @@ DEFAULT_JUDGE = "keyword"
 _TASK = "_"  # the task of the Records built inside an aggregation (lm-eval passes aggregations no task name)
 
 _task_judges: dict[str, tuple[str, str]] = {}  # lm-eval task -> (judge spec, options as canonical JSON)
+# (task, doc key) of every request whose generation failed in our model class's latest generate_until
+# (lm_eval_models): lm-eval only sees the "" returned for them, and the judge filter must not read that
+# as an empty answer, which a gpt judge would be asked about.
+failed_generations: set[tuple[str, str]] = set()
 
 
 def judge_settings(metadata: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -119,7 +123,6 @@ class JudgeFilter(Filter):
         """A generation that failed (our model class returned "" for it) stays a failed generation, an error
         the judge never sees, rather than an empty answer that a GPT judge would be asked about."""
         from ..commands.judge import judge_rows
-        from .lm_eval_models import FAILED_GENERATIONS
 
         responses = [r[0] if isinstance(r, (list, tuple)) else r for r in resps]
         if not docs:
@@ -131,7 +134,7 @@ class JudgeFilter(Filter):
                 "id": doc["id"],
                 "prompt": doc.get("prompt"),
                 "question": doc.get("question"),
-                "response": None if (doc["task"], str(doc["key"])) in FAILED_GENERATIONS else response,
+                "response": None if (doc["task"], str(doc["key"])) in failed_generations else response,
             }
             for doc, response in zip(docs, responses)
         ]

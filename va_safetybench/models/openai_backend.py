@@ -279,6 +279,7 @@ class OpenAIBackend(ModelBackend):
             except Exception as exc:  # one unreadable file must not sink the batch
                 return GenerationError(self._scrub(f"unreadable media: {type(exc).__name__}: {exc}"))
             messages = [{"role": "user", "content": content}]
+            error: openai.OpenAIError  # the last failure, whichever kind it was
             for attempt in range(self.retry.max_retries + 1):
                 try:
                     response = await client.chat.completions.create(

@@ -253,7 +253,7 @@ def _llava(shape: str) -> tuple[Any, Any]:
             eos_token_id=ids("</s>"),
             pad_token_id=ids("<pad>"),
         ),
-        image_token_id=ids("<image>"),
+        image_token_index=ids("<image>"),  # the config's field; image_token_id is its alias
         vision_feature_layer=-2,
         vision_feature_select_strategy="default",
         projector_hidden_act="gelu",
