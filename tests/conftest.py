@@ -33,3 +33,8 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def build_demo(out: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`va-bench build --source demo --out OUT ARGS`: the built-in demo set, offline."""
+    return run_cli("build", "--source", "demo", "--out", str(out), *args, env=env)

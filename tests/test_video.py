@@ -20,7 +20,7 @@ from va_safetybench.media.text_frames import phrase_frame, word_frame
 from va_safetybench.media.typo_video import FRAMES_PER_WORD, TypoVideoRenderer
 from va_safetybench.media.video_io import FPS, HEIGHT, WIDTH, probe, read_frames, write_video
 
-from .conftest import run_cli
+from .conftest import build_demo, run_cli
 from .fake_openai import FakeOpenAI, chat_completion
 
 FONT = resolve_font(None)
@@ -38,12 +38,8 @@ def _mad(a: np.ndarray, b: np.ndarray) -> float:
 def video_bench(tmp_path_factory) -> Path:
     """The demo set's va_video group, DM off: TYPO built, DM and DM+TYPO unavailable."""
     bench = tmp_path_factory.mktemp("video") / "bench"
-    proc = run_cli(
-        "build",
-        "--source",
-        "demo",
-        "--out",
-        str(bench),
+    proc = build_demo(
+        bench,
         "--tasks",
         "va_video",
         "--limit",
@@ -140,12 +136,8 @@ def test_check_catches_a_truncated_mp4(video_bench: Path, tmp_path: Path) -> Non
 
 
 def test_missing_font_is_a_one_line_error(tmp_path: Path) -> None:
-    proc = run_cli(
-        "build",
-        "--source",
-        "demo",
-        "--out",
-        str(tmp_path / "b"),
+    proc = build_demo(
+        tmp_path / "b",
         "--tasks",
         "va_video_typo",
         "--limit",
@@ -222,12 +214,8 @@ def test_dm_hub_zip_and_dm_typo(tmp_path: Path) -> None:
 
 
 def test_dm_hub_offline_names_the_local_archive_option(tmp_path: Path) -> None:
-    proc = run_cli(
-        "build",
-        "--source",
-        "demo",
-        "--out",
-        str(tmp_path / "b"),
+    proc = build_demo(
+        tmp_path / "b",
         "--tasks",
         "va_video_dm",
         "--limit",

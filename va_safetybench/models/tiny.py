@@ -75,51 +75,33 @@ def byte_tokenizer(
 # Qwen2-VL sizes: "tiny" ~20M parameters (the default: demo, throughput bench), "mini" ~1M (unit
 # tests on shared CPUs), "2b" and "7b" Qwen/Qwen2-VL-2B-Instruct's and -7B-Instruct's dimensions (GPU
 # throughput runs; with RELEASED_VOCAB resized in, each has its checkpoint's parameter count).
+def _qwen2_vl_shape(
+    hidden: int,
+    intermediate: int,
+    layers: int,
+    heads: int,
+    kv_heads: int,
+    mrope: list[int],
+    vision: tuple[int, int, int],
+) -> tuple[dict, dict]:
+    """(text config, vision config) fields of one Qwen2-VL size; vision = (depth, embed_dim, num_heads)."""
+    text = dict(
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        mrope_section=mrope,
+    )
+    depth, embed_dim, num_heads = vision
+    return text, dict(depth=depth, embed_dim=embed_dim, num_heads=num_heads)
+
+
 QWEN2_VL_SHAPES: dict[str, tuple[dict, dict]] = {
-    "tiny": (
-        dict(
-            hidden_size=384,
-            intermediate_size=1664,
-            num_hidden_layers=8,
-            num_attention_heads=6,
-            num_key_value_heads=2,
-            mrope_section=[8, 12, 12],
-        ),
-        dict(depth=4, embed_dim=128, num_heads=4),
-    ),
-    "mini": (
-        dict(
-            hidden_size=128,
-            intermediate_size=512,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            mrope_section=[4, 6, 6],
-        ),
-        dict(depth=2, embed_dim=64, num_heads=2),
-    ),
-    "2b": (
-        dict(
-            hidden_size=1536,
-            intermediate_size=8960,
-            num_hidden_layers=28,
-            num_attention_heads=12,
-            num_key_value_heads=2,
-            mrope_section=[16, 24, 24],
-        ),
-        dict(depth=32, embed_dim=1280, num_heads=16),
-    ),
-    "7b": (
-        dict(
-            hidden_size=3584,
-            intermediate_size=18944,
-            num_hidden_layers=28,
-            num_attention_heads=28,
-            num_key_value_heads=4,
-            mrope_section=[16, 24, 24],
-        ),
-        dict(depth=32, embed_dim=1280, num_heads=16),
-    ),
+    "tiny": _qwen2_vl_shape(384, 1664, 8, 6, 2, [8, 12, 12], (4, 128, 4)),
+    "mini": _qwen2_vl_shape(128, 512, 2, 4, 2, [4, 6, 6], (2, 64, 2)),
+    "2b": _qwen2_vl_shape(1536, 8960, 28, 12, 2, [16, 24, 24], (32, 1280, 16)),
+    "7b": _qwen2_vl_shape(3584, 18944, 28, 28, 4, [16, 24, 24], (32, 1280, 16)),
 }
 RELEASED_VOCAB = {"2b": 151936, "7b": 152064}  # the released checkpoints' (padded) vocabulary sizes
 RELEASED_SHAPES = frozenset(RELEASED_VOCAB)  # their processors' pixel budgets apply too
