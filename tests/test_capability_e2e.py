@@ -101,25 +101,9 @@ def test_one_eval_runs_safety_and_capability_with_one_model_load(data, monkeypat
     monkeypatch.setattr(registry, "make_backend", lambda *a, **k: loads.append(a[0]) or real_make_backend(*a, **k))
     monkeypatch.setenv("VA_CAPABILITY_DATA", str(data))
     run = data / "run"
-    code = main(
-        [
-            "eval",
-            "--model",
-            "tiny:llava",
-            "--tasks",
-            "mmsb_typo,mme,over_refusal",
-            "--bench",
-            str(data / "bench"),
-            "--out",
-            str(run),
-            "--limit",
-            "2",
-            "--max-new-tokens",
-            "3",
-            "--batch-size",
-            "4",
-        ]
-    )
+    llava_eval = ["eval", "--model", "tiny:llava", "--bench", str(data / "bench"), "--out", str(run)]
+    llava_eval += ["--limit", "2", "--max-new-tokens", "3"]
+    code = main([*llava_eval, "--tasks", "mmsb_typo,mme,over_refusal", "--batch-size", "4"])
     assert code == 0
     assert loads == ["tiny:llava"]  # safety and capability tasks share one model instance
     err = capsys.readouterr().err
@@ -155,26 +139,7 @@ def test_one_eval_runs_safety_and_capability_with_one_model_load(data, monkeypat
     assert rejudged["judge"]["name"] == "keyword:gcg" and rejudged["tasks"]["mmsb_typo"]["n"] == 1
     assert {k: rejudged[k] for k in sections} == sections and rejudged["bench"] == summary["bench"]
     assert json.loads((run / "summary.json").read_text()) == summary  # the eval's own summary is untouched
-    assert (
-        main(
-            [
-                "eval",
-                "--model",
-                "tiny:llava",
-                "--tasks",
-                "mmsb_typo",
-                "--bench",
-                str(data / "bench"),
-                "--out",
-                str(run),
-                "--limit",
-                "2",
-                "--max-new-tokens",
-                "3",
-            ]
-        )
-        == 0
-    )
+    assert main([*llava_eval, "--tasks", "mmsb_typo"]) == 0
     rerun = json.loads((run / "summary.json").read_text())
     assert {k: rerun[k] for k in sections} == sections and "1 from cache" in capsys.readouterr().out
 
