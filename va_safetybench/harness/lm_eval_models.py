@@ -213,7 +213,7 @@ class VABenchLM(LM):
             "task": inst.task_name,
             "item": doc.get("key", inst.doc_id),
             "prompt": prompt,
-            "media": [[m.kind, self._sha(m.path)] for m in media],
+            "media": [[m.kind, self._sha(m.path, doc)] for m in media],
             "settings": settings.cache_fields(),
         }
         return _Pending(
@@ -240,9 +240,14 @@ class VABenchLM(LM):
             for start in range(0, len(group), self.batch_size):
                 yield group[start : start + self.batch_size]
 
-    def _sha(self, path: Path) -> str:
-        """Content hash for the cache key (a rebuilt file gets a new key); unreadable files key by path."""
+    def _sha(self, path: Path, doc: dict) -> str:
+        """Content hash for the cache key (a rebuilt file gets a new key); unreadable files key by path.
+
+        A bench document's own medium was checked against its manifest sha256 when the task loaded
+        (media_paths), so that hash is taken as it is rather than reading the file once more."""
         name = str(path)
+        if doc.get("media") is not None and str(doc["media"]) == name and doc.get("media_sha256"):
+            return str(doc["media_sha256"])
         if name not in self._file_sha:
             try:
                 h = hashlib.sha256()
