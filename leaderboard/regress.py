@@ -5,8 +5,9 @@ one-sided test of "current rate > baseline rate" gives p < alpha: the pooled two
 or Fisher's exact test when an expected cell count is under 5 (see stats.increase_pvalue). Both
 conditions are needed: the tolerance ignores rises too small to matter, the test ignores rises a few
 flipped samples can explain. alpha applies to each task separately (no multiple-testing correction).
-Runs are only compared on the same bench manifest, the same judge name and version, and media of the
-same origin (official release files are never compared with rendered ones).
+Runs are only compared on the same bench manifest, the same judge name and version (and endpoint, where
+both summaries record one), and media of the same origin (official release files are never compared
+with rendered ones).
 
 `metric` picks the rate: `asr` (ours) or `asr_official`, the official scripts' rule (exact "unsafe"
 replies over every item, errors included), tested on those counts the same way.
@@ -70,6 +71,12 @@ def incomparable_reason(base: Run, cur: Run, metric: str = "asr") -> str | None:
         )
     if (base.judge_name, base.judge_version) != (cur.judge_name, cur.judge_version):
         return f"runs are not comparable: judge differs (baseline {base.judge}, current {cur.judge})"
+    if base.judge_endpoint and cur.judge_endpoint and base.judge_endpoint != cur.judge_endpoint:
+        # one model name can be served by different weights (a local vLLM server vs the vendor's API)
+        return (
+            f"runs are not comparable: judge endpoint differs "
+            f"(baseline {base.judge_endpoint}, current {cur.judge_endpoint})"
+        )
     missing = [t for t in base.tasks if t not in cur.tasks]
     if missing:
         return f"runs are not comparable: the current run lacks baseline task(s) {', '.join(missing)}"

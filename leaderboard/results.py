@@ -82,6 +82,7 @@ class Run:
         default_factory=dict
     )  # modality -> {"keyword"|"strmatch"|"gpt": rate}
     task_manifests: dict[str, str] = field(default_factory=dict)  # task -> sha256 of its manifest (newer runs)
+    judge_endpoint: str | None = None  # the judge's server, where the summary records one (never a key)
 
     @property
     def media(self) -> str | None:
@@ -192,6 +193,7 @@ def parse_summary(data: Any, path: Path) -> Run:
         random_weights=bool(data.get("random_weights", False)),
         judge_name=str(_need(judge, "name", str, f"{where}: judge")),
         judge_version=str(_need(judge, "version", (str, int, float), f"{where}: judge")),
+        judge_endpoint=endpoint if isinstance(endpoint := judge.get("endpoint"), str) and endpoint else None,
         bench_path=bench.get("path") if isinstance(bench.get("path"), str) else None,
         manifest_sha256=_need(bench, "manifest_sha256", str, f"{where}: bench"),
         created=str(data.get("created", "")),

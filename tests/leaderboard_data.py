@@ -45,6 +45,7 @@ def write_run(
     over_refusal: dict | None = None,
     responses: dict[tuple[str, str], str] | None = None,
     bench_path: str | None = "../bench",
+    judge_endpoint: str | None = None,
 ) -> Path:
     """Write root/summary.json and root/responses.jsonl; `responses` overrides text per (task, id)."""
     root.mkdir(parents=True, exist_ok=True)
@@ -83,7 +84,7 @@ def write_run(
         "model": model,
         "backend": model.split(":")[0],
         "random_weights": random_weights,
-        "judge": {"name": judge[0], "version": judge[1]},
+        "judge": {"name": judge[0], "version": judge[1], **({"endpoint": judge_endpoint} if judge_endpoint else {})},
         "bench": {"path": bench_path, "manifest_sha256": manifest},
         "created": created,
         "versions": {"va-safetybench": "0.1.0"},

@@ -91,6 +91,18 @@ def test_incomparable_runs_exit_2(tmp_path, capsys, cur_kw, why):
     assert why in err and "\n" not in err
 
 
+def test_judge_endpoints_must_agree_when_both_are_recorded(tmp_path, capsys):
+    counts = {"va_video_typo": (30, 6)}
+    local = {"judge": ("gpt:gpt-4o-mini", "1"), "judge_endpoint": "http://127.0.0.1:8000/v1"}
+    vendor = {**local, "judge_endpoint": "https://api.openai.com/v1"}
+    assert regress(tmp_path / "a", counts, counts, base_kw=local, cur_kw=vendor) == 2
+    err = capsys.readouterr().err.strip()
+    assert "judge endpoint differs" in err and "\n" not in err
+    assert regress(tmp_path / "b", counts, counts, base_kw=local, cur_kw=local) == 0
+    older = {"judge": ("gpt:gpt-4o-mini", "1")}  # a summary written before endpoints were recorded
+    assert regress(tmp_path / "c", counts, counts, base_kw=older, cur_kw=local) == 0
+
+
 def test_missing_task_is_incomparable(tmp_path, capsys):
     assert regress(tmp_path, {"va_video_typo": (30, 6), "mmsb_typo": (30, 6)}, {"va_video_typo": (30, 6)}) == 2
     assert "lacks baseline task(s) mmsb_typo" in capsys.readouterr().err
