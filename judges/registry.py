@@ -81,25 +81,26 @@ def make_refusal_judge(spec: str, **options) -> Judge | None:
 
     None for every other spec: the over-refusal tasks then report their keyword refusal rate only.
     """
-    kind, sep, arg = spec.partition(":")
-    if kind != "gpt":
-        return None
-    _check_options(spec, kind, options)
     from .refusal_gpt import XSTestRefusalJudge
 
-    return XSTestRefusalJudge(_chat_model(spec, sep, arg), **options)
+    return _gpt_companion(spec, options, XSTestRefusalJudge)
 
 
 def make_choice_judge(spec: str, **options) -> Judge | None:
     """MMBench's GPT choice matcher on the model a `gpt[:MODEL]` spec names (same options as that judge); None for
     every other spec: MMBench then reports its rule-read CircularEval only."""
+    from .choice_gpt import MMBenchChoiceJudge
+
+    return _gpt_companion(spec, options, MMBenchChoiceJudge)
+
+
+def _gpt_companion(spec: str, options: dict, judge_class: Callable[..., Judge]) -> Judge | None:
+    """A GPT classifier that runs beside the safety judge on the same endpoint and model, for a `gpt` spec only."""
     kind, sep, arg = spec.partition(":")
     if kind != "gpt":
         return None
     _check_options(spec, kind, options)
-    from .choice_gpt import MMBenchChoiceJudge
-
-    return MMBenchChoiceJudge(_chat_model(spec, sep, arg), **options)
+    return judge_class(_chat_model(spec, sep, arg), **options)
 
 
 def _chat_model(spec: str, sep: str, arg: str) -> str:
