@@ -22,6 +22,7 @@ by hashing on every load.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -166,8 +167,9 @@ class MediaVerifier:
             self.record_path.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_text(json.dumps({"version": 1, "files": records}), encoding="utf-8")
             os.replace(tmp, self.record_path)
-        except OSError:
-            tmp.unlink(missing_ok=True)
+        except OSError:  # read-only or full: the record is a cache, the next load hashes again
+            with contextlib.suppress(OSError):  # a read-only file system refuses even removing a missing file
+                tmp.unlink(missing_ok=True)
             return
         self._records, self._fresh = records, {}
 

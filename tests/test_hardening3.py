@@ -1,0 +1,100 @@
+"""Hardening, round 3: a faulty machine and a hostile user, met where the user meets them (the CLI).
+
+Full disks and read-only benches are real small file systems (tests/mounts.py); models and judges are
+real HTTP endpoints (tests/fake_openai.py, or a raw socket server where a reply must misbehave below
+HTTP) reached through the `openai` client of a `va-bench` subprocess; "no request sent twice" is read
+off the server's request log.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .fake_openai import FakeOpenAI
+from .harness_support import build_small_bench, read_jsonl
+from .leaderboard_data import random_verdicts, write_run
+from .mounts import remount_read_only, tmpfs
+from .test_hardening import _run_clean, eval_cli, one_line_error
+
+TASKS = "va_video_text_only,va_video_typo,va_audio_kpt,mmsb_typo"
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory) -> Path:
+    return build_small_bench(tmp_path_factory.mktemp("bench") / "bench", tasks=TASKS)
+
+
+# ---- 2. a read-only bench is checked by hashing, not written ------------------------------------------
+def test_eval_runs_on_a_read_only_bench(bench, tmp_path):
+    with tmpfs(tmp_path / "ro", "20m") as mount:
+        copy = mount / "bench"
+        shutil.copytree(bench, copy, symlinks=True)  # new inodes: the verified-media record no longer vouches
+        remount_read_only(mount)
+        with FakeOpenAI() as server:
+            proc = eval_cli(server, copy, tmp_path / "run", "va_video_typo,mmsb_typo")
+        assert proc.returncode == 0, proc.stderr
+        assert len(server.requests) == 4
+        assert {r["task"] for r in read_jsonl(tmp_path / "run" / "responses.jsonl")} == {"va_video_typo", "mmsb_typo"}
+
+
+# ---- 3. `leaderboard --out` writes only what it owns -------------------------------------------------
+def _runs(tmp_path: Path, count: int = 3) -> Path:
+    rng = random.Random(3)
+    for i in range(count):
+        write_run(tmp_path / "runs" / f"m{i}", f"hf:model-{i}", random_verdicts(rng, ["mmsb_typo"], 6, 0.3))
+    return tmp_path / "runs"
+
+
+def _leaderboard(runs: Path, site: Path):
+    return _run_clean(["leaderboard", str(runs), "--out", str(site)])
+
+
+def test_leaderboard_refuses_a_folder_with_files_it_did_not_make(tmp_path):
+    site = tmp_path / "site"
+    checkpoint = site / "models" / "model.safetensors"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"weights")
+    one_line_error(_leaderboard(_runs(tmp_path), site), "--out", str(site), "no `va-bench leaderboard` build made")
+    assert checkpoint.read_bytes() == b"weights" and sorted(p.name for p in site.rglob("*")) == [
+        "model.safetensors",
+        "models",
+    ]
+
+
+def test_leaderboard_never_writes_through_a_link_in_its_folder(tmp_path):
+    runs, site, elsewhere = _runs(tmp_path), tmp_path / "site", tmp_path / "elsewhere"
+    assert _leaderboard(runs, site).returncode == 0
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("mine")
+    shutil.rmtree(site / "samples")
+    (site / "samples").symlink_to(elsewhere)
+    one_line_error(_leaderboard(runs, site), "--out", "samples is a symbolic link")
+    assert [p.name for p in elsewhere.iterdir()] == ["keep.txt"]
+
+
+def test_a_rebuild_replaces_its_own_files_and_keeps_the_users(tmp_path):
+    runs, site = _runs(tmp_path), tmp_path / "site"
+    assert _leaderboard(runs, site).returncode == 0
+    assert len(list((site / "models").glob("*.html"))) == 3
+    mine = site / "models" / "notes.txt"
+    mine.write_text("my notes")
+    (site / "README.md").write_text("my readme")
+    shutil.rmtree(runs / "m1")
+    shutil.rmtree(runs / "m2")
+    proc = _leaderboard(runs, site)
+    assert proc.returncode == 0, proc.stderr
+    assert len(list((site / "models").glob("*.html"))) == 1  # the two dropped models' pages are gone
+    assert mine.read_text() == "my notes" and (site / "README.md").read_text() == "my readme"
+    assert not list(site.glob(".va-bench-staging-*"))
+
+
+def test_a_site_built_before_the_marker_is_adopted(tmp_path):
+    runs, site = _runs(tmp_path), tmp_path / "site"
+    assert _leaderboard(runs, site).returncode == 0
+    (site / ".va-bench-site.json").unlink()  # as a build before this release left it
+    assert _leaderboard(runs, site).returncode == 0
+    assert (site / ".va-bench-site.json").is_file()
