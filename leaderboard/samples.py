@@ -83,17 +83,18 @@ def _compact(rec: dict) -> dict:
     return out
 
 
-def write_samples(run: Run, slug: str, site: Path) -> dict[str, tuple[str, int]]:
-    """Write samples/{slug}-{n}.js per task; returns {task: (path relative to the model page, count)}.
+def write_samples(run: Run, slug: str, site: Path, served_from: Path | None = None) -> dict[str, tuple[str, int]]:
+    """Write samples/{slug}-{n}.js per task into `site`; returns {task: (path relative to the model page, count)}.
 
     `media_base` is the bench directory relative to the model pages (None when unknown): the page
-    joins it with each sample's media path to link the file.
+    joins it with each sample's media path to link the file. `served_from` is the folder the site will
+    be opened from when it is written elsewhere first (site_dir's staging folder); default `site`.
     """
     by_task = read_responses(run)
     if not by_task:
         return {}
     bench = _bench_dir(run)
-    prefix = Path(os.path.relpath(bench, site / "models")).as_posix() if bench else None
+    prefix = Path(os.path.relpath(bench, (served_from or site) / "models")).as_posix() if bench else None
     (site / "samples").mkdir(exist_ok=True)
     index = {}
     for n, (task, recs) in enumerate(sorted(by_task.items())):

@@ -19,9 +19,9 @@ from .charts import Cell, Point, heatmap_svg, scatter_svg
 from .html import asr_colour, esc, ink, page, pct, script_json
 from .results import Run, latest_per_key
 from .samples import write_samples
+from .site_dir import ASSETS, claim, write
 from .stats import mean_interval
 
-ASSETS = Path(__file__).parent / "assets"
 BENCHMARKS = {"va": "VA-SafetyBench", "mmsb": "MM-SafetyBench", "": "Other tasks"}
 MODALITIES = ("video", "audio", "image", "text")
 RANDOM_NOTE = "random weights: this model's ASR means nothing (a pipeline test, not a safety measurement)"
@@ -374,19 +374,24 @@ def _sample_browser(samples: dict[str, tuple[str, int]]) -> str:
 
 
 def build_site(runs: list[Run], out: Path) -> SiteInfo:
-    """Write the whole site into `out` (created; files of a previous build are replaced)."""
+    """Write the whole site into `out` (created; the files of a previous build there are replaced, nothing
+    else in the folder is touched: site_dir)."""
     out = Path(out)
+    owned = claim(out)
     rows, superseded = latest_per_key(runs)
-    for sub in ("models", "samples", "assets"):
-        shutil.rmtree(out / sub, ignore_errors=True)
-    (out / "models").mkdir(parents=True)
-    shutil.copytree(ASSETS, out / "assets")
     slugs = {id(r): slug(r) for r in rows}
-    files = 0
-    for r in rows:
-        samples = write_samples(r, slugs[id(r)], out)
-        files += len(samples)
-        (out / "models" / f"{slugs[id(r)]}.html").write_text(model_html(r, samples), encoding="utf-8")
-    index = index_html(rows, slugs, superseded)
-    (out / "index.html").write_text(index, encoding="utf-8")
-    return SiteInfo(len(rows), len(rows) + 1, files, len(index.encode("utf-8")))
+    counts = {"files": 0, "index": 0}
+
+    def render(site: Path) -> None:
+        (site / "models").mkdir()
+        shutil.copytree(ASSETS, site / "assets")
+        for r in rows:
+            samples = write_samples(r, slugs[id(r)], site, served_from=out)
+            counts["files"] += len(samples)
+            (site / "models" / f"{slugs[id(r)]}.html").write_text(model_html(r, samples), encoding="utf-8")
+        index = index_html(rows, slugs, superseded)
+        (site / "index.html").write_text(index, encoding="utf-8")
+        counts["index"] = len(index.encode("utf-8"))
+
+    write(out, owned, render)
+    return SiteInfo(len(rows), len(rows) + 1, counts["files"], counts["index"])

@@ -22,9 +22,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from leaderboard.results import find_summaries, load_summary
     from leaderboard.site import build_site
+    from leaderboard.site_dir import claim
 
     from ..outdirs import writable_dir
 
+    claim(args.out)  # a folder holding someone else's files, or a link where the site writes, is refused first
     writable_dir(args.out, "--out", inside=("models", "samples", "assets"))  # before reading every run
     runs = [load_summary(p) for p in find_summaries(args.results)]
     info = build_site(runs, args.out)
