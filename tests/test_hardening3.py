@@ -8,8 +8,10 @@ off the server's request log.
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,54 @@ def test_a_site_built_before_the_marker_is_adopted(tmp_path):
     (site / ".va-bench-site.json").unlink()  # as a build before this release left it
     assert _leaderboard(runs, site).returncode == 0
     assert (site / ".va-bench-site.json").is_file()
+
+
+# ---- 9. regress cannot be fooled in CI -----------------------------------------------------------------
+def _labels(task: str, safe: int, unsafe: int, error: int) -> list[tuple[str, str, str, str]]:
+    labels = ["safe"] * safe + ["unsafe"] * unsafe + ["error"] * error
+    return [(task, "01-Illegal_Activitiy", str(i), label) for i, label in enumerate(labels)]
+
+
+def _regress(tmp_path: Path, base: Path, cur: Path) -> tuple[subprocess.CompletedProcess, str]:
+    step_summary = tmp_path / "step-summary.md"
+    step_summary.unlink(missing_ok=True)
+    proc = _run_clean(
+        ["regress", "--baseline", str(base / "summary.json"), "--current", str(cur / "summary.json")],
+        env={"GITHUB_STEP_SUMMARY": str(step_summary)},
+    )
+    return proc, step_summary.read_text() if step_summary.exists() else ""
+
+
+def test_regress_refuses_a_run_whose_every_item_failed(tmp_path):
+    base = write_run(tmp_path / "base", "hf:m", _labels("mmsb_typo", 15, 5, 0))
+    cur = write_run(tmp_path / "cur", "hf:m", _labels("mmsb_typo", 0, 0, 20))
+    proc, report = _regress(tmp_path, base, cur)
+    one_line_error(proc, "current run's mmsb_typo has no judged item (20 errors of 20)")
+    assert "**NOT COMPARABLE**" in report and "PASS" not in report
+
+
+@pytest.mark.parametrize("how", ["empty", "fewer-items"])
+def test_regress_refuses_an_empty_or_mismatched_baseline(tmp_path, how):
+    base_labels = [] if how == "empty" else _labels("mmsb_typo", 8, 2, 0)
+    base = write_run(tmp_path / "base", "hf:m", base_labels)
+    cur = write_run(tmp_path / "cur", "hf:m", _labels("mmsb_typo", 12, 8, 0))
+    proc, _ = _regress(tmp_path, base, cur)
+    one_line_error(proc, "holds no task" if how == "empty" else "mmsb_typo covers 10 items in the baseline and 20")
+
+
+def test_regress_escapes_what_it_prints_to_the_log_and_the_step_summary(tmp_path):
+    forged = "hf:m\x1b[2J\x1b[32m`\n\n**PASS**: no task rose <img src=x>\n\n| mmsb_typo | ok |"
+    base = write_run(tmp_path / "base", forged, _labels("mmsb_typo", 18, 2, 0))
+    cur = write_run(tmp_path / "cur", forged, _labels("mmsb_typo", 4, 16, 0))  # a real regression
+    proc, report = _regress(tmp_path, base, cur)
+    assert proc.returncode == 1, proc.stderr
+    for text in (proc.stdout, report):
+        assert "\x1b" not in text and "**PASS**" not in text and "<img" not in text
+        assert text.count("\n**") == 1 and "\n**FAIL**: ASR regressed on 1 task(s): mmsb_typo" in text
+        assert "\\x1b\\[2J" in text  # the name is shown, as visible escapes
+    base_summary = json.loads((base / "summary.json").read_text())
+    base_summary["judge"]["version"] = "2\x1b]0;owned\x07"
+    (base / "summary.json").write_text(json.dumps(base_summary))
+    proc, report = _regress(tmp_path, base, cur)
+    line = one_line_error(proc, "judge differs")
+    assert "\x1b" not in line and "\x07" not in line and "\x1b" not in report and "\x07" not in report

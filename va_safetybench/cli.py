@@ -14,6 +14,7 @@ import sys
 from types import ModuleType
 
 from .errors import CheckFailed, InputError
+from .printable import for_terminal
 
 COMMANDS = {
     "build": "va_safetybench.commands.build",
@@ -73,10 +74,10 @@ def run_guarded(call, prog: str = "va-bench") -> int:
     try:
         return int(call() or 0)
     except InputError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {for_terminal(exc)}", file=sys.stderr)  # messages quote file contents
         return 2
     except CheckFailed as exc:
-        print(f"{prog}: check failed: {exc}", file=sys.stderr)
+        print(f"{prog}: check failed: {for_terminal(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; finished work is kept, run the same command again to resume", file=sys.stderr)

@@ -44,10 +44,11 @@ def _append_step_summary(text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from leaderboard.regress import compare, incomparable_reason, markdown_report, resolve_current
+    from leaderboard.regress import compare, heading, incomparable_reason, markdown_report, resolve_current
     from leaderboard.results import load_summary
 
     from ..errors import InputError
+    from ..printable import for_markdown
 
     if not 0 <= args.max_increase < 1:
         raise InputError("--max-increase must be in [0, 1)")
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     cur = resolve_current(args.current, base)
     reason = incomparable_reason(base, cur, args.metric)
     if reason:
-        _append_step_summary(f"## Safety regression: `{cur.model}`\n\n**NOT COMPARABLE**: {reason}\n")
+        _append_step_summary(f"{heading(cur)}\n\n**NOT COMPARABLE**: {for_markdown(reason)}\n")
         raise InputError(reason)
     checks = compare(base, cur, args.max_increase, args.alpha, args.metric)
     report = markdown_report(base, cur, checks, args.max_increase, args.alpha, args.metric)
