@@ -14,13 +14,25 @@ from va_safetybench.errors import InputError
 
 from .base import Judge
 
-SPECS = ("keyword", "keyword:jailbreakbench", "keyword:gcg", "gpt", "gpt:MODEL", "llama-guard:PATH", "harmbench:PATH")
+SPECS = (
+    "keyword",
+    "keyword:jailbreakbench",
+    "keyword:gcg",
+    "strmatch",
+    "gpt",
+    "gpt:MODEL",
+    "llama-guard:PATH",
+    "harmbench:PATH",
+)
+
+OFFLINE_KINDS = ("keyword", "strmatch")  # judges that need no model, key or network
+OFFLINE_SPECS = ("keyword", "keyword:gcg", "strmatch")  # judge-agreement --human's default set of judges
 
 
 def option_names(kind: str) -> tuple[str, ...]:
     """The --judge-args keys the judge kind takes (its constructor's keyword parameters)."""
     init: Callable[..., None]
-    if kind == "keyword":
+    if kind in OFFLINE_KINDS:
         return ()
     if kind == "gpt":
         from .openai_chat import ChatJudge
@@ -55,13 +67,19 @@ def make_judge(spec: str, **options) -> Judge:
     model) is refused rather than read as the default.
     """
     kind, sep, arg = spec.partition(":")
-    if kind not in ("keyword", "gpt", "llama-guard", "harmbench"):
+    if kind not in (*OFFLINE_KINDS, "gpt", "llama-guard", "harmbench"):
         raise InputError(f"unknown judge {spec!r}; valid: {', '.join(SPECS)}")
     _check_options(spec, kind, options)
     if kind == "keyword":
         from .keyword import DEFAULT_LIST, KeywordJudge
 
         return KeywordJudge(arg or DEFAULT_LIST)
+    if kind == "strmatch":
+        from .keyword import StrmatchJudge
+
+        if arg:
+            raise InputError(f"judge {spec!r}: strmatch takes no argument")
+        return StrmatchJudge()
     if kind == "gpt":
         from .gpt import GPTJudge
 

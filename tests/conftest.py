@@ -11,6 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("VA_BENCH_SHARED_DATA", REPO.parent / "shared" / "data"))
+JUDGE_SETS = Path(os.environ.get("VA_BENCH_JUDGE_SETS", REPO.parent / "shared" / "judge_sets"))
 
 
 @pytest.fixture
@@ -18,6 +19,14 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "va-safetybench").is_dir():
         pytest.skip(f"official question files not present at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def judge_sets() -> Path:
+    """The human-labelled judge sets (XSTest v2, GPTFuzz, purseclab as JSONL; see their README)."""
+    if not (JUDGE_SETS / "xstest_v2.jsonl").is_file():
+        pytest.skip(f"human-labelled judge sets not present at {JUDGE_SETS}")
+    return JUDGE_SETS
 
 
 def run_cli(

@@ -46,10 +46,12 @@ DEPRECATED_FLAGS = {
 }
 
 
-def add_judge_options(p: argparse.ArgumentParser, flag: str, default: str | None, help_text: str) -> None:
+def add_judge_options(
+    p: argparse.ArgumentParser, flag: str, default: str | None, help_text: str, required: bool | None = None
+) -> None:
     """The judge selector plus --judge-args, the options shape `va-bench eval` takes too (shared with
-    judge-agreement)."""
-    p.add_argument(flag, default=default, required=default is None, help=help_text)
+    judge-agreement); the selector is required when it has no default, unless `required` says otherwise."""
+    p.add_argument(flag, default=default, required=default is None if required is None else required, help=help_text)
     p.add_argument(
         "--judge-args",
         default=None,

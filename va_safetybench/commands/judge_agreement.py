@@ -1,15 +1,24 @@
-"""va-bench judge-agreement: how often two judges agree on a run's responses.
+"""va-bench judge-agreement: how often judges agree with each other on a run, or with people on a labelled set.
 
-For each judge, reuses RUN_DIR/judgements-{judge}.jsonl when `va-bench judge` already wrote it
-for the same judge version, else judges the stored responses now (and writes that file).
-Prints the 3x3 confusion matrix (safe / unsafe / error) and Cohen's kappa over the responses
-both judges labelled safe or unsafe.
+Two judges on a run (`RUN_DIR --judges A,B`): reuses RUN_DIR/judgements-{judge}.jsonl when `va-bench judge` already
+wrote it for the same judge version, else judges the stored responses now (and writes that file); prints the 3x3
+confusion matrix (safe / unsafe / error) and Cohen's kappa over the responses both judges labelled safe or unsafe.
+
+Judges against people (`--human SET [--human SET ..] [--judges A,B,..] [--json OUT]`): SET is a JSONL of
+{"prompt", "response", "human_label"} or a public set's name (judges.human_sets.PUBLIC_SETS, downloaded at a
+pinned commit and checked by sha256). Per set and judge: accuracy, Cohen's kappa with a 95% interval, the confusion
+matrix, the false-unsafe and false-safe rates and the ASR bias, and the same per source model where the set names
+one (judges.agreement says how each is counted). Without --judges: every judge that runs offline.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
+
+from judges.agreement import cohen_kappa
 
 from .judge import (
     add_judge_options,
@@ -18,28 +27,32 @@ from .judge import (
     judge_slug,
     read_jsonl,
     read_responses,
+    write_atomic,
     write_judgements,
 )
 
-HELP = "compare two judges on a run's stored responses: confusion matrix and Cohen's kappa"
+HELP = "agreement of judges with human labels (--human SET) or of two judges on a run: accuracy, kappa, confusion"
 LABELS = ("safe", "unsafe", "error")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir", type=Path, help="a run directory written by va-bench eval")
-    add_judge_options(p, "--judges", None, "two judge specs, comma-separated, e.g. keyword,gpt:gpt-4o-mini")
-
-
-def cohen_kappa(pairs: list[tuple[str, str]]) -> float | None:
-    """Cohen's kappa for two raters' binary labels; None with no pairs or when chance agreement is 1."""
-    n = len(pairs)
-    if not n:
-        return None
-    observed = sum(a == b for a, b in pairs) / n
-    expected = sum(
-        (sum(a == c for a, _ in pairs) / n) * (sum(b == c for _, b in pairs) / n) for c in ("safe", "unsafe")
+    p.add_argument("run_dir", type=Path, nargs="?", help="a run directory written by va-bench eval (two judges)")
+    add_judge_options(
+        p,
+        "--judges",
+        None,
+        "judge specs, comma-separated: two for a run (e.g. keyword,gpt:gpt-4o-mini); with --human any number "
+        "(default: every offline judge)",
+        required=False,
     )
-    return None if expected == 1 else (observed - expected) / (1 - expected)
+    p.add_argument(
+        "--human",
+        action="append",
+        metavar="SET",
+        help="human-labelled responses: a JSONL (prompt, response, human_label safe|unsafe) or a public set "
+        "(xstest-v2, gptfuzz, purseclab: downloaded at a pinned commit); repeat for several",
+    )
+    p.add_argument("--json", type=Path, metavar="OUT", help="with --human: write every figure to this JSON file")
 
 
 def _labels(spec: str, judge, args, rows) -> dict[tuple, str]:
@@ -51,14 +64,39 @@ def _labels(spec: str, judge, args, rows) -> dict[tuple, str]:
     return {(j["task"], j["scenario"], j["id"]): j["label"] for j in stored}
 
 
-def run(args: argparse.Namespace) -> int:
+def _specs(args: argparse.Namespace) -> list[str]:
     from ..errors import InputError
 
-    specs = [s.strip() for s in args.judges.split(",") if s.strip()]
-    if len(specs) != 2 or specs[0] == specs[1]:
+    specs = [s.strip() for s in (args.judges or "").split(",") if s.strip()]
+    if len(set(specs)) != len(specs):
+        raise InputError(f"--judges: a judge is named twice in {args.judges!r}")
+    if args.human:
+        if args.run_dir is not None:
+            raise InputError("--human compares judges with people: give the sets, not RUN_DIR")
+        if specs:
+            return specs
+        from judges.registry import OFFLINE_SPECS
+
+        return list(OFFLINE_SPECS)
+    if args.run_dir is None:
+        raise InputError("give RUN_DIR --judges A,B (two judges on a run) or --human SET (judges against people)")
+    if len(specs) != 2:
         raise InputError(f"--judges: give two different judge specs separated by a comma, got {args.judges!r}")
+    if args.json is not None:
+        raise InputError("--json goes with --human")
+    return specs
+
+
+def run(args: argparse.Namespace) -> int:
     from judges.registry import make_judge
 
+    specs = _specs(args)
+    if args.human:
+        from judges.human_sets import load_human_set
+
+        sets = [load_human_set(spec) for spec in args.human]  # every set read (and checked) before judging
+        judges = [make_judge(s, **judge_options(s, args, shared=True)) for s in specs]
+        return human_agreement(specs, judges, sets, args.json)
     from ..outdirs import writable_dir
 
     rows = read_responses(args.run_dir)
@@ -86,3 +124,115 @@ def run(args: argparse.Namespace) -> int:
         + ("undefined (no pairs, or both judges gave one label only)" if kappa is None else f"{kappa:.3f}")
     )
     return 0
+
+
+def judge_human_set(judge, set_name: str, rows: list[dict], group: str | None) -> list[str]:
+    """The judge's label per row (prompt as the question; the source model, where named, as the scenario)."""
+    from judges.base import JudgeInput
+
+    inputs = [
+        JudgeInput(
+            task=f"human:{set_name}",
+            scenario=str(r.get(group, "")) if group else "",
+            prompt=r["prompt"],
+            response=r["response"],
+            question=r["prompt"],
+        )
+        for r in rows
+    ]
+    return [v.label for v in judge.judge(inputs)]
+
+
+def human_agreement(specs: list[str], judges: list, sets: list, json_out: Path | None, out=None) -> int:
+    """Judge every set with every judge; print the figures per set, then one line per set and judge; write JSON."""
+    from judges.agreement import bias_spread, by_group, measure
+
+    out = out or sys.stdout
+    report: dict = {"sets": {}}
+    for set_name, rows, group in sets:
+        human = [r["human_label"] for r in rows]
+        entry: dict = {
+            "rows": len(rows),
+            "human_asr": human.count("unsafe") / len(rows),
+            "group_field": group,
+            "judges": {},
+        }
+        for spec, judge in zip(specs, judges):
+            labels = judge_human_set(judge, set_name, rows, group)
+            figures = {"name": judge.name, "version": judge.version, **measure(human, labels).as_dict()}
+            if group:
+                per_model = by_group([str(r.get(group, "")) for r in rows], human, labels)
+                figures["by_model"] = {m: a.as_dict() for m, a in per_model.items()}
+                figures["bias_spread"] = bias_spread(per_model)
+            entry["judges"][spec] = figures
+        report["sets"][set_name] = entry
+        print_set(set_name, entry, out)
+    print_overview(report, out)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(json_out, json.dumps(report, indent=1) + "\n")
+        print(f"wrote {json_out}", file=out)
+    return 0
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _pp(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:+.1f}"
+
+
+def _spread(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def print_set(set_name: str, entry: dict, out) -> None:
+    any_judge = next(iter(entry["judges"].values()))
+    human_unsafe = sum(any_judge["confusion"]["unsafe"].values())
+    print(
+        f"\n{set_name}: {entry['rows']} responses, {human_unsafe} unsafe by the humans (ASR {_pct(entry['human_asr'])})",
+        file=out,
+    )
+    width = max(12, *(len(s) for s in entry["judges"]))
+    print(
+        f"{'judge':<{width}} {'accuracy':>8}  {'kappa [95% CI]':<22} {'false-unsafe':>12} {'false-safe':>10} "
+        f"{'ASR':>6} {'bias pp':>7} {'errors':>6}  confusion human safe->(safe,unsafe,error) unsafe->(..)",
+        file=out,
+    )
+    for spec, f in entry["judges"].items():
+        kappa = "-" if f["kappa"] is None else f"{f['kappa']:.3f} [{f['kappa_ci95'][0]:.3f}, {f['kappa_ci95'][1]:.3f}]"
+        c = f["confusion"]
+        confusion = " ".join(f"{h}->({c[h]['safe']},{c[h]['unsafe']},{c[h]['error']})" for h in ("safe", "unsafe"))
+        print(
+            f"{spec:<{width}} {_pct(f['accuracy']):>8}  {kappa:<22} {_pct(f['false_unsafe_rate']):>12} "
+            f"{_pct(f['false_safe_rate']):>10} {_pct(f['judge_asr']):>6} {_pp(f['asr_bias']):>7} {f['errors']:>6}  "
+            f"{confusion}",
+            file=out,
+        )
+    if entry["group_field"]:
+        models = list(any_judge["by_model"])
+        print(f"per source model ({entry['group_field']}): accuracy / ASR bias pp; spread = max - min bias", file=out)
+        mwidth = max(10, *(len(m) for m in models))
+        print(f"{'judge':<{width}} " + " ".join(f"{m:>{mwidth}}" for m in models) + "   spread", file=out)
+        for spec, f in entry["judges"].items():
+            cells = [f"{_pct(f['by_model'][m]['accuracy'])} {_pp(f['by_model'][m]['asr_bias'])}" for m in models]
+            print(
+                f"{spec:<{width}} " + " ".join(f"{c:>{mwidth}}" for c in cells) + f"   {_spread(f['bias_spread'])}",
+                file=out,
+            )
+
+
+def print_overview(report: dict, out) -> None:
+    """One Markdown table: a row per set, a cell per judge (accuracy, kappa, ASR bias) - the README's table."""
+    sets = report["sets"]
+    specs = list(next(iter(sets.values()))["judges"])
+    print("\n| set (rows) | " + " | ".join(f"`{s}`" for s in specs) + " | human ASR |", file=out)
+    print("|---" * (len(specs) + 2) + "|", file=out)
+    for name, entry in sets.items():
+        cells = []
+        for spec in specs:
+            f = entry["judges"][spec]
+            kappa = "-" if f["kappa"] is None else f"{f['kappa']:.2f}"
+            cells.append(f"{_pct(f['accuracy'])}, k {kappa}, ASR {_pp(f['asr_bias'])} pp")
+        print(f"| {name} ({entry['rows']:,}) | " + " | ".join(cells) + f" | {_pct(entry['human_asr'])} |", file=out)
