@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from .conftest import REPO
 from .fake_openai import FakeOpenAI
 from .harness_support import build_small_bench, read_jsonl
 from .leaderboard_data import random_verdicts, write_run
 from .mounts import remount_read_only, tmpfs
-from .test_hardening import _run_clean, eval_cli, one_line_error
+from .test_hardening import _clean_env, _run_clean, eval_cli, one_line_error
 
 TASKS = "va_video_text_only,va_video_typo,va_audio_kpt,mmsb_typo"
 
@@ -151,3 +155,42 @@ def test_regress_escapes_what_it_prints_to_the_log_and_the_step_summary(tmp_path
     proc, report = _regress(tmp_path, base, cur)
     line = one_line_error(proc, "judge differs")
     assert "\x1b" not in line and "\x07" not in line and "\x1b" not in report and "\x07" not in report
+
+
+# ---- 8. two builds into one bench ----------------------------------------------------------------------
+def _build_args(bench: Path, tasks: str, *extra: str) -> list[str]:
+    return ["build", "--source", "demo", "--tasks", tasks, "--jobs", "1", "--out", str(bench), *extra]
+
+
+def _rendered(proc: subprocess.CompletedProcess) -> int:
+    assert proc.returncode == 0, proc.stderr
+    return int(re.search(r": (\d+) rendered", proc.stdout).group(1))
+
+
+def test_two_builds_into_one_bench_keep_each_others_work(tmp_path):
+    bench = tmp_path / "bench"
+    journal = bench / ".build" / "journal.jsonl"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "va_safetybench.cli", *_build_args(bench, "va_video_typo,va_audio_kpt")],
+        cwd=REPO,
+        env={**_clean_env(), "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (journal.is_file() and journal.read_text().count("\n") >= 1) and time.monotonic() < deadline:
+            assert first.poll() is None, first.communicate()
+            time.sleep(0.05)
+        second = _run_clean(_build_args(bench, "mmsb_typo", "--scenarios", "1", "--limit", "1"))
+        out, err = first.communicate(timeout=600)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, err
+    assert _rendered(second) == 1 and int(re.search(r": (\d+) rendered", out).group(1)) == 32
+    # the next builds find everything either build made: nothing is rendered again
+    assert _rendered(_run_clean(_build_args(bench, "va_video_typo,va_audio_kpt"))) == 0
+    assert _rendered(_run_clean(_build_args(bench, "mmsb_typo", "--scenarios", "1", "--limit", "1"))) == 0
+    assert _run_clean(["build", "--check", "--out", str(bench)]).returncode == 0

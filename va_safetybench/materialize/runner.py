@@ -5,6 +5,7 @@ Layout written under the bench root:
   manifests/{task}.jsonl                             one line per item (prompt, media, hash, status)
   bench.json                                         source, settings, counts per task
   .build/journal.jsonl, .build/tmp/                  bookkeeping (see journal.py)
+  .build/lock                                        held by the one build writing the bench (locks.py)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..items import Item
+from ..locks import exclusive
 from ..outdirs import writable_dir
 from ..taskspec import TASKS, TaskSpec
 from .hashing import file_sha256, recipe_hash
@@ -53,7 +55,6 @@ def manifest_path(bench: Path, task: str) -> Path:
 
 
 def _prepare_output(bench: Path) -> None:
-    writable_dir(bench, "--out")
     writable_dir(bench / ".build" / "tmp", "--out")
     # temp files of a killed build are never referenced by the journal: drop them
     for stale in (bench / ".build" / "tmp").iterdir():
@@ -125,6 +126,15 @@ def build(
 ) -> BuildReport:
     """Build `tasks` for `items` into `bench`; finished files survive any failure or kill."""
     start = time.perf_counter()
+    writable_dir(bench, "--out")
+    with exclusive(bench / ".build" / "lock", f"bench {bench}"):
+        return _build_locked(items, tasks, bench, settings, jobs, source, start)
+
+
+def _build_locked(
+    items: list[Item], tasks: list[str], bench: Path, settings: BuildSettings, jobs: int, source: str, start: float
+) -> BuildReport:
+    """build() while this process alone writes the bench: the journal, temporary files and manifests are its own."""
     _prepare_output(bench)
     journal = Journal(bench / ".build" / "journal.jsonl")
     report = BuildReport()
