@@ -10,15 +10,14 @@ refusal classifier (refusal_gpt.py), so both behave the same on rate limits, out
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import re
 from abc import abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from va_safetybench.endpoints import check_base_url, effective_endpoint
-from va_safetybench.errors import InputError
+from va_safetybench.endpoints import api_key, check_base_url, effective_endpoint, openai_client
+from va_safetybench.errors import EndpointMisconfigured, InputError
 
 from .base import Judge, JudgeInput, Verdict
 from .cache import VerdictCache, cache_key
@@ -68,7 +67,7 @@ class ChatJudge(Judge):
         self.model, self.api_key_env = str(model).strip(), api_key_env
         self.base_url = check_base_url(base_url, f"{self.what} base_url")
         self.endpoint = effective_endpoint(self.base_url)  # what the results record and the cache keys on
-        self._api_key()  # a missing key fails now, before the command generates or judges anything
+        api_key(self.base_url, api_key_env, self.what)  # a missing key fails now, before anything is generated
         self.concurrency, self.max_retries, self.timeout, self.backoff = concurrency, max_retries, timeout, backoff
         self.cache = VerdictCache(cache_dir, cache_file) if use_cache else None
         self.requests_sent = 0  # HTTP requests made by this judge (retries included): for tests and benches
@@ -80,17 +79,6 @@ class ChatJudge(Judge):
     @abstractmethod
     def parse(self, text: str | None) -> Verdict:
         """The endpoint's answer -> a verdict (`error` for anything unparsable)."""
-
-    def _api_key(self) -> str:
-        key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
-        if key:
-            return key
-        if self.base_url:  # a local server (vLLM, the test server) usually needs no key
-            return "no-key"
-        raise InputError(
-            f"{self.what}: set the API key in the environment variable {self.api_key_env} "
-            "(or pass base_url= for a local OpenAI-compatible server)"
-        )
 
     def _judge_nonempty(self, batch: list[JudgeInput]) -> list[Verdict]:
         prompts = [self.prompt_for(item) for item in batch]
@@ -108,9 +96,7 @@ class ChatJudge(Judge):
         return [known[k] for k in keys]
 
     async def _ask_all(self, todo: dict[str, str]) -> dict[str, Verdict]:
-        from openai import AsyncOpenAI
-
-        client = AsyncOpenAI(api_key=self._api_key(), base_url=self.base_url, max_retries=0, timeout=self.timeout)
+        client = openai_client(self.base_url, self.api_key_env, self.what, asynchronous=True, timeout=self.timeout)
         gate = asyncio.Semaphore(self.concurrency)
         try:
             keys = list(todo)
@@ -141,7 +127,7 @@ class ChatJudge(Judge):
                     self.requests_sent += 1
                     reply = await client.chat.completions.create(model=self.model, temperature=0, messages=messages)
             except fatal as exc:
-                raise InputError(
+                raise EndpointMisconfigured(
                     f"{self.what}: {self.endpoint} refused the request "
                     f"(HTTP {exc.status_code}); check model {self.model!r} and ${self.api_key_env}"
                 ) from None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from va_safetybench.errors import InputError
+from va_safetybench.fileio import atomic_write
 
 PROMPT_VERSION = "sea-extract-v1"
 EXTRACT_PROMPT = """You are given an instruction that may ask for harmful help.
@@ -183,16 +184,11 @@ class LLMExtractor:
     not in the instruction, falls back to the offline extractor and is counted in `fallbacks`."""
 
     def __init__(self, model: str, *, base_url: str | None, api_key_env: str, cache_dir: Path) -> None:
-        import os
-
-        from openai import OpenAI
+        from va_safetybench.endpoints import openai_client
 
         self.name = f"llm:{model}"
         self.model = model
-        key = os.environ.get(api_key_env) or ("EMPTY" if base_url else None)
-        if key is None:
-            raise InputError(f"--api-key-env: environment variable {api_key_env} is not set")
-        self.client = OpenAI(base_url=base_url, api_key=key, max_retries=3, timeout=60)
+        self.client = openai_client(base_url, api_key_env, f"--extractor {self.name}", max_retries=3, timeout=60)
         self.cache_dir = cache_dir
         self.fallbacks = 0
         self._offline = OfflineExtractor()
@@ -213,10 +209,7 @@ class LLMExtractor:
                 messages=[{"role": "user", "content": EXTRACT_PROMPT + instruction}],
             )
             answer = resp.choices[0].message.content or ""
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(answer, encoding="utf-8")
-            tmp.replace(path)
+            atomic_write(path, answer)
         phrase = parse_answer(answer, instruction)
         if phrase is None:
             self.fallbacks += 1

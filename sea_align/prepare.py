@@ -34,10 +34,10 @@ def controls(phrase: Phrase, item_id: str, settings: SeaSettings) -> list[dict]:
 
 
 def prepare(pairs: list[SafetyPair], extractor, settings: SeaSettings, out: Path) -> dict:
-    out.parent.mkdir(parents=True, exist_ok=True)
+    from va_safetybench.fileio import atomic_writer
+
     kept = dropped = 0
-    tmp = out.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_writer(out) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for pair in pairs:
             phrase = extractor(pair.prompt)
             detox = detoxify(pair.prompt, phrase)
@@ -58,7 +58,6 @@ def prepare(pairs: list[SafetyPair], extractor, settings: SeaSettings, out: Path
             }
             f.write(json.dumps(record) + "\n")
             kept += 1
-    tmp.replace(out)
     log.info(
         "prepare: %d items kept, %d dropped (phrase not found in the instruction), extractor %s",
         kept,
@@ -70,7 +69,8 @@ def prepare(pairs: list[SafetyPair], extractor, settings: SeaSettings, out: Path
 
 def read_prepared(path: Path) -> list[dict]:
     from va_safetybench.errors import InputError
+    from va_safetybench.fileio import read_jsonl
 
     if not path.is_file():
         raise InputError(f"{path}: no prepared items (run `sea-align prepare` first)")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(path)

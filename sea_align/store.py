@@ -7,28 +7,21 @@ index file is complete; restart skips exactly those.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from va_safetybench.errors import InputError
+from va_safetybench.fileio import append_jsonl, atomic_writer, jsonl_lines
 
 
 def read_index(out_dir: Path) -> dict[str, dict]:
     """All finished entries by id, across the per-process index files."""
     entries: dict[str, dict] = {}
     for path in sorted(out_dir.glob("index*.jsonl")):
-        lines = path.read_text(encoding="utf-8").splitlines()
-        for n, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                if n == len(lines):
-                    continue  # a line cut by a kill: that embedding is redone
-                raise InputError(f"{path}:{n}: not valid JSON") from None
-            entries[entry["id"]] = entry
+        for line in jsonl_lines(path):  # a line cut by a kill is ignored: that embedding is redone
+            if "id" not in line.value:
+                raise InputError(f"{line.where}: no 'id'")
+            entries[line.value["id"]] = line.value
     return entries
 
 
@@ -38,11 +31,9 @@ def write_embedding(out_dir: Path, index_name: str, entry: dict, tensor: Any) ->
     emb_dir = out_dir / "emb"
     emb_dir.mkdir(parents=True, exist_ok=True)
     final = emb_dir / f"{entry['id']}.safetensors"
-    tmp = final.with_suffix(".tmp")
-    save_file({"embedding": tensor.detach().float().cpu().contiguous()}, str(tmp))
-    tmp.replace(final)
-    with open(out_dir / index_name, "a", encoding="utf-8") as f:
-        f.write(json.dumps({**entry, "file": f"emb/{final.name}"}) + "\n")
+    with atomic_writer(final) as tmp:
+        save_file({"embedding": tensor.detach().float().cpu().contiguous()}, str(tmp))
+    append_jsonl(out_dir / index_name, [{**entry, "file": f"emb/{final.name}"}])
 
 
 def load_embedding(out_dir: Path, entry: dict) -> Any:

@@ -10,10 +10,9 @@ import pytest
 import soundfile as sf
 
 from tests.media_fixtures import write_audio, write_png, write_video
-from va_safetybench.errors import InputError
+from va_safetybench.errors import InputError, MissingExtra
 from va_safetybench.models.base import GenerationRequest, GenerationSettings, Media
 from va_safetybench.models.vllm_backend import (
-    INSTALL_HINT,
     VLLMBackend,
     build_vllm_input,
     dp_device_groups,
@@ -126,6 +125,6 @@ def test_data_parallel_devices_and_shards():
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")
 def test_missing_vllm_names_the_extra():
-    with pytest.raises(InputError) as raised:
+    with pytest.raises(MissingExtra) as raised:
         VLLMBackend("Qwen/Qwen2-VL-2B-Instruct")
-    assert INSTALL_HINT in str(raised.value) and "\n" not in str(raised.value)
+    assert "pip install 'va-safetybench[vllm]'" in str(raised.value) and "\n" not in str(raised.value)

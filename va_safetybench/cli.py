@@ -13,7 +13,7 @@ import logging
 import sys
 from types import ModuleType
 
-from .errors import CheckFailed, InputError
+from .errors import ArchiveRejected, CheckFailed, EndpointMisconfigured, MissingExtra, VABenchError
 from .printable import for_terminal
 
 COMMANDS = {
@@ -69,16 +69,34 @@ def main(argv: list[str] | None = None) -> int:
     return run_guarded(lambda: args._run(args))
 
 
+# cause -> (exit status, how its one stderr line starts); the nearest class in an error's MRO wins. The only
+# place where an error becomes an exit status: library code raises by cause (errors.py) and never exits.
+# Every exit-2 cause reads "error:" (scripts and CI logs grep for it); the message itself names the cause.
+EXIT_STATUS: dict[type[VABenchError], tuple[int, str]] = {
+    CheckFailed: (1, "check failed"),
+    ArchiveRejected: (2, "error"),
+    MissingExtra: (2, "error"),
+    EndpointMisconfigured: (2, "error"),
+    VABenchError: (2, "error"),  # InputError, and any cause added later until it gets its own entry
+}
+
+
+def exit_status(exc: VABenchError) -> tuple[int, str]:
+    """(status, message prefix) for an error: the entry of its nearest class in EXIT_STATUS."""
+    for cls in type(exc).__mro__:
+        if cls in EXIT_STATUS:
+            return EXIT_STATUS[cls]
+    return EXIT_STATUS[VABenchError]
+
+
 def run_guarded(call, prog: str = "va-bench") -> int:
     """Run a command, mapping our errors to one stderr line and the exit status contract (0/1/2)."""
     try:
         return int(call() or 0)
-    except InputError as exc:
-        print(f"{prog}: error: {for_terminal(exc)}", file=sys.stderr)  # messages quote file contents
-        return 2
-    except CheckFailed as exc:
-        print(f"{prog}: check failed: {for_terminal(exc)}", file=sys.stderr)
-        return 1
+    except VABenchError as exc:
+        status, prefix = exit_status(exc)
+        print(f"{prog}: {prefix}: {for_terminal(exc)}", file=sys.stderr)  # messages quote file contents
+        return status
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; finished work is kept, run the same command again to resume", file=sys.stderr)
         return 130

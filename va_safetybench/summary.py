@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import time
 from pathlib import Path
 from typing import Any
+
+from .fileio import atomic_write_json
 
 SUMMARY_NAME = "summary.json"
 _VERSIONED_PACKAGES = ("va-safetybench", "lm-eval", "torch", "transformers", "vllm", "openai")
@@ -153,7 +154,4 @@ def add_sections(run_dir: Path, sections: dict[str, dict], identity: dict[str, A
 
 def _write(path: Path, summary: dict[str, Any]) -> None:
     """Atomically: a reader never sees half a summary."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_json(path, summary)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from ..fileio import atomic_writer
+
 SIZE = 96  # pixels: large enough to show the shapes, small enough for a tiny model on a CPU
 ASK = " Please answer yes or no."
 
@@ -120,9 +122,7 @@ def write_demo_mme(folder: Path) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "test-00000-of-00001.parquet"
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(pa.Table.from_pylist(rows()), tmp)
-    tmp.replace(path)
+    with atomic_writer(path) as tmp:
+        pq.write_table(pa.Table.from_pylist(rows()), tmp)
     return path

@@ -19,7 +19,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from ..errors import InputError
+from ..errors import require_extra
 
 _SPECIAL = re.compile(r"<\|.*?\|>")
 _SPACE_BEFORE_PUNCT = re.compile(r" ?([!,.?;:])")
@@ -27,14 +27,10 @@ _SPACE_BEFORE_PUNCT = re.compile(r" ?([!,.?;:])")
 
 @lru_cache(maxsize=1)
 def _normalizers():
-    try:
-        from whisper_normalizer.basic import BasicTextNormalizer
-        from whisper_normalizer.english import EnglishTextNormalizer
-    except ImportError:
-        raise InputError(
-            "librispeech WER needs Whisper's text normalisers: pip install 'whisper-normalizer>=0.1.15'"
-        ) from None
-    return EnglishTextNormalizer(), BasicTextNormalizer()
+    needed_by, package = "librispeech WER (Whisper's text normalisers)", "whisper-normalizer>=0.1.15"
+    basic = require_extra("whisper_normalizer.basic", None, needed_by, package)
+    english = require_extra("whisper_normalizer.english", None, needed_by, package)
+    return english.EnglishTextNormalizer(), basic.BasicTextNormalizer()
 
 
 def strip_specials(text: str) -> str:

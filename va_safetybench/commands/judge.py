@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from pathlib import Path
+
+from ..fileio import atomic_write, jsonl_text, read_jsonl
 
 HELP = "re-judge a run's stored responses with another judge (no generation); writes summary-{judge}.json"
 
@@ -195,20 +196,10 @@ def judgement_records(judgements: list[dict]) -> list:
     return [Record(j["task"], j["scenario"], j["id"], j["label"], j.get("official_unsafe")) for j in judgements]
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_judgements(run_dir: Path, slug: str, judgements: list[dict]) -> Path:
     path = run_dir / f"judgements-{slug}.jsonl"
-    write_atomic(path, "".join(json.dumps(j, ensure_ascii=False) + "\n" for j in judgements))
+    atomic_write(path, jsonl_text(judgements))
     return path
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def over_refusal_samples(run_dir: Path) -> dict[str, Path]:

@@ -1,7 +1,7 @@
 """Append-only response cache that makes generation resumable.
 
 One JSON line per generated response: {"key", "task", "item", "response"}. Lines are appended
-and fsynced after every batch, so a killed run loses at most the batch in flight; a restart
+and fsynced after every batch (fileio.append_jsonl), so a killed run loses at most the batch in flight; a restart
 with the same model, task, item, prompt, media and generation settings finds the key and does
 not generate again. Failed generations are not cached: they are retried on the next run.
 A torn last line (kill during a write) is ignored on reading.
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
+
+from ..fileio import append_jsonl, read_jsonl
 
 
 def cache_key(fields: dict) -> str:
@@ -25,12 +26,10 @@ class ResponseCache:
         self.path = path
         self._entries: dict[str, str] = {}
         if path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a write cut short by a kill
-                if isinstance(entry, dict) and isinstance(entry.get("response"), str):
+            # a torn tail is ignored; so is a damaged line elsewhere (caches written before append_jsonl isolated
+            # a torn line with a newline): a lost line only means that response is generated again
+            for entry in read_jsonl(path, skip_bad=True):
+                if isinstance(entry.get("key"), str) and isinstance(entry.get("response"), str):
                     self._entries[entry["key"]] = entry["response"]
 
     def __len__(self) -> int:
@@ -41,20 +40,6 @@ class ResponseCache:
 
     def append(self, entries: list[dict]) -> None:
         """Durably add {"key", "response", ...} entries (one batch)."""
-        if not entries:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries)
-        with open(self.path, "a", encoding="utf-8") as fh:
-            if fh.tell() > 0 and not self._ends_with_newline():
-                data = "\n" + data  # isolate a torn line left by a kill
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_jsonl(self.path, entries)  # fsynced; a torn tail left by a kill is cut off first
         for e in entries:
             self._entries[e["key"]] = e["response"]
-
-    def _ends_with_newline(self) -> bool:
-        with open(self.path, "rb") as fh:
-            fh.seek(-1, os.SEEK_END)
-            return fh.read(1) == b"\n"

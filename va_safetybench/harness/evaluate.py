@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..fileio import atomic_write, jsonl_text
 from ..models.registry import declared_modalities
 from ..outdirs import writable_dir
 from ..taskspec import GROUPS, TASKS
@@ -255,7 +256,7 @@ def _summarise(
         row["verdict"] = {k: v.get(k) for k in ("label", "raw", "categories", "official_unsafe")}
         row["judge"] = judge_id
         records.append(Record(row["task"], row["scenario"], row["id"], v["label"], v.get("official_unsafe")))
-    _atomic_write(req.out / "responses.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    atomic_write(req.out / "responses.jsonl", jsonl_text(rows))
     generation = {
         "max_new_tokens": req.max_new_tokens or DEFAULT_MAX_NEW_TOKENS,
         "temperature": 0.0,
@@ -328,11 +329,11 @@ def _write_lm_eval_outputs(folder: Path, results: dict) -> dict[str, list[dict]]
 
     folder.mkdir(parents=True, exist_ok=True)
     samples = results.pop("samples", {})
-    _atomic_write(
+    atomic_write(
         folder / "results.json", json.dumps(results, indent=1, default=handle_non_serializable, ensure_ascii=False)
     )
     for task, rows in samples.items():
-        _atomic_write(
+        atomic_write(
             folder / f"samples_{task}.jsonl",
             "".join(json.dumps(r, default=handle_non_serializable, ensure_ascii=False) + "\n" for r in rows),
         )
@@ -358,9 +359,3 @@ def _relative(media: str, bench: Path) -> str:
         return str(Path(media).relative_to(bench))
     except ValueError:
         return media
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

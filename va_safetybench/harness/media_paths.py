@@ -22,7 +22,6 @@ by hashing on every load.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import stat
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..fileio import atomic_write
 
 MAX_MEDIA_SECONDS = 300.0  # 5 minutes: the longest official clip (a DM_TYPO video) is well under a minute
 MAX_IMAGE_PIXELS = 40_000_000  # 40 MP: the official images are 1024x1024 and below
@@ -162,14 +162,9 @@ class MediaVerifier:
         if not self._fresh:
             return
         records = {**_read_records(self.record_path), **self._fresh}
-        tmp = self.record_path.with_name(f".{self.record_path.name}.{os.getpid()}.tmp")
         try:
-            self.record_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({"version": 1, "files": records}), encoding="utf-8")
-            os.replace(tmp, self.record_path)
+            atomic_write(self.record_path, json.dumps({"version": 1, "files": records}))
         except OSError:  # read-only or full: the record is a cache, the next load hashes again
-            with contextlib.suppress(OSError):  # a read-only file system refuses even removing a missing file
-                tmp.unlink(missing_ok=True)
             return
         self._records, self._fresh = records, {}
 

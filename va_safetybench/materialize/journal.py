@@ -10,18 +10,17 @@ import json
 import os
 from pathlib import Path
 
+from ..fileio import atomic_write, read_jsonl
+
 
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.entries: dict[str, dict] = {}
-        if path.exists():
-            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-                try:
-                    entry = json.loads(line)
+        if path.exists():  # a torn tail or damaged line only means that file is rendered again
+            for entry in read_jsonl(path, skip_bad=True):
+                if isinstance(entry.get("path"), str):
                     self.entries[entry["path"]] = entry
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    continue
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(path, "a", encoding="utf-8")
 
@@ -48,9 +47,7 @@ class Journal:
     def compact(self) -> None:
         """Rewrite with one line per file so the journal does not grow with every rebuild."""
         self._fh.close()
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(e) + "\n" for e in self.entries.values()), encoding="utf-8")
-        os.replace(tmp, self.path)
+        atomic_write(self.path, "".join(json.dumps(e) + "\n" for e in self.entries.values()))
         self._fh = open(self.path, "a", encoding="utf-8")
 
     def close(self) -> None:

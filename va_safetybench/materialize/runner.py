@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from ..fileio import atomic_write
 from ..items import Item
 from ..locks import exclusive
 from ..outdirs import writable_dir
@@ -316,11 +317,7 @@ def _write_manifest(
             else:
                 entry["sha256"] = journal.sha256(rel)
         lines.append(json.dumps(entry, ensure_ascii=False))
-    path = manifest_path(bench, spec.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(manifest_path(bench, spec.name), "".join(line + "\n" for line in lines))
 
 
 def _write_bench_info(bench: Path, source: str, settings: BuildSettings, tasks: list[str]) -> None:
@@ -331,6 +328,4 @@ def _write_bench_info(bench: Path, source: str, settings: BuildSettings, tasks: 
     )
     for task in tasks:
         info["tasks"][task] = {"manifest": str(manifest_path(bench, task).relative_to(bench))}
-    tmp = info_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(info, indent=1, sort_keys=True))
-    os.replace(tmp, info_path)
+    atomic_write(info_path, json.dumps(info, indent=1, sort_keys=True))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import InputError
+from ..errors import InputError, require_extra
 
 
 def load_pipeline(option: str, model: str, device: str | None, loader: str, what: str):
@@ -13,12 +13,7 @@ def load_pipeline(option: str, model: str, device: str | None, loader: str, what
     """
     import torch
 
-    try:
-        import diffusers
-    except ImportError:
-        raise InputError(
-            f"{option} diffusers:MODEL needs diffusers (pip install 'va-safetybench[diffusers]')"
-        ) from None
+    diffusers = require_extra("diffusers", "diffusers", f"{option} diffusers:MODEL")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     try:

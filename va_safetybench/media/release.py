@@ -14,7 +14,7 @@ medium (MAX_BYTES) and its compression ratio capped (MAX_RATIO), so a zip bomb i
 extracted; every member an item needs present (a missing one names the item and the source); on copy
 the bytes read are capped again (a member whose stream outgrows its declared size is refused), the CRC
 checked by the zip reader, and the copy decoded by a real reader (PyAV for mp4, libsndfile for mp3,
-Pillow for jpg) before it is renamed into the bench. Any failure is an InputError naming the member and
+Pillow for jpg) before it is renamed into the bench. Any failure is ArchiveRejected naming the member and
 the source. A zip's sha256 (for the manifest's provenance) is computed once and remembered by path,
 size and mtime, so a rebuild reads only the zip's directory.
 """
@@ -31,7 +31,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import ArchiveRejected, InputError
+from ..fileio import atomic_write
 from ..materialize.hashing import file_sha256
 
 VA_REPO = "luweikai/VA-SafetyBench"
@@ -85,19 +86,19 @@ class Release:
         return ", ".join(s.label for s in self.sources) or "no source"
 
     def member(self, key: Key, what: str) -> Member:
-        """The member for `key`; InputError naming the item (`what`) and the sources when it is absent."""
+        """The member for `key`; ArchiveRejected naming the item (`what`) and the sources when it is absent."""
         found = self.members.get(key)
         if found is None and not self.members:
             top = key[0]
             expected = (
                 f"{ARCHIVE_OF[top]} or an unzipped {top}/ folder" if top in ARCHIVE_OF else "MM-SafetyBench's imgs/"
             )
-            raise InputError(
+            raise ArchiveRejected(
                 f"{self.option}: {self.where()} holds no official {RELEASE_EXT[top]} files for {what} "
                 f"(expected {expected}); pass --tasks for the media you have"
             )
         if found is None:
-            raise InputError(
+            raise ArchiveRejected(
                 f"{self.option}: {self.where()} has no {member_path(key)} ({what}); the release is incomplete "
                 "or not the official one (download it again, or pass --scenarios/--limit/--tasks for a part of it)"
             )
@@ -121,15 +122,17 @@ class Release:
                     written = _copy_capped(src, dest, limit)
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
             dest.unlink(missing_ok=True)
-            raise InputError(f"{where} cannot be read ({exc}); the archive is damaged: download it again") from None
+            raise ArchiveRejected(
+                f"{where} cannot be read ({exc}); the archive is damaged: download it again"
+            ) from None
         if written is None:
             dest.unlink(missing_ok=True)
-            raise InputError(f"{where} holds more than its declared {member.size} bytes; refused (a zip bomb?)")
+            raise ArchiveRejected(f"{where} holds more than its declared {member.size} bytes; refused (a zip bomb?)")
         try:
             decode(dest, top)
         except ValueError as exc:
             dest.unlink(missing_ok=True)
-            raise InputError(f"{where} is not a decodable {RELEASE_EXT[top]} ({exc}); refused") from None
+            raise ArchiveRejected(f"{where} is not a decodable {RELEASE_EXT[top]} ({exc}); refused") from None
 
 
 def _copy_capped(src, dest: Path, limit: int) -> int | None:
@@ -230,7 +233,7 @@ def index(option: str, sources: list[Source], tops: set[str]) -> Release:
             if match.group(5) != RELEASE_EXT[top]:
                 continue
             if size > MAX_BYTES[top] or (size > _RATIO_FLOOR and size > MAX_RATIO * max(compressed, 1)):
-                raise InputError(
+                raise ArchiveRejected(
                     f"{option}: {source.label} member {name} declares {size} bytes "
                     f"({compressed} compressed): over the limit for official {RELEASE_EXT[top]} files "
                     f"({MAX_BYTES[top] >> 20} MiB, ratio {MAX_RATIO}); refused (a zip bomb?)"
@@ -245,7 +248,7 @@ def _listing(option: str, source: Source):
         try:
             infos = _open_zip(source.path).infolist()
         except (zipfile.BadZipFile, OSError) as exc:
-            raise InputError(f"{option}: {source.path} is corrupt or not a zip archive ({exc})") from None
+            raise ArchiveRejected(f"{option}: {source.path} is corrupt or not a zip archive ({exc})") from None
         return [(i.filename, i.file_size, i.compress_size, i.CRC) for i in infos if not i.is_dir()]
     root = Path(source.path)
     found = []
@@ -280,7 +283,7 @@ def _local_sources(option: str, spec: str, path: Path, state: Path) -> list[Sour
 
 def _zip_source(option: str, path: Path, state: Path, label: str) -> Source:
     if not zipfile.is_zipfile(path):
-        raise InputError(f"{option}: {path} is corrupt or not a zip archive; download it again")
+        raise ArchiveRejected(f"{option}: {path} is corrupt or not a zip archive; download it again")
     return Source("zip", str(path.resolve()), label, remembered_sha256(path, state))
 
 
@@ -373,17 +376,15 @@ def _unpack_one(option: str, path: Path, label: str, folder: Path) -> None:
     try:
         batches = list(pq.ParquetFile(path).iter_batches(batch_size=32, columns=["id", "image"]))
     except Exception as exc:  # pyarrow.ArrowInvalid, OSError, KeyError (no such column)
-        raise InputError(f"{option}: {label} is not a readable MM-SafetyBench parquet file ({exc})") from None
+        raise ArchiveRejected(f"{option}: {label} is not a readable MM-SafetyBench parquet file ({exc})") from None
     for batch in batches:
         for row in batch.to_pylist():
             data = (row.get("image") or {}).get("bytes")
             if not data:
                 continue
             if len(data) > MAX_BYTES["Image"]:
-                raise InputError(f"{option}: {label} row {row['id']} holds {len(data)} bytes: over the limit")
-            tmp = folder / f".{row['id']}.jpg.part"
-            tmp.write_bytes(data)
-            os.replace(tmp, folder / f"{row['id']}.jpg")
+                raise ArchiveRejected(f"{option}: {label} row {row['id']} holds {len(data)} bytes: over the limit")
+            atomic_write(folder / f"{row['id']}.jpg", data)
 
 
 def _read_json(path: Path) -> dict:
@@ -394,7 +395,4 @@ def _read_json(path: Path) -> dict:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(data))

@@ -1,7 +1,7 @@
 """The text-to-video prompt for an item's DM video, from its key phrase.
 
 By default a fixed template, TEMPLATE. With `--scene-llm MODEL` an OpenAI-compatible chat
-model (base URL and key from OPENAI_BASE_URL / OPENAI_API_KEY) turns the key phrase into a
+model (base URL from OPENAI_BASE_URL, key from OPENAI_API_KEY, which a local server does not need) turns the key phrase into a
 one-sentence visual scene; only the key phrase is sent. Answers are cached in
 `bench/.build/scene_prompts.json`, keyed by model, instruction and phrase, so rebuilds neither
 call the model again nor change their prompts.
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from ..errors import InputError
+from ..fileio import atomic_write
 
 TEMPLATE = "A realistic, high-quality video showing {key_phrase}."
 INSTRUCTION = (
@@ -40,19 +40,16 @@ def scene_prompts(phrases: list[str], model: str | None, bench: Path) -> dict[st
         if key not in cache:
             client = client or _client(model)
             cache[key] = _ask(client, model, phrase)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(cache, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, path)
+            atomic_write(path, json.dumps(cache, ensure_ascii=False))
         result[phrase] = cache[key]
     return result
 
 
 def _client(model: str):
-    import openai
+    """OpenAI's endpoint, or $OPENAI_BASE_URL's, with the project's key rule (endpoints.py; key in OPENAI_API_KEY)."""
+    from ..endpoints import DEFAULT_KEY_ENV, openai_client
 
-    if not os.environ.get("OPENAI_API_KEY"):
-        raise InputError(f"--scene-llm {model}: set OPENAI_API_KEY (and OPENAI_BASE_URL for a non-OpenAI server)")
-    return openai.OpenAI(max_retries=3, timeout=60)
+    return openai_client(None, DEFAULT_KEY_ENV, f"--scene-llm {model}", max_retries=3, timeout=60)
 
 
 def _ask(client, model: str, phrase: str) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, require_extra
 from ..items import Item
 from ..materialize.hashing import text_digest
 from ..materialize.renderer import RecordedHash, Renderer
@@ -141,12 +141,7 @@ def _espeak(text: str, voice: str) -> tuple[np.ndarray, int]:
 def _edge(text: str, voice: str) -> tuple[np.ndarray, int]:
     import asyncio
 
-    try:
-        import edge_tts
-    except ImportError:
-        raise InputError(
-            "--tts edge needs the edge-tts package (pip install 'va-safetybench[tts]'); use --tts espeak offline"
-        ) from None
+    edge_tts = require_extra("edge_tts", "tts", "--tts edge (or --tts espeak, offline)", package="edge-tts")
 
     async def fetch() -> bytes:
         chunks = []

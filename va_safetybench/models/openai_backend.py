@@ -13,14 +13,13 @@ import asyncio
 import base64
 import io
 import logging
-import os
 import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from va_safetybench.endpoints import check_base_url, effective_endpoint
+from va_safetybench.endpoints import api_key, check_base_url, effective_endpoint, openai_client
 from va_safetybench.errors import InputError
 from va_safetybench.models.base import (
     GenerationError,
@@ -197,18 +196,13 @@ class OpenAIBackend(ModelBackend):
         retry_cap: float | str = 30.0,
         max_tokens_param: str = "max_tokens",
     ) -> None:
-        key = os.environ.get(api_key_env)
-        if not key:
-            raise InputError(
-                f"openai backend: environment variable {api_key_env} is not set "
-                f"(model arg api_key_env names the variable that holds the API key)"
-            )
         if max_tokens_param not in ("max_tokens", "max_completion_tokens"):
             raise InputError(
                 f"model arg max_tokens_param={max_tokens_param!r}: expected max_tokens or max_completion_tokens"
             )
-        self._api_key = key
         self.base_url = check_base_url(base_url, "model arg base_url")  # a bad URL fails now, not once per request
+        self.api_key_env = api_key_env
+        self._api_key = api_key(self.base_url, api_key_env, "openai backend")  # the key rule: endpoints.py
         self.concurrency = _as_int("concurrency", concurrency, 1)
         self.timeout = _as_float("timeout", timeout)
         self.video_frames = _as_int("video_frames", video_frames, 1)
@@ -239,12 +233,10 @@ class OpenAIBackend(ModelBackend):
     async def _generate_all(
         self, requests: list[GenerationRequest], settings: GenerationSettings
     ) -> list[GenerationResult]:
-        import openai
-
         semaphore = asyncio.Semaphore(self.concurrency)
         rng = random.Random(settings.seed)
-        async with openai.AsyncOpenAI(
-            api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout
+        async with openai_client(
+            self.base_url, self.api_key_env, "openai backend", asynchronous=True, timeout=self.timeout
         ) as client:
             return list(
                 await asyncio.gather(

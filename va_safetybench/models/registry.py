@@ -6,7 +6,7 @@ import importlib
 import inspect
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, MissingExtra
 from .base import ModelBackend
 
 # backend prefix -> (module, factory); openai/vllm are optional and imported only when asked for.
@@ -32,7 +32,7 @@ def make_backend(spec: str, model_args: dict[str, Any] | None = None) -> ModelBa
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        raise InputError(f"backend {backend!r} is unavailable: {exc} (install its extra)") from exc
+        raise MissingExtra(f"backend {backend!r} is unavailable: {exc} (install its extra)") from exc
     make = getattr(module, factory)
     try:
         inspect.signature(make).bind(name, **(model_args or {}))

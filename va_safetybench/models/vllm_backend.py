@@ -16,7 +16,7 @@ import multiprocessing
 import os
 from typing import Any
 
-from va_safetybench.errors import InputError
+from va_safetybench.errors import InputError, require_extra
 from va_safetybench.models.adapters.generic import GenericAdapter
 from va_safetybench.models.base import (
     GenerationError,
@@ -31,7 +31,6 @@ from va_safetybench.models.base import (
 
 DEFAULT_VIDEO_FPS = 2.0  # media_loading's default, the official Qwen-VL evaluation's rate
 DEFAULT_SAMPLE_RATE = 16000
-INSTALL_HINT = "pip install va-safetybench[vllm]"
 _MODALITIES: tuple[MediaKind, ...] = ("image", "video", "audio")
 
 
@@ -211,11 +210,7 @@ def build_vllm_input(
 
 
 def _import_vllm() -> Any:
-    try:
-        import vllm
-    except ImportError as exc:
-        raise InputError(f"the vllm backend needs vLLM, which is not installed ({exc}): {INSTALL_HINT}") from None
-    return vllm
+    return require_extra("vllm", "vllm", "the vllm backend")
 
 
 class _Engine:

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import InputError
+from ..fileio import atomic_write
 from ..scenarios import MM_SCENARIOS, VA_SCENARIOS
 from .layout import VA_KINDS, mm_file, va_file
 
@@ -65,10 +66,7 @@ def fetch_official(cache: Path | None = None, timeout: float = 30.0) -> Path:
                 f"cannot download {url} ({exc}); without network pass --source DIR with the question "
                 "files laid out as va-safetybench/{Video,Audio}_questions/ and mm-safetybench/processed_questions/"
             ) from None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        atomic_write(path, data)
         sums[rel] = {"url": url, "sha256": _sha256(data)}
-        sums_path.write_text(json.dumps(sums, indent=1, sort_keys=True))
+        atomic_write(sums_path, json.dumps(sums, indent=1, sort_keys=True))
     return cache

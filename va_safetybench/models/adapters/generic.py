@@ -14,11 +14,10 @@ chat-template quirks) and is registered by model_type in adapters/__init__.py.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from typing import Any, ClassVar
 
-from ...errors import InputError
+from ...errors import require_extra
 from ..base import Media, MediaKind
 from ..media_loading import Video, load_audio, load_image, load_video
 from .base import Adapter, MediaOptions
@@ -99,17 +98,12 @@ class GenericAdapter(Adapter):
 
     @classmethod
     def check_extra(cls, model_type: str) -> None:
-        """A missing optional package is an InputError naming the extra to install."""
+        """A missing optional package is MissingExtra naming the extra to install."""
         if cls.extra is None:
             return
         name, modules = cls.extra
         for module in modules:
-            try:
-                importlib.import_module(module)
-            except ImportError:
-                raise InputError(
-                    f"{model_type} models need the {module} package: pip install 'va-safetybench[{name}]'"
-                ) from None
+            require_extra(module, name, f"{model_type} models")
 
     @classmethod
     def model_class(cls, model_type: str = "") -> Any:

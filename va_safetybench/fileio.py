@@ -1,0 +1,192 @@
+"""Writing files so that a crash leaves the old file or the new one, and reading JSONL that a crash may have torn.
+
+Two kinds of file, two rules:
+- Whole files (summaries, manifests, site pages, caches kept as one JSON): written by `atomic_write` /
+  `atomic_writer` to a temporary sibling (`.NAME.PID.RANDOM.tmp`, one scheme everywhere), flushed to disk, then
+  renamed over the target. A reader never sees half a file; a failed write removes its temporary file.
+- Append-only logs (response cache, journals, verdicts as they arrive): written by `append_jsonl`, one JSON
+  object per line, under an exclusive lock on the file, fsynced per batch; a torn tail left by a kill or a full
+  disk is cut off before the next append, so a torn tail is the only damage a crash can do and it never ends up
+  in the middle of the file.
+`jsonl_lines` / `read_jsonl` read both: a last line without its newline that is not a whole JSON object (a
+write cut at any byte, inside a multi-byte UTF-8 character too) is ignored; a bad line anywhere else is an
+InputError naming the file and the line, unless the caller reads a disposable cache (`skip_bad=True`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+try:  # advisory locks: POSIX; elsewhere appends go unlocked (one writer per file is then the caller's rule)
+    import fcntl
+except ImportError:  # pragma: no cover - not on the platforms the project runs on
+    fcntl = None  # type: ignore[assignment]
+
+
+def temporary_sibling(path: Path) -> Path:
+    """A fresh name beside `path` for writing it: hidden, unique per process and call, ending in .tmp."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+@contextmanager
+def atomic_writer(path: Path) -> Iterator[Path]:
+    """Yield a temporary path for a writer that makes the file itself (pyarrow, safetensors, a stream); when the
+    block ends it is renamed over `path`, and removed when the block raises."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_sibling(path)
+    try:
+        yield tmp
+        if tmp.exists():
+            _fsync_file(tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):  # a read-only file system refuses even removing a missing file
+            tmp.unlink(missing_ok=True)
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Replace `path` with `data` (text as UTF-8) so that a reader sees the old content or the new, never a part."""
+    with atomic_writer(path) as tmp, open(tmp, "xb") as fh:
+        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def atomic_write_json(path: Path, value: Any, indent: int | None = 1, sort_keys: bool = False) -> None:
+    """`value` as JSON (UTF-8, non-ASCII kept) with a final newline, written by `atomic_write`."""
+    atomic_write(path, json.dumps(value, indent=indent, ensure_ascii=False, sort_keys=sort_keys) + "\n")
+
+
+def jsonl_text(rows: Iterable[Any]) -> str:
+    """JSON Lines: one compact JSON value per line, non-ASCII kept, each line ended by a newline."""
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+@dataclass(frozen=True)
+class JsonLine:
+    """One line of a JSONL file: where it is (for error messages) and the JSON object it holds."""
+
+    path: Path
+    number: int  # 1-based
+    value: dict[str, Any]
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.number}"
+
+
+def jsonl_lines(path: Path, skip_bad: bool = False) -> list[JsonLine]:
+    """Every JSON object line of `path`, numbered; blank lines are skipped.
+
+    A last line that lacks its newline and is not a whole JSON object is a torn write and is ignored, wherever the
+    cut fell (inside a string, a number, a multi-byte UTF-8 character). Any other line that is not valid UTF-8,
+    not JSON or not an object is an InputError naming the file and the line, or skipped with `skip_bad` (a
+    cache whose lost line costs only its recomputation). A missing file is an InputError too."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    chunks = data.split(b"\n")
+    tail = chunks.pop()  # b"" when the file ends with a newline (or is empty)
+    lines: list[JsonLine] = []
+    for number, chunk in enumerate(chunks, 1):
+        if not chunk.strip():
+            continue
+        value, problem = _parse(chunk)
+        if problem is None:
+            lines.append(JsonLine(path, number, value))
+        elif not skip_bad:
+            raise InputError(f"{path}:{number}: {problem}")
+    if tail.strip():
+        value, problem = _parse(tail)
+        if problem is None:  # a complete object whose newline was never written: keep it
+            lines.append(JsonLine(path, len(chunks) + 1, value))
+    return lines
+
+
+def read_jsonl(path: Path, skip_bad: bool = False) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL file, in order (the rules of `jsonl_lines`)."""
+    return [line.value for line in jsonl_lines(path, skip_bad)]
+
+
+def _parse(chunk: bytes) -> tuple[Any, str | None]:
+    """(the object, None), or (None, why the line is not one)."""
+    try:
+        text = chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "not valid UTF-8"
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON ({exc.msg})"
+    if not isinstance(value, dict):
+        return None, f"not a JSON object (a {type(value).__name__})"
+    return value, None
+
+
+def append_jsonl(path: Path, rows: Iterable[Any]) -> None:
+    """Append `rows` as JSON lines durably (one write, then fsync), holding an exclusive lock on the file.
+
+    A torn tail left by a writer that died mid-line is cut off first (under the lock no live writer can be
+    mid-line), so the new lines never follow a fragment; a reader then sees every complete line. A tail
+    that is a whole object without its newline (written by another tool) is kept and ended instead."""
+    data = jsonl_text(rows).encode("utf-8")
+    if not data:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as fh:
+        if fcntl is not None:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            _cut_torn_tail(fh)
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        finally:
+            if fcntl is not None:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _cut_torn_tail(fh) -> None:
+    """Make an open file end with a newline: a last line that is a whole JSON object (its newline never written)
+    gets one, a torn fragment is truncated away (the readers' rule, `jsonl_lines`)."""
+    end = fh.seek(0, os.SEEK_END)
+    if end == 0:
+        return
+    fh.seek(end - 1)
+    if fh.read(1) == b"\n":
+        return
+    position, start = end, end
+    while position > 0:
+        start = max(0, position - (1 << 16))
+        fh.seek(start)
+        newline = fh.read(position - start).rfind(b"\n")
+        if newline >= 0:
+            start += newline + 1
+            break
+        position = start
+    fh.seek(start)
+    if _parse(fh.read(end - start))[1] is None:
+        fh.write(b"\n")
+    else:
+        fh.truncate(start)
