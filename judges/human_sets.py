@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from va_safetybench.errors import InputError
+from va_safetybench.fileio import atomic_write
 
 HUMAN_LABELS = ("safe", "unsafe")
 REQUIRED = ("prompt", "response", "human_label")
@@ -133,10 +134,7 @@ def fetch_files(public: PublicSet, cache: Path | None = None, timeout: float = 6
         got = hashlib.sha256(data).hexdigest()
         if got != sha:
             raise InputError(f"{url}: sha256 {got} is not the recorded {sha}; not used")
-        local.parent.mkdir(parents=True, exist_ok=True)
-        tmp = local.with_name(f".{local.name}.{os.getpid()}.part")
-        tmp.write_bytes(data)
-        os.replace(tmp, local)
+        atomic_write(local, data)
         out[upstream_path] = data
     return out
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from va_safetybench.errors import InputError
+from va_safetybench.fileio import atomic_write
 
 ASSETS = Path(__file__).parent / "assets"  # the site's CSS and JS, copied into every build
 MARKER = ".va-bench-site.json"
@@ -142,9 +143,7 @@ def _read_marker(marker: Path) -> list[str]:
 
 def _write_marker(out: Path, files: list[str]) -> None:
     data = json.dumps({"made_by": "va-bench leaderboard", "version": 1, "files": files}, indent=0)
-    tmp = out / f".{MARKER}.{os.getpid()}.tmp"
-    tmp.write_text(data + "\n", encoding="utf-8")
-    os.replace(tmp, out / MARKER)
+    atomic_write(out / MARKER, data + "\n")
 
 
 def _legacy_site_files(out: Path) -> list[str] | None:

@@ -20,14 +20,13 @@ from pathlib import Path
 
 from judges.agreement import cohen_kappa
 
+from ..fileio import atomic_write, read_jsonl
 from .judge import (
     add_judge_options,
     judge_options,
     judge_rows,
     judge_slug,
-    read_jsonl,
     read_responses,
-    write_atomic,
     write_judgements,
 )
 
@@ -170,7 +169,7 @@ def human_agreement(specs: list[str], judges: list, sets: list, json_out: Path |
     print_overview(report, out)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(json_out, json.dumps(report, indent=1) + "\n")
+        atomic_write(json_out, json.dumps(report, indent=1) + "\n")
         print(f"wrote {json_out}", file=out)
     return 0
 
