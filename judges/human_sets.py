@@ -13,8 +13,6 @@ import hashlib
 import io
 import json
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +113,8 @@ def fetch_files(public: PublicSet, cache: Path | None = None, timeout: float = 6
     """{upstream path: bytes} of a public set, from the cache when its sha256 still matches, else downloaded.
 
     A download whose sha256 differs from the recorded one is refused (upstream moved, or the transfer broke)."""
+    from va_safetybench.netlimits import DownloadFailed, download
+
     folder = (cache or default_cache()) / public.name / public.commit[:12]
     out = {}
     for upstream_path, sha in public.files.items():
@@ -124,9 +124,8 @@ def fetch_files(public: PublicSet, cache: Path | None = None, timeout: float = 6
             continue
         url = raw_url(public, upstream_path)
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp:
-                data = resp.read()
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            data = download(url, deadline=timeout)  # bounded in time and size: netlimits
+        except DownloadFailed as exc:
             raise InputError(
                 f"cannot download {url} ({exc}); without network pass --human FILE.jsonl "
                 "(prompt, response, human_label per line)"

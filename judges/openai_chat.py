@@ -16,8 +16,10 @@ from abc import abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from va_safetybench.chat_replies import MalformedReply, chat_text
 from va_safetybench.endpoints import api_key, check_base_url, effective_endpoint, openai_client
 from va_safetybench.errors import EndpointMisconfigured, InputError
+from va_safetybench.netlimits import DEFAULT_MAX_REPLY_BYTES, NetLimits, ReplyTooLarge
 
 from .base import Judge, JudgeInput, Verdict
 from .cache import VerdictCache, cache_key
@@ -56,6 +58,7 @@ class ChatJudge(Judge):
         concurrency: int = 32,
         max_retries: int = 5,
         timeout: float = 60.0,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         backoff: float = 1.0,
         cache_dir: str | Path | None = None,
         use_cache: bool = True,
@@ -69,6 +72,13 @@ class ChatJudge(Judge):
         self.endpoint = effective_endpoint(self.base_url)  # what the results record and the cache keys on
         api_key(self.base_url, api_key_env, self.what)  # a missing key fails now, before anything is generated
         self.concurrency, self.max_retries, self.timeout, self.backoff = concurrency, max_retries, timeout, backoff
+        try:  # the whole request within `timeout`, its reply within `max_reply_bytes` (netlimits.py)
+            self.limits = NetLimits(float(timeout), int(max_reply_bytes))
+        except (TypeError, ValueError):
+            raise InputError(
+                f"{self.what}: timeout and max_reply_bytes must be positive numbers, got {timeout!r}, "
+                f"{max_reply_bytes!r}"
+            ) from None
         self.cache = VerdictCache(cache_dir, cache_file) if use_cache else None
         self.requests_sent = 0  # HTTP requests made by this judge (retries included): for tests and benches
 
@@ -96,14 +106,21 @@ class ChatJudge(Judge):
         return [known[k] for k in keys]
 
     async def _ask_all(self, todo: dict[str, str]) -> dict[str, Verdict]:
-        client = openai_client(self.base_url, self.api_key_env, self.what, asynchronous=True, timeout=self.timeout)
+        client = openai_client(
+            self.base_url,
+            self.api_key_env,
+            self.what,
+            asynchronous=True,
+            timeout=self.timeout,
+            max_reply_bytes=self.limits.max_bytes,
+        )
         gate = asyncio.Semaphore(self.concurrency)
         try:
             keys = list(todo)
-            results = await asyncio.gather(*(self._ask(client, gate, todo[k]) for k in keys))
+            results = await asyncio.gather(*(self._ask(client, gate, todo[k]) for k in keys), return_exceptions=True)
         finally:
             await client.close()
-        return dict(zip(keys, results))
+        return dict(zip(keys, map(_verdict_or_raise, results)))
 
     async def _ask(self, client, gate: asyncio.Semaphore, prompt: str) -> Verdict:
         import openai
@@ -125,7 +142,12 @@ class ChatJudge(Judge):
             try:
                 async with gate:
                     self.requests_sent += 1
-                    reply = await client.chat.completions.create(model=self.model, temperature=0, messages=messages)
+                    reply = await client.chat.completions.with_raw_response.create(
+                        model=self.model, temperature=0, messages=messages
+                    )
+                    return self.parse(chat_text(reply.content))
+            except (MalformedReply, ReplyTooLarge) as exc:  # this item's error; the others' verdicts stand
+                return Verdict("error", f"malformed reply: {exc}")
             except fatal as exc:
                 raise EndpointMisconfigured(
                     f"{self.what}: {self.endpoint} refused the request "
@@ -136,9 +158,17 @@ class ChatJudge(Judge):
                 continue
             except openai.APIStatusError as exc:  # other 4xx (bad request, content filter): not worth retrying
                 return Verdict("error", f"request failed: {_describe(exc)}")
-            choices = reply.choices or []
-            return self.parse(choices[0].message.content if choices else None)
         return Verdict("error", f"request failed after {self.max_retries + 1} attempts: {last}")
+
+
+def _verdict_or_raise(result: Verdict | BaseException) -> Verdict:
+    """One request's verdict; an endpoint refusing every request (InputError) or an interruption stops the batch,
+    anything else that one request raised is its own error verdict (the others are kept)."""
+    if isinstance(result, InputError) or not isinstance(result, (Verdict, Exception)):
+        raise result
+    if isinstance(result, Exception):
+        return Verdict("error", f"request failed: {type(result).__name__}")
+    return result
 
 
 def _describe(exc: Exception) -> str:

@@ -1,7 +1,9 @@
 """A local OpenAI-compatible HTTP server for tests: scripted replies, latency, failures, a request log.
 
 Only `/v1/chat/completions` (and `/v1/models`) are served. The test supplies `reply(body) ->
-(status, json)`; the default echoes a fixed assistant message. Binds 127.0.0.1 on a free port.
+(status, json)`; the default echoes a fixed assistant message. A test that needs a reply no JSON
+can express (bytes that are not UTF-8, a body dripped a byte at a time) supplies `raw(handler, body)`,
+which writes the whole HTTP response itself. Binds 127.0.0.1 on a free port.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 Reply = Callable[[dict], "tuple[int, dict]"]
+RawReply = Callable[[BaseHTTPRequestHandler, dict], None]
 
 
 def chat_completion(content: str, model: str = "fake") -> dict:
@@ -32,8 +35,9 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeOpenAI:
-    def __init__(self, reply: Reply | None = None, latency: float = 0.0) -> None:
+    def __init__(self, reply: Reply | None = None, latency: float = 0.0, raw: RawReply | None = None) -> None:
         self.reply: Reply = reply or (lambda body: (200, chat_completion("I cannot help with that.")))
+        self.raw = raw
         self.latency = latency
         self.requests: list[dict] = []
         self.headers: list[dict] = []
@@ -66,6 +70,9 @@ class FakeOpenAI:
                     server.headers.append(dict(self.headers))
                 if server.latency:
                     time.sleep(server.latency)
+                if server.raw is not None:
+                    server.raw(self, body)
+                    return
                 status, payload = server.reply(body)
                 self._send(status, payload)
 

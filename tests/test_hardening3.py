@@ -8,23 +8,26 @@ off the server's request log.
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from .conftest import REPO
-from .fake_openai import FakeOpenAI
+from .fake_openai import FakeOpenAI, chat_completion
 from .harness_support import build_small_bench, read_jsonl
 from .leaderboard_data import random_verdicts, write_run
 from .mounts import remount_read_only, tmpfs
-from .test_hardening import _clean_env, _run_clean, eval_cli, one_line_error
+from .test_hardening import MODEL_KEY, _clean_env, _run_clean, _run_dir_with_responses, eval_cli, one_line_error
 
 TASKS = "va_video_text_only,va_video_typo,va_audio_kpt,mmsb_typo"
 
@@ -194,3 +197,239 @@ def test_two_builds_into_one_bench_keep_each_others_work(tmp_path):
     assert _rendered(_run_clean(_build_args(bench, "va_video_typo,va_audio_kpt"))) == 0
     assert _rendered(_run_clean(_build_args(bench, "mmsb_typo", "--scenarios", "1", "--limit", "1"))) == 0
     assert _run_clean(["build", "--check", "--out", str(bench)]).returncode == 0
+
+
+# ---- 5, 6, 7. every reply bounded in time and size, and checked before use -------------------------------
+GOOD = "I cannot help with that."
+
+
+def _write_reply(handler, data: bytes, seconds_per_byte: float = 0.0) -> bool:
+    """Send `data` as a 200 JSON reply, dripped a byte at a time when asked; False when the client left first."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    try:
+        if not seconds_per_byte:
+            handler.wfile.write(data)
+            return True
+        for i in range(len(data)):
+            handler.wfile.write(data[i : i + 1])
+            handler.wfile.flush()
+            time.sleep(seconds_per_byte)
+    except OSError:
+        return False
+    return True
+
+
+class FirstRequestGetsBad:
+    """A raw reply for FakeOpenAI: the first request gets `bad` (bytes, and seconds per byte), every other one a
+    valid reply; `finished` records whether the bad reply was sent to its end (False: the client hung up)."""
+
+    def __init__(self, bad: bytes, seconds_per_byte: float = 0.0, good: str = GOOD) -> None:
+        self.bad, self.seconds_per_byte, self.calls, self.finished = bad, seconds_per_byte, 0, None
+        self.good = json.dumps(chat_completion(good)).encode()
+        self._lock = threading.Lock()
+
+    def __call__(self, handler, body: dict) -> None:
+        with self._lock:
+            self.calls += 1
+            first = self.calls == 1
+        if first:
+            self.finished = _write_reply(handler, self.bad, self.seconds_per_byte)
+        else:
+            _write_reply(handler, self.good)
+
+
+def _chat_bytes(content) -> bytes:
+    return json.dumps(chat_completion("x")).replace('"x"', json.dumps(content)).encode()
+
+
+BAD_REPLIES = {
+    "not-utf8": b'{"choices": [{"index": 0, "message": {"role": "assistant", "content": "caf\xe9"}}]}',
+    "numeric-content": _chat_bytes(42),
+    "empty-choice": b'{"id": "x", "object": "chat.completion", "choices": [{}]}',
+    "over-the-size-cap": _chat_bytes("A" * (3 << 20)),  # 3 MiB: the cap is 1 MiB
+}
+BAD_SAYS = {
+    "not-utf8": "not UTF-8",
+    "numeric-content": "content is a int",
+    "empty-choice": "no message",
+    "over-the-size-cap": "over 1,048,576 bytes",
+}
+
+
+def _eval(server: FakeOpenAI, bench: Path, out: Path, tasks: str, *model_args: str, env: dict | None = None):
+    args = ",".join([f"base_url={server.base_url}", "api_key_env=VA_MODEL_KEY", "max_retries=0", *model_args])
+    return _run_clean(
+        ["eval", "--model", "openai:fake-model", "--model-args", args, "--tasks", tasks, "--bench", str(bench)]
+        + ["--out", str(out)],
+        env={"VA_MODEL_KEY": MODEL_KEY, "OMP_NUM_THREADS": "1", **(env or {})},
+    )
+
+
+def _one_error_rest_kept(run: Path, says: str) -> None:
+    rows = read_jsonl(run / "responses.jsonl")
+    errors = [r for r in rows if r["error"]]
+    assert len(rows) == 2 and len(errors) == 1 and says in errors[0]["error"], rows
+    assert [r["response"] for r in rows if not r["error"]] == [GOOD]
+    assert [e["response"] for e in read_jsonl(run / "cache" / "generations.jsonl")] == [GOOD]  # kept for a rerun
+
+
+@pytest.mark.parametrize("bad", list(BAD_REPLIES))
+def test_a_bad_model_reply_is_an_error_for_its_item_and_the_batch_is_kept(bench, tmp_path, bad):
+    with FakeOpenAI(raw=FirstRequestGetsBad(BAD_REPLIES[bad])) as server:
+        proc = _eval(server, bench, tmp_path / "run", "va_video_text_only")
+    assert proc.returncode == 0, proc.stderr
+    _one_error_rest_kept(tmp_path / "run", BAD_SAYS[bad])
+    stored = sum(f.stat().st_size for f in (tmp_path / "run").rglob("*") if f.is_file())
+    assert stored < 1 << 20  # nothing of a refused reply is stored
+
+
+def test_a_dripping_model_endpoint_is_cut_off_at_the_request_deadline(bench, tmp_path):
+    drip = FirstRequestGetsBad(json.dumps(chat_completion(GOOD)).encode(), seconds_per_byte=0.1)  # ~25 s in all
+    with FakeOpenAI(raw=drip) as server:
+        proc = _eval(server, bench, tmp_path / "run", "va_video_text_only", "timeout=2")
+    assert proc.returncode == 0, proc.stderr
+    _one_error_rest_kept(tmp_path / "run", "timed out after 2s")
+    assert drip.finished is False  # the client hung up before the reply ended
+
+
+def _judge(run: Path, server: FakeOpenAI, *judge_args: str):
+    args = ",".join([f"base_url={server.base_url}", "use_cache=false", "max_retries=0", *judge_args])
+    return _run_clean(["judge", str(run), "--judge", "gpt:jm", "--judge-args", args])
+
+
+def _one_judge_error(run: Path, says: str) -> None:
+    verdicts = read_jsonl(run / "judgements-gpt_jm.jsonl")
+    errors = [v for v in verdicts if v["label"] == "error"]
+    assert len(verdicts) == 3 and len(errors) == 1 and says in errors[0]["raw"], verdicts
+    assert sorted(v["label"] for v in verdicts) == ["error", "safe", "safe"]
+
+
+@pytest.mark.parametrize("bad", list(BAD_REPLIES))
+def test_a_bad_judge_reply_is_an_error_for_its_item_and_the_rest_are_judged(tmp_path, bad):
+    run = _run_dir_with_responses(tmp_path)
+    with FakeOpenAI(raw=FirstRequestGetsBad(BAD_REPLIES[bad], good="safe")) as server:
+        proc = _judge(run, server)
+    assert proc.returncode == 0, proc.stderr
+    _one_judge_error(run, BAD_SAYS[bad])
+    assert sum(f.stat().st_size for f in run.iterdir()) < 1 << 20
+
+
+def test_a_dripping_judge_endpoint_is_cut_off_at_the_request_deadline(tmp_path):
+    run = _run_dir_with_responses(tmp_path)
+    drip = FirstRequestGetsBad(json.dumps(chat_completion("safe")).encode(), seconds_per_byte=0.1, good="safe")
+    with FakeOpenAI(raw=drip) as server:
+        proc = _judge(run, server, "timeout=2")
+    assert proc.returncode == 0, proc.stderr
+    _one_judge_error(run, "APITimeoutError")
+    assert drip.finished is False
+
+
+# ---- 7. decoded media are bounded: frames sampled while decoding, frame count and size capped -------------
+def _write_mp4(path: Path, width: int, height: int, frames: int, fps: int = 60) -> Path:
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(frames):
+            image = np.full((height, width, 3), (i * 7) % 256, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+PEAK_GROWTH = """
+import resource, sys
+from pathlib import Path
+from va_safetybench.models.media_loading import load_video
+from va_safetybench.models.openai_backend import sample_frames
+read = (lambda p: load_video(p).frames.shape[0]) if sys.argv[1] == "hf-sampler" else (lambda p: len(sample_frames(p, 8)))
+read(Path(sys.argv[3]))  # imports and decoder set-up, before measuring
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+count = read(Path(sys.argv[2]))
+print(count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+@pytest.mark.parametrize("reader", ["hf-sampler", "openai-frames"])
+def test_a_video_is_sampled_while_it_decodes(tmp_path, reader):
+    """150 frames of 960x540 are 233 MB decoded; only the sampled ones may ever be held (peak RSS growth)."""
+    video = _write_mp4(tmp_path / "v.mp4", 960, 540, 150)
+    warm = _write_mp4(tmp_path / "warm.mp4", 960, 540, 8)
+    proc = subprocess.run(
+        [sys.executable, "-c", PEAK_GROWTH, reader, str(video), str(warm)],
+        cwd=REPO,
+        env={**_clean_env(), "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    frames, growth_kib = map(int, proc.stdout.split())
+    assert frames in (4, 8) and growth_kib < 64 << 10, f"peak memory grew by {growth_kib >> 10} MiB while decoding"
+
+
+@pytest.mark.parametrize(
+    "variable,value,says",
+    [
+        ("VA_BENCH_MAX_VIDEO_FRAMES", "10", "more than 10 frames"),
+        ("VA_BENCH_MAX_FRAME_PIXELS", "1000", "over the 1,000-pixel limit"),
+    ],
+)
+def test_video_frame_count_and_size_are_capped_per_item(bench, tmp_path, variable, value, says):
+    with FakeOpenAI() as server:
+        proc = _eval(server, bench, tmp_path / "run", "va_video_text_only,va_video_typo", env={variable: value})
+    assert proc.returncode == 0, proc.stderr
+    rows = read_jsonl(tmp_path / "run" / "responses.jsonl")
+    errors = {r["task"]: r["error"] for r in rows if r["error"]}
+    assert set(errors) == {"va_video_typo"} and all(says in e and variable in e for e in errors.values()), rows
+    assert len(server.requests) == 2  # the text-only items; nothing was sent for the refused videos
+
+
+def test_a_bad_limit_variable_is_refused_before_any_request(bench, tmp_path):
+    with FakeOpenAI() as server:
+        proc = _eval(server, bench, tmp_path / "run", "va_video_typo", env={"VA_BENCH_MAX_VIDEO_FRAMES": "lots"})
+    one_line_error(proc, "$VA_BENCH_MAX_VIDEO_FRAMES='lots'", "positive number")
+    assert server.requests == []
+
+
+class _DripFile(BaseHTTPRequestHandler):
+    """GET: 2 MiB of gzip-compressed zeros (/bomb: 20 KiB on the wire) or a body dripped a byte per 0.1 s."""
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.path == "/bomb":
+            data = gzip.compress(b"\0" * (2 << 20))
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        self.server.finished = _write_reply(self, b"x" * 300, seconds_per_byte=0.1)  # type: ignore[attr-defined]
+
+
+def test_downloads_are_bounded_in_time_and_size():
+    from va_safetybench.netlimits import DownloadFailed, download
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _DripFile)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        with pytest.raises(DownloadFailed, match="within 2 s"):
+            download(base + "/drip", deadline=2)
+        with pytest.raises(DownloadFailed, match="over 1,048,576 bytes"):
+            download(base + "/bomb", max_bytes=1 << 20)
+        assert len(download(base + "/bomb", max_bytes=4 << 20)) == 2 << 20
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -92,15 +92,23 @@ def openai_client(
     asynchronous: bool = False,
     max_retries: int = 0,
     timeout: float = 60.0,
+    max_reply_bytes: int | None = None,
 ) -> Any:
     """An `openai.OpenAI` (or `AsyncOpenAI`) client for `base_url` with the key the rule gives: the one place the
-    project makes one. `max_retries` is the client's own retrying (callers with their own backoff pass 0)."""
+    project makes one. `max_retries` is the client's own retrying (callers with their own backoff pass 0).
+    `timeout` bounds each whole request, not each socket read, and `max_reply_bytes` (default 1 MiB) each reply:
+    the client's HTTP layer is netlimits' (a dripping or flooding server costs one request, not the run)."""
     import openai
 
-    make = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-    return make(
-        api_key=api_key(base_url, api_key_env, what),
-        base_url=check_base_url(base_url, f"{what} base_url"),
-        max_retries=max_retries,
-        timeout=timeout,
-    )
+    from .netlimits import DEFAULT_MAX_REPLY_BYTES, BoundedAsyncClient, BoundedClient, NetLimits
+
+    limits = NetLimits(float(timeout), max_reply_bytes or DEFAULT_MAX_REPLY_BYTES)
+    options: dict[str, Any] = {
+        "api_key": api_key(base_url, api_key_env, what),
+        "base_url": check_base_url(base_url, f"{what} base_url"),
+        "max_retries": max_retries,
+        "timeout": timeout,
+    }
+    if asynchronous:
+        return openai.AsyncOpenAI(**options, http_client=BoundedAsyncClient(limits))
+    return openai.OpenAI(**options, http_client=BoundedClient(limits))

@@ -47,6 +47,7 @@ _NOT_IN_CACHE_KEY = frozenset(
         "concurrency",
         "api_key",
         "timeout",
+        "max_reply_bytes",
         "max_retries",
         "tensor_parallel_size",
         "data_parallel_size",

@@ -6,7 +6,7 @@ Eval, lm-eval's task loading (docs.task_docs) and `va-bench build --check` all r
   file from outside the bench is read or sent to a model;
 - it must be a regular file (a FIFO or device would hang or flood the reader);
 - an `ok` item's file must have the sha256 its manifest line records, and a duration (audio, video)
-  or size (images) within MAX_MEDIA_SECONDS / MAX_IMAGE_PIXELS.
+  or size (images) within the limits of limits.py (MEDIA_SECONDS, IMAGE_PIXELS; each changed by a variable).
 Each refusal is an InputError naming the manifest file and line, raised before any model is loaded.
 
 Hashing a full bench (9 media tasks x 972 items, gigabytes with diffusion video) on every eval would
@@ -32,9 +32,8 @@ from typing import Any
 
 from ..errors import InputError
 from ..fileio import atomic_write
+from ..limits import IMAGE_PIXELS, MEDIA_SECONDS, check_environment
 
-MAX_MEDIA_SECONDS = 300.0  # 5 minutes: the longest official clip (a DM_TYPO video) is well under a minute
-MAX_IMAGE_PIXELS = 40_000_000  # 40 MP: the official images are 1024x1024 and below
 VERIFIED_FILE = Path(".build") / "verified-media.json"
 RACY_SECONDS = 2.0
 
@@ -114,6 +113,7 @@ class MediaVerifier:
     """Checks `ok` media files against their manifest lines, remembering verified files by stat signature."""
 
     def __init__(self, bench: Path) -> None:
+        check_environment()  # a bad limit variable is refused here, not met item by item while decoding
         self.bench = bench.resolve()
         self._root = str(self.bench)
         self.record_path = self.bench / VERIFIED_FILE
@@ -218,13 +218,14 @@ def media_extent(path: Path, modality: str) -> float | None:
 def _check_extent(line: ManifestLine, modality: str, extent: float | None) -> None:
     if extent is None:
         return
-    if modality in ("audio", "video") and extent > MAX_MEDIA_SECONDS:
+    seconds, pixels = MEDIA_SECONDS.value(), IMAGE_PIXELS.value()
+    if modality in ("audio", "video") and extent > seconds:
         raise InputError(
-            f"{line.where}: {line.entry['media']} lasts {extent:.0f} s, over the {MAX_MEDIA_SECONDS:.0f} s a "
-            "benchmark clip may last; refused before any model reads it"
+            f"{line.where}: {line.entry['media']} lasts {extent:.0f} s, over the {seconds:.0f} s a benchmark clip "
+            f"may last (${MEDIA_SECONDS.variable}); refused before any model reads it"
         )
-    if modality == "image" and extent > MAX_IMAGE_PIXELS:
+    if modality == "image" and extent > pixels:
         raise InputError(
             f"{line.where}: {line.entry['media']} has {extent / 1e6:.0f} megapixels, over the "
-            f"{MAX_IMAGE_PIXELS / 1e6:.0f} MP limit; refused before any model reads it"
+            f"{pixels / 1e6:.0f} MP limit (${IMAGE_PIXELS.variable}); refused before any model reads it"
         )

@@ -17,9 +17,12 @@ Any unreadable, empty or corrupt file raises `MediaError`, which the backend tur
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .. import limits
 
 VIDEO_FPS = 2.0
 VIDEO_MAX_PIXELS = 360 * 420
@@ -95,31 +98,95 @@ def sample_count(total_frames: int, video_fps: float, fps: float = VIDEO_FPS) ->
     return n
 
 
-def load_video(
-    path: Path, fps: float = VIDEO_FPS, max_pixels: int = VIDEO_MAX_PIXELS, min_pixels: int = VIDEO_MIN_PIXELS
-) -> Video:
-    """Sampled, resized frames (float, values 0-255) as fetch_video returns them, with sampling metadata."""
+def decode_frames(
+    path: Path, pick: Callable[[int, float], list[int]], keep: Callable[[Any], Any] = lambda frame: frame
+) -> tuple[list[Any], int, float, list[int]]:
+    """(kept frames, total frames, frame rate, their indices): the frames at the indices `pick(total, rate)`
+    chooses, sampled while decoding. Each frame is decoded and dropped unless chosen; a chosen one becomes an RGB
+    array (H, W, 3 uint8) passed through `keep` (a resize, say), so memory holds the chosen frames only. The total
+    comes from the container's header; when the decoded count differs (a header that lies or says nothing) the
+    frames are chosen again from the true count, in a second pass. Frames over limits.FRAME_PIXELS, or more of them
+    than limits.VIDEO_FRAMES, are a MediaError before they are kept."""
     import av
-    import numpy as np
-    import torch
-    from torchvision.transforms import InterpolationMode
-    from torchvision.transforms.functional import resize
 
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
-            rate = stream.average_rate or stream.guessed_rate
+            rate = float(stream.average_rate or stream.guessed_rate or 0)
+            if not rate:
+                raise MediaError(f"cannot read video {path}: no frame rate")
+            _check_frame_size(path, stream.codec_context.width, stream.codec_context.height)
+            expected = int(stream.frames or 0) or _frames_from_duration(stream, rate)
+            try:
+                wanted: list[int] | None = pick(expected, rate) if expected else None
+            except MediaError:  # too short by the header: decided again from the frames decoded
+                wanted = None
+            kept, total = _decode_pass(path, container, stream, set(wanted or ()), keep)
+        if not total:
+            raise MediaError(f"cannot read video {path}: no decodable frames")
+        if wanted is None or total != expected:  # the header was wrong: choose from the true count, decode again
+            wanted = pick(total, rate)
+            with av.open(str(path)) as container:
+                kept, _ = _decode_pass(path, container, container.streams.video[0], set(wanted), keep)
+    except MediaError:
+        raise
     except Exception as exc:  # av raises InvalidDataError, IndexError (no video stream), OSError
         raise MediaError(f"cannot read video {path}: {exc}") from exc
-    if not frames or not rate:
-        raise MediaError(f"cannot read video {path}: no decodable frames")
-    n = sample_count(len(frames), float(rate), fps)
-    idx = torch.linspace(0, len(frames) - 1, n).round().long().tolist()
-    video = torch.from_numpy(np.stack([frames[i] for i in idx])).permute(0, 3, 1, 2)
-    h, w = smart_resize(video.shape[2], video.shape[3], min_pixels, max_pixels)
-    frames_out = resize(video, [h, w], interpolation=InterpolationMode.BICUBIC, antialias=True).float()
-    return Video(frames_out, len(frames), float(rate), idx)
+    return [kept[i] for i in wanted], total, rate, wanted
+
+
+def _decode_pass(path: Path, container: Any, stream: Any, wanted: set[int], keep: Callable) -> tuple[dict, int]:
+    max_frames = int(limits.VIDEO_FRAMES.value())
+    kept: dict[int, Any] = {}
+    total = 0
+    for frame in container.decode(stream):
+        if total >= max_frames:
+            raise MediaError(
+                f"video {path} has more than {max_frames:,} frames (${limits.VIDEO_FRAMES.variable}); not decoded further"
+            )
+        if total in wanted:
+            _check_frame_size(path, frame.width, frame.height)
+            kept[total] = keep(frame.to_ndarray(format="rgb24"))
+        total += 1
+    return kept, total
+
+
+def _check_frame_size(path: Path, width: int, height: int) -> None:
+    max_pixels = limits.FRAME_PIXELS.value()
+    if width * height > max_pixels:
+        raise MediaError(
+            f"video {path} has {width}x{height} frames, over the {max_pixels:,.0f}-pixel limit "
+            f"(${limits.FRAME_PIXELS.variable})"
+        )
+
+
+def _frames_from_duration(stream: Any, rate: float) -> int:
+    """The frame count a stream's duration implies (0 when it records none)."""
+    if stream.duration and stream.time_base:
+        return max(0, round(float(stream.duration * stream.time_base) * rate))
+    return 0
+
+
+def load_video(
+    path: Path, fps: float = VIDEO_FPS, max_pixels: int = VIDEO_MAX_PIXELS, min_pixels: int = VIDEO_MIN_PIXELS
+) -> Video:
+    """Sampled, resized frames (float, values 0-255) as fetch_video returns them, with sampling metadata; each
+    frame is resized as soon as it is decoded (decode_frames), so memory holds only the sampled, resized frames."""
+    import torch
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.functional import resize
+
+    def pick(total: int, rate: float) -> list[int]:
+        n = sample_count(total, rate, fps)
+        return torch.linspace(0, total - 1, n).round().long().tolist()
+
+    def shrink(frame: Any) -> Any:
+        h, w = smart_resize(frame.shape[0], frame.shape[1], min_pixels, max_pixels)
+        chw = torch.from_numpy(frame).permute(2, 0, 1)
+        return resize(chw, [h, w], interpolation=InterpolationMode.BICUBIC, antialias=True)
+
+    frames, total, rate, idx = decode_frames(path, pick, shrink)
+    return Video(torch.stack(frames).float(), total, rate, idx)
 
 
 def load_audio(path: Path, sampling_rate: int) -> Any:

@@ -3,8 +3,10 @@
 Images go as base64 data URLs, a video as `video_frames` uniformly sampled JPEG frames (in order, before
 the prompt), audio as an `input_audio` part (wav or mp3 as it is); an Audio-only request sends the audio alone. Requests run
 concurrently under a semaphore and are retried with exponential backoff and full jitter on 429, 408/409,
-5xx, connection errors and timeouts. The API key is read from the environment variable named by
-`api_key_env` and never appears in logs, results or error messages.
+5xx, connection errors and timeouts. `timeout` bounds each whole request (not each socket read) and
+`max_reply_bytes` its reply (netlimits.py); every reply is checked before its text is used (chat_replies.py),
+so a malformed one is an error for its item while the rest of the batch is kept. The API key is read from the
+environment variable named by `api_key_env` and never appears in logs, results or error messages.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from va_safetybench.chat_replies import MalformedReply, chat_text
 from va_safetybench.endpoints import api_key, check_base_url, effective_endpoint, openai_client
 from va_safetybench.errors import InputError
 from va_safetybench.models.base import (
@@ -30,6 +33,7 @@ from va_safetybench.models.base import (
     ModelBackend,
     ModelInfo,
 )
+from va_safetybench.netlimits import DEFAULT_DEADLINE, DEFAULT_MAX_REPLY_BYTES, ReplyTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +84,14 @@ def image_parts(path: Path) -> list[dict]:
 
 def sample_frames(path: Path, count: int) -> list:
     """`count` RGB frames (H, W, 3 uint8) at indices linspace(0, total - 1, count).round(), the index rule
-    of media_loading.load_video, which samples by rate (fps) rather than by count."""
-    import av
+    of media_loading.load_video, which samples by rate (fps) rather than by count; sampled while decoding."""
+    from va_safetybench.models.media_loading import decode_frames
 
-    from va_safetybench.models.media_loading import MediaError
+    def pick(total: int, rate: float) -> list[int]:
+        last = total - 1
+        return [round(i * last / (count - 1)) if count > 1 else last // 2 for i in range(count)]
 
-    try:
-        with av.open(str(path)) as container:
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    except Exception as exc:  # av raises InvalidDataError, IndexError (no video stream), OSError
-        raise MediaError(f"cannot read video {path}: {exc}") from exc
-    if not frames:
-        raise MediaError(f"cannot read video {path}: no decodable frames")
-    last = len(frames) - 1
-    return [frames[round(i * last / (count - 1)) if count > 1 else last // 2] for i in range(count)]
+    return decode_frames(path, pick)[0]
 
 
 def video_parts(path: Path, frames: int) -> list[dict]:
@@ -190,7 +188,8 @@ class OpenAIBackend(ModelBackend):
         api_key_env: str = "OPENAI_API_KEY",
         concurrency: int | str = 32,
         max_retries: int | str = 5,
-        timeout: float | str = 120.0,
+        timeout: float | str = DEFAULT_DEADLINE,
+        max_reply_bytes: int | str = DEFAULT_MAX_REPLY_BYTES,
         video_frames: int | str = DEFAULT_VIDEO_FRAMES,
         retry_base: float | str = 1.0,
         retry_cap: float | str = 30.0,
@@ -205,6 +204,9 @@ class OpenAIBackend(ModelBackend):
         self._api_key = api_key(self.base_url, api_key_env, "openai backend")  # the key rule: endpoints.py
         self.concurrency = _as_int("concurrency", concurrency, 1)
         self.timeout = _as_float("timeout", timeout)
+        if not self.timeout:
+            raise InputError(f"model arg timeout={timeout!r}: must be more than 0 seconds")
+        self.max_reply_bytes = _as_int("max_reply_bytes", max_reply_bytes, 1)
         self.video_frames = _as_int("video_frames", video_frames, 1)
         self.retry = RetryPolicy(
             _as_int("max_retries", max_retries, 0),
@@ -236,13 +238,27 @@ class OpenAIBackend(ModelBackend):
         semaphore = asyncio.Semaphore(self.concurrency)
         rng = random.Random(settings.seed)
         async with openai_client(
-            self.base_url, self.api_key_env, "openai backend", asynchronous=True, timeout=self.timeout
+            self.base_url,
+            self.api_key_env,
+            "openai backend",
+            asynchronous=True,
+            timeout=self.timeout,
+            max_reply_bytes=self.max_reply_bytes,
         ) as client:
-            return list(
-                await asyncio.gather(
-                    *(self._generate_one(client, semaphore, rng, request, settings) for request in requests)
-                )
+            results = await asyncio.gather(
+                *(self._generate_one(client, semaphore, rng, request, settings) for request in requests),
+                return_exceptions=True,
             )
+        return [self._kept(result) for result in results]
+
+    def _kept(self, result: GenerationResult | BaseException) -> GenerationResult:
+        """A request's result; anything it raised is an error for that item alone (the batch's others are kept)."""
+        if isinstance(result, BaseException):
+            if not isinstance(result, Exception):
+                raise result  # KeyboardInterrupt, cancellation: not an item's failure
+            log.warning("openai %s: unexpected %s", self.info.name, type(result).__name__)
+            return GenerationError(self._scrub(f"unexpected failure: {type(result).__name__}: {result}"))
+        return result
 
     def _sampling(self, settings: GenerationSettings) -> dict:
         params: dict = {
@@ -274,10 +290,12 @@ class OpenAIBackend(ModelBackend):
             error: openai.OpenAIError  # the last failure, whichever kind it was
             for attempt in range(self.retry.max_retries + 1):
                 try:
-                    response = await client.chat.completions.create(
+                    raw = await client.chat.completions.with_raw_response.create(
                         model=self.info.name, messages=messages, timeout=self.timeout, **self._sampling(settings)
                     )
-                    return self._text(response)
+                    return chat_text(raw.content) or ""  # checked: a malformed reply is this item's error
+                except (MalformedReply, ReplyTooLarge) as exc:
+                    return GenerationError(self._scrub(f"malformed reply: {exc}"))
                 except openai.APIStatusError as exc:
                     error, retryable, wait = exc, _retryable_status(exc.status_code), _retry_after(exc, self.retry.cap)
                 except openai.APIConnectionError as exc:  # includes APITimeoutError
@@ -298,19 +316,12 @@ class OpenAIBackend(ModelBackend):
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable: the loop returns on its last attempt")
 
-    @staticmethod
-    def _text(response: Any) -> GenerationResult:
-        if not response.choices:
-            return GenerationError("endpoint returned no choices")
-        message = response.choices[0].message
-        return message.content if message.content is not None else (getattr(message, "refusal", None) or "")
-
     def _short(self, exc: Exception) -> str:
         """Status and the server's own error message, never the request body (which holds the prompt)."""
         import openai
 
         if isinstance(exc, openai.APITimeoutError):
-            return f"timed out after {self.timeout:g}s"
+            return f"timed out after {self.timeout:g}s (the whole request: model arg timeout)"
         if isinstance(exc, openai.APIStatusError):
             body = exc.body
             detail = body.get("message") if isinstance(body, dict) else None

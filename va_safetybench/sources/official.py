@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from ..errors import InputError
@@ -51,6 +49,8 @@ def _sha256(data: bytes) -> str:
 
 def fetch_official(cache: Path | None = None, timeout: float = 30.0) -> Path:
     """Make sure every official file is in `cache` with a matching checksum; return the cache root."""
+    from ..netlimits import DownloadFailed, download
+
     cache = cache or default_cache_dir()
     sums_path = cache / CHECKSUMS
     sums: dict[str, dict] = json.loads(sums_path.read_text()) if sums_path.exists() else {}
@@ -59,9 +59,8 @@ def fetch_official(cache: Path | None = None, timeout: float = 30.0) -> Path:
         if path.exists() and rel in sums and _sha256(path.read_bytes()) == sums[rel]["sha256"]:
             continue
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp:
-                data = resp.read()
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            data = download(url, deadline=timeout)  # bounded in time and size: netlimits
+        except DownloadFailed as exc:
             raise InputError(
                 f"cannot download {url} ({exc}); without network pass --source DIR with the question "
                 "files laid out as va-safetybench/{Video,Audio}_questions/ and mm-safetybench/processed_questions/"
