@@ -25,6 +25,7 @@ COMMANDS = {
     "regress": "va_safetybench.commands.regress",
     "demo": "va_safetybench.commands.demo",
     "lm-eval": "va_safetybench.commands.lm_eval",
+    "lmms-eval": "va_safetybench.commands.lmms_eval",
 }
 
 
@@ -65,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         from .commands import lm_eval
 
         return run_guarded(lambda: lm_eval.passthrough(argv[1:]))
+    if argv and argv[0] == "lmms-eval":  # the same for lmms-eval
+        from .commands import lmms_eval
+
+        return run_guarded(lambda: lmms_eval.passthrough(argv[1:]))
     args = make_parser().parse_args(argv)
     return run_guarded(lambda: args._run(args))
 

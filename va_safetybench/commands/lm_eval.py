@@ -1,7 +1,8 @@
 """va-bench lm-eval ARGS: lm-eval's own command line, with our model class and tasks available.
 
 Everything after `lm-eval` goes to lm-eval unchanged; we only register the `va-bench` model
-class first and add `--include_path <our tasks>` when the user did not pass one. Example:
+class first (and lm-eval's own `hf-audiolm-qwen`, repaired: lm_eval_audiolm.py) and add
+`--include_path <our tasks>` when the user did not pass one. Example:
   va-bench lm-eval run --model va-bench --model_args model=tiny:qwen2-vl \
       --tasks va_video_typo --metadata '{"bench": "bench", "judge": "keyword"}' --limit 4 --output_path out --log_samples
 The safety tasks judge their responses inside lm-eval with the metadata's judge and report `asr`, `asr_macro`,
@@ -33,8 +34,10 @@ def with_include_path(argv: list[str], tasks_dir: str) -> list[str]:
 def passthrough(argv: list[str]) -> int:
     from lm_eval.__main__ import cli_evaluate
 
-    from ..harness import lm_eval_models  # noqa: F401  (registers the `va-bench` model class)
+    from ..harness import lm_eval_audiolm, lm_eval_models  # noqa: F401  (lm_eval_models registers `va-bench`)
     from ..harness.docs import tasks_dir
+
+    lm_eval_audiolm.install()  # lm-eval 0.4.13's `hf-audiolm-qwen` cannot run as shipped (see that module)
 
     saved = sys.argv
     sys.argv = ["lm-eval", *with_include_path(argv, str(tasks_dir()))]

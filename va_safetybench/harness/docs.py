@@ -7,9 +7,12 @@ directory comes from, in order:
      `TaskManager(metadata={"bench": DIR})`, or `bench=DIR` in --model_args (lm-eval merges
      model_args into task metadata);
   2. the environment variable VA_BENCH_DIR.
-Prompts are the official strings exactly as the manifest holds them. Media travel as absolute
-paths: images through `doc_to_image` (path strings), audio through `doc_to_audio` (path
-strings), video as {"type": "video", "path": ...} entries of the `visual` list.
+Prompts are the official strings exactly as the manifest holds them, after lm-eval's media placeholder
+(`<image>`, `<audio>`) where the item has an image or audio. Media go in the forms lm-eval's own model classes
+take (media_inputs.py): images as PIL images (`BenchImage`, its file in `.path`), audio as
+{"array", "sampling_rate", "path"} (`BenchAudio`, mono at `audio_sampling_rate` from the task metadata, default
+16 kHz), video as {"type": "video", "path": ...} entries of the `visual` list, refused for a model class that
+takes no video.
 
 Scoring happens inside lm-eval too: the task metadata also names the judge, and metrics.py judges
 the responses and reports the ASR as lm-eval metrics (see its docstring).
@@ -24,7 +27,9 @@ from typing import Any
 
 from ..errors import InputError
 from ..taskspec import TASKS
+from .media_inputs import DEFAULT_AUDIO_SAMPLING_RATE, BenchAudio, BenchImage, refuse_video, with_placeholders
 from .media_paths import ManifestLine, MediaVerifier
+from .task_errors import report_in_one_line
 
 BENCH_ENV = "VA_BENCH_DIR"
 MANIFEST_FIELDS = ("benchmark", "scenario", "id", "status")
@@ -156,29 +161,49 @@ def first_per_scenario(docs: list[dict], limit: int) -> list[int]:
 def load_dataset(va_task: str, **metadata: Any):
     """`custom_dataset` of our YAMLs: lm-eval passes task metadata plus dataset_kwargs {va_task}.
 
-    The metadata's judge is set up here too (metrics.configure), the one hook lm-eval gives a task's metadata."""
+    The metadata's judge is set up here too (metrics.configure), the one hook lm-eval gives a task's metadata;
+    so is the rate audio is decoded at (`audio_sampling_rate`), kept in each audio document."""
     import datasets
 
     from . import metrics
 
+    report_in_one_line()
     docs = task_docs(resolve_bench(metadata), va_task)
+    if TASKS[va_task].modality == "audio":
+        rate = audio_sampling_rate(metadata)
+        for doc in docs:
+            doc["audio_sampling_rate"] = rate
     metrics.configure(va_task, metadata)
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
 
 
+def audio_sampling_rate(metadata: dict[str, Any]) -> int:
+    value = metadata.get("audio_sampling_rate", DEFAULT_AUDIO_SAMPLING_RATE)
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit() or int(value) < 1000:
+        raise InputError(f"task metadata 'audio_sampling_rate' must be a rate in Hz such as 16000, got {value!r}")
+    return int(value)
+
+
 def doc_to_text(doc: dict) -> str:
-    """The official prompt; empty for VA Audio-only, where the audio is the whole question."""
-    return doc["prompt"] or ""
+    """The official prompt after one media placeholder per image / audio (lm-eval's models put the medium
+    there; ours strips it); for VA Audio-only, where the audio is the whole question, the placeholder alone."""
+    kinds = [doc["modality"]] if doc.get("media") else []
+    return with_placeholders(doc["prompt"] or "", kinds)
 
 
 def doc_to_image(doc: dict) -> list:
-    """`visual` entries: image paths, or {"type": "video", "path": ...} for videos."""
+    """`visual` entries: a lazily decoded PIL image, or {"type": "video", "path": ...} for a video (refused
+    when lm-eval builds the requests of a model class that takes no video)."""
     if not doc["media"]:
         return []
     if Path(doc["media"]).suffix.lower() in VIDEO_EXTS:
+        refuse_video(doc["task"])
         return [{"type": "video", "path": doc["media"]}]
-    return [doc["media"]]
+    return [BenchImage(Path(doc["media"]))]
 
 
 def doc_to_audio(doc: dict) -> list:
-    return [doc["media"]] if doc["media"] else []
+    """`audio` entries: {"array", "sampling_rate", "path"}, the array decoded when a model class first reads it."""
+    if not doc["media"]:
+        return []
+    return [BenchAudio(Path(doc["media"]), doc.get("audio_sampling_rate") or DEFAULT_AUDIO_SAMPLING_RATE)]

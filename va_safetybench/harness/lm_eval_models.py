@@ -9,10 +9,13 @@ metadata (lm-eval merges model_args into it) and is ignored here; every other ke
 backend. lm-eval's `--device` is ignored: pass `device=` in model_args where the backend takes one.
 
 generate_until turns each Instance (context, gen_kwargs, aux {"visual": [...], "audio": [...]})
-into a GenerationRequest: visual entries are image paths, {"type": "video"|"image", "path": ...},
-video paths (by extension) or PIL images (lm-eval's own image tasks; written to a scratch PNG);
-audio entries are paths, {"path": ...} or {"array", "sampling_rate"} (written to a scratch WAV).
-An empty context with media means the media carry the whole question (prompt None).
+into a GenerationRequest: visual entries are our tasks' images (their bench file, never decoded here),
+image paths, {"type": "video"|"image", "path": ...}, video paths (by extension) or other PIL images
+(lm-eval's own image tasks; written to a scratch PNG); audio entries are our tasks' audio (their bench
+file), paths, {"path": ...} or {"array", "sampling_rate"} (written to a scratch WAV). The context's
+leading media placeholders (`<image>`, `<audio>`: lm-eval's, for its own model classes) are dropped, since
+our backends place the media themselves. An empty prompt with media means the media carry the whole
+question (prompt None). The class takes video (`ACCEPTS_VIDEO`), which our video tasks check.
 A failed generation returns "" to lm-eval and is kept, with its error, in `outcomes`, so that the
 caller (va-bench eval) counts it as an error rather than as a response.
 """
@@ -22,10 +25,12 @@ from __future__ import annotations
 import hashlib
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import lm_eval.models  # noqa: F401  (lm-eval's own model names; its registry adds them only while it is empty)
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
@@ -33,6 +38,7 @@ from ..models.base import GenerationError, GenerationRequest, GenerationSettings
 from . import lm_eval_git
 from .cache import ResponseCache, cache_key
 from .docs import VIDEO_EXTS
+from .media_inputs import BenchAudio, BenchImage, strip_placeholders
 from .metrics import failed_generations
 
 lm_eval_git.install()  # every lm-eval run with our model: no `fatal: not a git repository` on stderr
@@ -109,6 +115,7 @@ def truncate_at_stop(text: str, stop: tuple[str, ...]) -> str:
 @register_model("va-bench")
 class VABenchLM(LM):
     MULTIMODAL = True  # lm-eval only sends doc_to_image / doc_to_audio tasks to models that say so
+    ACCEPTS_VIDEO = True  # our video tasks refuse any model class that does not say so (media_inputs)
 
     def __init__(
         self,
@@ -205,6 +212,7 @@ class VABenchLM(LM):
         media = tuple(self._visual(v) for v in _as_list(aux.get("visual"))) + tuple(
             self._audio(a) for a in _as_list(aux.get("audio"))
         )
+        context = strip_placeholders(context, [m.kind for m in media])
         prompt = context if (context or not media) else None
         settings = settings_from_gen_kwargs(gen_kwargs, self.max_new_tokens)
         doc = inst.doc if isinstance(inst.doc, dict) else {}
@@ -274,6 +282,8 @@ class VABenchLM(LM):
         if isinstance(entry, (str, Path)):
             path = Path(entry)
             return Media("video" if path.suffix.lower() in VIDEO_EXTS else "image", path)
+        if isinstance(entry, BenchImage):
+            return Media("image", entry.path)
         if hasattr(entry, "save") and hasattr(entry, "tobytes"):  # a PIL image from an lm-eval task
             digest = hashlib.sha256(entry.tobytes() + repr((entry.mode, entry.size)).encode()).hexdigest()[:32]
             path = self._scratch_dir() / f"{digest}.png"
@@ -285,7 +295,9 @@ class VABenchLM(LM):
     def _audio(self, entry: Any) -> Media:
         if isinstance(entry, (str, Path)):
             return Media("audio", Path(entry))
-        if not isinstance(entry, dict):
+        if isinstance(entry, BenchAudio):
+            return Media("audio", entry.path)
+        if not isinstance(entry, Mapping):
             raise TypeError(f"unsupported audio entry of type {type(entry).__name__}")
         if entry.get("path") and (entry.get("array") is None or Path(entry["path"]).is_file()):
             return Media("audio", Path(entry["path"]))
