@@ -8,4 +8,6 @@ packages = find_packages(include=["va_safetybench*", "sea_align*", "judges*", "l
 task_folders = ["va_safetybench.tasks"] + [f"va_safetybench.tasks.{p}" for p in find_packages("tasks")]
 task_folders += ["va_safetybench.tasks.safetybench", "va_safetybench.tasks.capability"]
 
+packages += ["va_safetybench.lmms_eval_tasks"]  # the lmms-eval task pack: YAMLs and their utils.py, no __init__
+
 setup(packages=sorted(set(packages + task_folders)), package_dir={"va_safetybench.tasks": "tasks"})

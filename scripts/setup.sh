@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian/Ubuntu machine: system packages the build and tests use, then a venv in .venv.
 # Idempotent: re-running it only installs what is missing.
+#   --lmms-eval   also lmms-eval, in a venv of its own (scripts/setup_lmms.sh: .venv-lmms, or $VA_BENCH_LMMS_VENV)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+WITH_LMMS=0
+for arg in "$@"; do
+  case "$arg" in
+    --lmms-eval) WITH_LMMS=1 ;;
+    *) echo "setup.sh: unknown option $arg (known: --lmms-eval)" >&2; exit 2 ;;
+  esac
+done
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -25,3 +34,5 @@ PYTHON="${PYTHON:-python3}"
 # this is the CUDA build from PyPI.
 .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
 .venv/bin/python -m pip install -q -e ".[dev,tts]"
+
+if [ "$WITH_LMMS" = 1 ]; then bash scripts/setup_lmms.sh; fi

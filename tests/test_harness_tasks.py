@@ -7,10 +7,13 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from va_safetybench.errors import InputError
 from va_safetybench.harness.docs import tasks_dir
+from va_safetybench.models.media_loading import load_audio
 from va_safetybench.taskspec import GROUPS, TASKS
 
 from .harness_support import build_small_bench, manifest
@@ -49,14 +52,21 @@ def test_task_docs_match_the_manifest(bench, task):
     modality = TASKS[task].modality
     assert bool(getattr(loaded, "MULTIMODAL", False)) == (modality != "text")
     for doc, entry in zip(docs, entries):
-        assert loaded.doc_to_text(doc) == (entry["prompt"] or "")  # the official string, untouched
         expected = str(bench.resolve() / entry["media"]) if entry["media"] else None
+        # the official string, after lm-eval's placeholder where an image or audio goes (its models put it there)
+        placeholder = {"image": "<image>", "audio": "<audio>"}.get(modality, "") if expected else ""
+        assert loaded.doc_to_text(doc) == placeholder + (entry["prompt"] or "")
         if modality == "video":
             assert loaded.doc_to_image(doc) == [{"type": "video", "path": expected}]
         elif modality == "image":
-            assert loaded.doc_to_image(doc) == [expected]
+            (image,) = loaded.doc_to_image(doc)  # a PIL image, as hf-multimodal and vllm-vlm take it
+            assert isinstance(image, Image.Image) and str(image.path) == expected
+            with Image.open(expected) as original:
+                assert image.size == original.size and image.tobytes() == original.tobytes()
         elif modality == "audio":
-            assert loaded.doc_to_audio(doc) == [expected]
+            (audio,) = loaded.doc_to_audio(doc)  # {"array", "sampling_rate"}, as hf-audiolm-qwen takes it
+            assert audio["path"] == expected and audio["sampling_rate"] == 16000
+            np.testing.assert_array_equal(audio["array"], load_audio(Path(expected), 16000))
         if expected:
             assert Path(expected).is_file()
     assert loaded.config.output_type == "generate_until"

@@ -1,6 +1,7 @@
 """va-bench judge: re-judge the stored responses of a run directory, without generating.
 
-Reads RUN_DIR/responses.jsonl (written by `va-bench eval`), writes beside it
+Reads RUN_DIR/responses.jsonl (written by `va-bench eval`), or, where there is none, the sample logs of a plain
+lm-eval run of our tasks with any model class (RUN_DIR = its --output_path; harness/lm_eval_samples.py), writes beside it
 `judgements-{judge}.jsonl` (one verdict per response) and `summary-{judge}.json` (the run's
 metadata from summary.json when present, this judge's name and version, and the tasks/groups
 sections, plus summary.json's capability / over_refusal sections; written by summary.write_summary).
@@ -26,7 +27,12 @@ REQUIRED = ("task", "scenario", "id")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir", type=Path, help="a run directory written by va-bench eval (holds responses.jsonl)")
+    p.add_argument(
+        "run_dir",
+        type=Path,
+        help="a run directory written by va-bench eval (holds responses.jsonl), or lm-eval's --output_path of a "
+        "--log_samples run of our tasks",
+    )
     add_judge_options(
         p,
         "--judge",
@@ -131,7 +137,15 @@ def read_responses(run_dir: Path) -> list[dict]:
 
     path = run_dir / "responses.jsonl"
     if not path.is_file():
-        raise InputError(f"{path}: not found (is {run_dir} a run directory written by va-bench eval?)")
+        from ..harness.lm_eval_samples import responses_from_samples
+
+        rows = responses_from_samples(run_dir) if run_dir.is_dir() else []
+        if rows:
+            return rows
+        raise InputError(
+            f"{path}: not found (is {run_dir} a run directory written by va-bench eval, or lm-eval's --output_path "
+            f"of a --log_samples run of our tasks?)"
+        )
     rows, seen = [], set()
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -242,6 +256,7 @@ def write_rejudged_summary(
     judgements: list[dict],
     rows: list[dict],
     over_refusal: dict[str, dict] | None = None,
+    source: str = "responses.jsonl",
 ) -> dict:
     """RUN_DIR/summary-{slug}.json through summary.write_summary, identified as summary.json identifies the run
     (model from the responses when there is no summary.json); its capability sections come along."""
@@ -261,7 +276,7 @@ def write_rejudged_summary(
         generation=old.get("generation"),
         versions=old.get("versions"),
         name=f"summary-{slug}.json",
-        extra={"rejudged_from": "responses.jsonl"},
+        extra={"rejudged_from": source},
         refreshed={"over_refusal": over_refusal} if over_refusal else None,
     )
 
@@ -313,7 +328,8 @@ def run(args: argparse.Namespace) -> int:
     slug = judge_slug(args.judge)
     write_judgements(args.run_dir, slug, judgements)
     over_refusal = rejudge_over_refusal(args.run_dir, refusal_judge)
-    summary = write_rejudged_summary(args.run_dir, slug, judge, judgements, rows, over_refusal)
+    source = "responses.jsonl" if (args.run_dir / "responses.jsonl").is_file() else "lm-eval sample logs"
+    summary = write_rejudged_summary(args.run_dir, slug, judge, judgements, rows, over_refusal, source)
     print_table(summary, judge_errors=judge_failures(rows, [j["label"] for j in judgements]))
     print(f"wrote {args.run_dir / f'summary-{slug}.json'}")
     return 0

@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, VABenchError
 from .lm_eval import with_include_path
 
 HELP = "run lmms-eval's own CLI with our lmms-eval task pack (all arguments pass through; own venv)"
@@ -85,9 +85,18 @@ def _run_lmms_eval(argv: list[str]) -> int:
         sys.argv = saved
         lmms_main.cli_evaluate_single = evaluate_one
     for exc in failures:
-        if isinstance(exc, InputError):
-            raise exc
+        ours = _our_error(exc)
+        if ours is not None:
+            raise ours
     return 1 if failures else 0
+
+
+def _our_error(exc: BaseException | None) -> VABenchError | None:
+    """Our error behind what lmms-eval raised: it retries a task's loading (tenacity) and re-raises wrapped."""
+    while exc is not None and not isinstance(exc, VABenchError):
+        last_attempt = getattr(exc, "last_attempt", None)  # tenacity.RetryError
+        exc = last_attempt.exception() if last_attempt is not None else (exc.__cause__ or exc.__context__)
+    return exc
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ def cuda_means(device: Any) -> Iterator[None]:
             kwargs["device"] = device
         return original(self, *args, **kwargs)
 
-    torch.Tensor.to = to  # type: ignore[method-assign]
+    torch.Tensor.to = to  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:

@@ -50,7 +50,7 @@ def _repaired_class() -> type:
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.processor = _AudioKeyword(self.processor)
+            self.processor = _AudioKeyword(self.processor)  # type: ignore[has-type]
 
         def generate_until(self, requests: list, disable_tqdm: bool = False) -> list[str]:
             if torch.device(self.device).type == "cuda":
