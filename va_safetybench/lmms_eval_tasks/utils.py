@@ -10,23 +10,15 @@ from va_safetybench.harness.lmms_eval_hooks import (  # noqa: F401  (referenced 
 from va_safetybench.harness.metrics import official_scenario_macro, scenario_macro  # noqa: F401
 
 
-def _docs_of(task: str):
+def __getattr__(name: str):
+    """`process_docs` of task `name` (the YAMLs' `!function utils.<task>`): lmms-eval passes it only the loaded
+    stub, so the task's name comes from the function's."""
+    from va_safetybench.taskspec import TASKS
+
+    if name not in TASKS:
+        raise AttributeError(name)
+
     def process_docs(_stub):
-        return bench_docs(task)
+        return bench_docs(name)
 
     return process_docs
-
-
-# `process_docs` of each task (lmms-eval passes it only the loaded dataset, not the task's name)
-va_video_text_only = _docs_of("va_video_text_only")
-va_video_dm = _docs_of("va_video_dm")
-va_video_typo = _docs_of("va_video_typo")
-va_video_dm_typo = _docs_of("va_video_dm_typo")
-va_audio_text_only = _docs_of("va_audio_text_only")
-va_audio_only = _docs_of("va_audio_only")
-va_audio_kpt = _docs_of("va_audio_kpt")
-va_audio_kpt_noise = _docs_of("va_audio_kpt_noise")
-mmsb_text_only = _docs_of("mmsb_text_only")
-mmsb_sd = _docs_of("mmsb_sd")
-mmsb_typo = _docs_of("mmsb_typo")
-mmsb_sd_typo = _docs_of("mmsb_sd_typo")
