@@ -24,6 +24,9 @@ def _vllm_python() -> Path:
     python = Path(named) if named else REPO / ".venv-vllm" / "bin" / "python"
     if not python.is_file():
         pytest.skip(f"no vLLM venv at {python} (scripts/setup_vllm.sh, or set VA_BENCH_VLLM_PYTHON)")
+    # lm-eval's vllm_vlms module imports ray at the top (lm-eval's `vllm` extra installs it)
+    if subprocess.run([str(python), "-c", "import ray"], capture_output=True).returncode != 0:
+        pytest.skip(f"the vLLM venv at {python} has no ray, which lm-eval's vllm-vlm imports (pip install ray there)")
     return python
 
 
