@@ -1,7 +1,8 @@
 """Append-only response cache that makes generation resumable.
 
 One JSON line per generated response: {"key", "task", "item", "response"}. Lines are appended
-and fsynced after every batch (fileio.append_jsonl), so a killed run loses at most the batch in flight; a restart
+and fsynced as responses complete (each group the backend hands back; fileio.append_jsonl), so a killed run
+loses at most the requests in flight; a restart
 with the same model, task, item, prompt, media and generation settings finds the key and does
 not generate again. Failed generations are not cached: they are retried on the next run.
 A torn last line (kill during a write) is ignored on reading.
@@ -39,7 +40,7 @@ class ResponseCache:
         return self._entries.get(key)
 
     def append(self, entries: list[dict]) -> None:
-        """Durably add {"key", "response", ...} entries (one batch)."""
+        """Durably add {"key", "response", ...} entries (one group of completed responses)."""
         append_jsonl(self.path, entries)  # fsynced; a torn tail left by a kill is cut off first
         for e in entries:
             self._entries[e["key"]] = e["response"]

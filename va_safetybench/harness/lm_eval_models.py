@@ -4,7 +4,9 @@
 
 model_args: `model` is our BACKEND:NAME spec (hf:PATH, vllm:PATH, openai:MODEL, tiny:FAMILY); `cache`
 (optional) a response-cache file that makes the run resumable (see cache.py); `max_new_tokens`
-(default 300) applies when a task sets no max_gen_toks; `bench` is task
+(default 300) applies when a task sets no max_gen_toks; `decode_workers` (default min(4, cores); 0: decode in
+the generating thread) and `prefetch` (default 32) size the pool that prepares requests ahead of generation
+(models/base.py: the stream), and change no answer; `batch_size` is hf's forward batch; `bench` is task
 metadata (lm-eval merges model_args into it) and is ignored here; every other key goes to the
 backend. lm-eval's `--device` is ignored: pass `device=` in model_args where the backend takes one.
 
@@ -34,7 +36,15 @@ import lm_eval.models  # noqa: F401  (lm-eval's own model names; its registry ad
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
-from ..models.base import GenerationError, GenerationRequest, GenerationSettings, Media
+from ..models.base import (
+    DEFAULT_PREFETCH,
+    GenerationError,
+    GenerationRequest,
+    GenerationSettings,
+    JobFeed,
+    Media,
+    completions,
+)
 from . import lm_eval_git
 from .cache import ResponseCache, cache_key
 from .docs import VIDEO_EXTS
@@ -126,6 +136,8 @@ class VABenchLM(LM):
         device: str | None = None,
         bench: str | None = None,
         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        decode_workers: int | str | None = None,
+        prefetch: int | str = DEFAULT_PREFETCH,
         **backend_args: Any,
     ) -> None:
         super().__init__()
@@ -141,6 +153,8 @@ class VABenchLM(LM):
         self.backend_args = backend_args
         self.backend = make_backend(self.spec, self.backend_args)
         self.max_new_tokens = int(max_new_tokens)
+        self.decode_workers = _count("decode_workers", decode_workers, 0) if decode_workers is not None else None
+        self.prefetch = _count("prefetch", prefetch, 1)
         self.cache = ResponseCache(Path(cache)) if cache else None
         self.outcomes: list[Outcome] = []
         self.generated = 0  # requests sent to the backend in this process
@@ -180,12 +194,12 @@ class VABenchLM(LM):
             mininterval=1.0,
             disable=disable_tqdm,
         )
-        with bar:
-            for batch in self._batches(pending):
-                results = self.backend.generate([p.request for p in batch], batch[0].settings)
-                self.generated += len(batch)
+        items = ((n, p.request, p.settings) for n, p in enumerate(pending))
+        with bar, JobFeed(self.backend.prepare, items, self.decode_workers, self.prefetch) as feed:
+            for done in completions(self.backend, feed):  # as they complete: cached now, lost at most in flight
                 fresh = []
-                for p, result in zip(batch, results):
+                for n, result in done:
+                    p = pending[n]
                     if isinstance(result, GenerationError):
                         self._record(p, None, result.message, cached=False)
                         continue
@@ -193,9 +207,10 @@ class VABenchLM(LM):
                     texts[p.index] = text
                     self._record(p, text, None, cached=False)
                     fresh.append({"key": p.key, "task": p.task, "item": p.doc.get("key", p.doc_id), "response": text})
+                self.generated += len(done)
                 if self.cache is not None:
                     self.cache.append(fresh)
-                bar.update(len(batch))
+                bar.update(len(done))
         self.outcomes.sort(key=lambda o: (o.task, o.doc_id))
         return texts
 
@@ -240,14 +255,6 @@ class VABenchLM(LM):
         if error is not None:
             failed_generations.add((p.task, str(p.doc.get("key", p.doc_id))))
         self.outcomes.append(Outcome(p.task, p.doc_id, p.doc, p.request.prompt, p.media_names, response, error, cached))
-
-    def _batches(self, pending: list[_Pending]):
-        by_settings: dict[GenerationSettings, list[_Pending]] = {}
-        for p in pending:
-            by_settings.setdefault(p.settings, []).append(p)
-        for group in by_settings.values():
-            for start in range(0, len(group), self.batch_size):
-                yield group[start : start + self.batch_size]
 
     def _sha(self, path: Path, doc: dict) -> str:
         """Content hash for the cache key (a rebuilt file gets a new key); unreadable files key by path.
@@ -335,6 +342,18 @@ def _factory_accepts(spec: str, parameter: str) -> bool:
     except ImportError:
         return False
     return parameter in inspect.signature(factory).parameters
+
+
+def _count(name: str, value: int | str, minimum: int) -> int:
+    from ..errors import InputError
+
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = minimum - 1
+    if number < minimum:
+        raise InputError(f"model arg {name}={value!r}: expected an integer of at least {minimum}")
+    return number
 
 
 def _batch_size(batch_size: int | str | None, max_batch_size: int | None) -> int:

@@ -1,23 +1,33 @@
 """`hf:PATH_OR_HUB_ID`: transformers models through a family adapter, batched greedy generation.
 
-Each request's media are decoded on their own first, so a corrupt file becomes a GenerationError
-for that request only; the rest are generated in left-padded batches of `batch_size`. If a batch
-still fails (a processor or model error for one odd input), its requests are retried one by one
-so that only the offending request fails.
+Each request's media are decoded on their own first (`prepare`, in the harness's decode workers), so a
+corrupt file becomes a GenerationError for that request only; the rest are generated in left-padded batches
+of `batch_size`, sorted by length within a window of a few batches. If a batch still fails (a processor or
+model error for one odd input), its requests are retried one by one so that only the offending request fails.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
 from .adapters import GenericAdapter, MediaOptions, Prepared, adapter_class
-from .base import GenerationError, GenerationRequest, GenerationResult, GenerationSettings, ModelBackend, ModelInfo
-from .media_loading import MediaError
+from .base import (
+    GenerationError,
+    GenerationRequest,
+    GenerationResult,
+    GenerationSettings,
+    Job,
+    JobFeed,
+    ModelBackend,
+    ModelInfo,
+)
 
 METADATA_FILE = "va_safetybench.json"  # written by sea_align into the checkpoints it trains
+SORT_WINDOW = 4  # batches whose requests are sorted by length together
 
 
 def _dtype(name: str) -> Any:
@@ -93,19 +103,30 @@ class HFBackend(ModelBackend):
         self.info = info
         self.batch_size = batch_size
 
-    def generate(self, requests: list[GenerationRequest], settings: GenerationSettings) -> list[GenerationResult]:
-        results: list[GenerationResult | None] = [None] * len(requests)
-        ready: list[tuple[int, Prepared]] = []
-        for i, request in enumerate(requests):
-            try:
-                ready.append((i, self.adapter.prepare(request)))
-            except (MediaError, ValueError) as exc:
-                results[i] = GenerationError(str(exc))
-        for start in range(0, len(ready), self.batch_size):
-            chunk = ready[start : start + self.batch_size]
-            for i, result in zip((i for i, _ in chunk), self._generate_chunk([p for _, p in chunk], settings)):
-                results[i] = result
-        return results  # type: ignore[return-value]  # every slot is filled above
+    def prepare(self, request: GenerationRequest) -> Prepared:
+        return self.adapter.prepare(request)
+
+    def stream(self, feed: JobFeed) -> Iterator[list[tuple[int, GenerationResult]]]:
+        """Forward batches of `batch_size`, formed in windows of SORT_WINDOW batches sorted by media and length
+        (less padding); the feed decodes the next window's media while these batches run."""
+        window: list[Job] = []
+        for job in feed:
+            window.append(job)
+            if len(window) >= self.batch_size * SORT_WINDOW:
+                yield from self._generate_window(window)
+                window = []
+        yield from self._generate_window(window)
+
+    def _generate_window(self, jobs: list[Job]) -> Iterator[list[tuple[int, GenerationResult]]]:
+        by_settings: dict[GenerationSettings, list[Job]] = {}
+        for job in jobs:
+            by_settings.setdefault(job.settings, []).append(job)
+        for settings, group in by_settings.items():
+            group.sort(key=lambda job: (sorted(job.work.media), len(job.work.text)))
+            for start in range(0, len(group), self.batch_size):
+                chunk = group[start : start + self.batch_size]
+                results = self._generate_chunk([job.work for job in chunk], settings)
+                yield [(job.id, result) for job, result in zip(chunk, results)]
 
     def _generate_chunk(self, prepared: list[Prepared], settings: GenerationSettings) -> list[GenerationResult]:
         try:

@@ -1,9 +1,10 @@
 """`openai:` backend: any OpenAI-compatible chat endpoint (OpenAI, a vLLM or SGLang server, a gateway).
 
 Images go as base64 data URLs, a video as `video_frames` uniformly sampled JPEG frames (in order, before
-the prompt), audio as an `input_audio` part (wav or mp3 as it is); an Audio-only request sends the audio alone. Requests run
-concurrently under a semaphore and are retried with exponential backoff and full jitter on 429, 408/409,
-5xx, connection errors and timeouts. `timeout` bounds each whole request (not each socket read) and
+the prompt), audio as an `input_audio` part (wav or mp3 as it is); an Audio-only request sends the audio alone. The
+message content is built by `prepare` (in the harness's decode workers); `concurrency` requests stay in flight and
+each reply is handed on as it arrives. Requests are retried with exponential backoff and full jitter on 429,
+408/409, 5xx, connection errors and timeouts. `timeout` bounds each whole request (not each socket read) and
 `max_reply_bytes` its reply (netlimits.py); every reply is checked before its text is used (chat_replies.py),
 so a malformed one is an error for its item while the rest of the batch is kept. The API key is read from the
 environment variable named by `api_key_env` and never appears in logs, results or error messages.
@@ -16,7 +17,10 @@ import base64
 import io
 import logging
 import random
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,7 @@ from va_safetybench.models.base import (
     GenerationRequest,
     GenerationResult,
     GenerationSettings,
+    JobFeed,
     Media,
     ModelBackend,
     ModelInfo,
@@ -47,6 +52,7 @@ _IMAGE_MIME = {
     ".gif": "image/gif",
 }
 _MAX_ERROR_CHARS = 200
+_FEED_POLL_S = 0.005  # with free slots and nothing decoded yet, how often the stream looks at the feed again
 
 
 @dataclass(frozen=True)
@@ -146,6 +152,25 @@ def build_content(request: GenerationRequest, video_frames: int = DEFAULT_VIDEO_
     return parts
 
 
+class _EventLoopThread:
+    """An asyncio event loop running on a thread of its own, so that a synchronous caller (or one inside its own
+    running loop, such as a notebook) can keep coroutines in flight and collect them as they finish."""
+
+    def __enter__(self) -> _EventLoopThread:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="va-bench-openai", daemon=True)
+        self._thread.start()
+        return self
+
+    def submit(self, coroutine: Coroutine[Any, Any, Any]) -> Future:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
 def _retryable_status(status: int) -> bool:
     return status in (408, 409, 429) or status >= 500
 
@@ -221,44 +246,54 @@ class OpenAIBackend(ModelBackend):
             metadata={"base_url": effective_endpoint(self.base_url), "video_frames": self.video_frames},
         )
 
-    def generate(self, requests: list[GenerationRequest], settings: GenerationSettings) -> list[GenerationResult]:
-        if not requests:
-            return []
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self._generate_all(requests, settings))
-        # Called from inside a running event loop (a notebook, an async caller): run ours on a worker thread.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(asyncio.run, self._generate_all(requests, settings)).result()
+    def prepare(self, request: GenerationRequest) -> str | list[dict]:
+        return build_content(request, self.video_frames)
 
-    async def _generate_all(
-        self, requests: list[GenerationRequest], settings: GenerationSettings
-    ) -> list[GenerationResult]:
-        semaphore = asyncio.Semaphore(self.concurrency)
-        rng = random.Random(settings.seed)
-        async with openai_client(
+    def stream(self, feed: JobFeed) -> Iterator[list[tuple[int, GenerationResult]]]:
+        """Keeps `concurrency` requests in flight (on an event loop of its own thread) for as long as the feed
+        has prepared jobs, and yields each reply as it arrives: no barrier between requests."""
+        rng = random.Random(0)  # retry jitter
+        in_flight: dict[Future, int] = {}
+        with _EventLoopThread() as loop:
+            client = loop.submit(self._client()).result()
+            try:
+                while True:
+                    while len(in_flight) < self.concurrency:
+                        job = feed.next(wait=not in_flight)  # with requests in flight, never wait for a decoder
+                        if job is None:
+                            break
+                        in_flight[loop.submit(self._generate_one(client, rng, job.work, job.settings))] = job.id
+                    if not in_flight:
+                        return
+                    room = len(in_flight) < self.concurrency and not feed.exhausted
+                    done, _ = wait_futures(
+                        in_flight, timeout=_FEED_POLL_S if room else None, return_when=FIRST_COMPLETED
+                    )
+                    if done:
+                        yield [(in_flight.pop(future), self._kept(future)) for future in done]
+            finally:
+                for future in in_flight:
+                    future.cancel()
+                loop.submit(client.close()).result()
+
+    async def _client(self) -> Any:
+        """Made on the stream's own event loop, which its connections then belong to."""
+        return openai_client(
             self.base_url,
             self.api_key_env,
             "openai backend",
             asynchronous=True,
             timeout=self.timeout,
             max_reply_bytes=self.max_reply_bytes,
-        ) as client:
-            results = await asyncio.gather(
-                *(self._generate_one(client, semaphore, rng, request, settings) for request in requests),
-                return_exceptions=True,
-            )
-        return [self._kept(result) for result in results]
+        )
 
-    def _kept(self, result: GenerationResult | BaseException) -> GenerationResult:
-        """A request's result; anything it raised is an error for that item alone (the batch's others are kept)."""
-        if isinstance(result, BaseException):
-            if not isinstance(result, Exception):
-                raise result  # KeyboardInterrupt, cancellation: not an item's failure
-            log.warning("openai %s: unexpected %s", self.info.name, type(result).__name__)
-            return GenerationError(self._scrub(f"unexpected failure: {type(result).__name__}: {result}"))
-        return result
+    def _kept(self, future: Future) -> GenerationResult:
+        """A request's result; anything it raised is an error for that item alone (the others are kept)."""
+        try:
+            return future.result()
+        except Exception as exc:  # KeyboardInterrupt and cancellation are not an item's failure: they propagate
+            log.warning("openai %s: unexpected %s", self.info.name, type(exc).__name__)
+            return GenerationError(self._scrub(f"unexpected failure: {type(exc).__name__}: {exc}"))
 
     def _sampling(self, settings: GenerationSettings) -> dict:
         params: dict = {
@@ -272,48 +307,38 @@ class OpenAIBackend(ModelBackend):
         return params
 
     async def _generate_one(
-        self,
-        client: Any,
-        semaphore: asyncio.Semaphore,
-        rng: random.Random,
-        request: GenerationRequest,
-        settings: GenerationSettings,
+        self, client: Any, rng: random.Random, content: str | list[dict], settings: GenerationSettings
     ) -> GenerationResult:
         import openai
 
-        async with semaphore:
+        messages = [{"role": "user", "content": content}]
+        error: openai.OpenAIError  # the last failure, whichever kind it was
+        for attempt in range(self.retry.max_retries + 1):
             try:
-                content = await asyncio.to_thread(build_content, request, self.video_frames)
-            except Exception as exc:  # one unreadable file must not sink the batch
-                return GenerationError(self._scrub(f"unreadable media: {type(exc).__name__}: {exc}"))
-            messages = [{"role": "user", "content": content}]
-            error: openai.OpenAIError  # the last failure, whichever kind it was
-            for attempt in range(self.retry.max_retries + 1):
-                try:
-                    raw = await client.chat.completions.with_raw_response.create(
-                        model=self.info.name, messages=messages, timeout=self.timeout, **self._sampling(settings)
-                    )
-                    return chat_text(raw.content) or ""  # checked: a malformed reply is this item's error
-                except (MalformedReply, ReplyTooLarge) as exc:
-                    return GenerationError(self._scrub(f"malformed reply: {exc}"))
-                except openai.APIStatusError as exc:
-                    error, retryable, wait = exc, _retryable_status(exc.status_code), _retry_after(exc, self.retry.cap)
-                except openai.APIConnectionError as exc:  # includes APITimeoutError
-                    error, retryable, wait = exc, True, None
-                except openai.OpenAIError as exc:
-                    error, retryable, wait = exc, False, None
-                if not retryable or attempt == self.retry.max_retries:
-                    return GenerationError(self._describe(error, attempt + 1))
-                delay = wait if wait is not None else self.retry.delay(attempt, rng)
-                log.warning(
-                    "openai %s: %s; retry %d/%d in %.2fs",
-                    self.info.name,
-                    self._scrub(self._short(error)),
-                    attempt + 1,
-                    self.retry.max_retries,
-                    delay,
+                raw = await client.chat.completions.with_raw_response.create(
+                    model=self.info.name, messages=messages, timeout=self.timeout, **self._sampling(settings)
                 )
-                await asyncio.sleep(delay)
+                return chat_text(raw.content) or ""  # checked: a malformed reply is this item's error
+            except (MalformedReply, ReplyTooLarge) as exc:
+                return GenerationError(self._scrub(f"malformed reply: {exc}"))
+            except openai.APIStatusError as exc:
+                error, retryable, wait = exc, _retryable_status(exc.status_code), _retry_after(exc, self.retry.cap)
+            except openai.APIConnectionError as exc:  # includes APITimeoutError
+                error, retryable, wait = exc, True, None
+            except openai.OpenAIError as exc:
+                error, retryable, wait = exc, False, None
+            if not retryable or attempt == self.retry.max_retries:
+                return GenerationError(self._describe(error, attempt + 1))
+            delay = wait if wait is not None else self.retry.delay(attempt, rng)
+            log.warning(
+                "openai %s: %s; retry %d/%d in %.2fs",
+                self.info.name,
+                self._scrub(self._short(error)),
+                attempt + 1,
+                self.retry.max_retries,
+                delay,
+            )
+            await asyncio.sleep(delay)
         raise AssertionError("unreachable: the loop returns on its last attempt")
 
     def _short(self, exc: Exception) -> str:
