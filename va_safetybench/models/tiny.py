@@ -164,7 +164,8 @@ def _qwen2_vl(shape: str) -> tuple[Any, Any]:
 
 
 def _qwen2_audio(shape: str) -> tuple[Any, Any]:
-    """Qwen2-Audio with a 2-layer Whisper-style encoder over 10 s windows of 128-bin log-mel features."""
+    """Qwen2-Audio with a 2-layer Whisper-style encoder over 30 s windows of 128-bin log-mel features: the released
+    processor's window (Qwen/Qwen2-Audio-7B-Instruct), the only one vLLM's Qwen2-Audio takes."""
     from transformers import (
         Qwen2AudioConfig,
         Qwen2AudioForConditionalGeneration,
@@ -174,7 +175,7 @@ def _qwen2_audio(shape: str) -> tuple[Any, Any]:
 
     tok = byte_tokenizer(_QWEN_SPECIALS + _QWEN_AUDIO_SPECIALS, eos="<|im_end|>", pad="<|endoftext|>")
     ids = tok.convert_tokens_to_ids
-    chunk_seconds = 10
+    chunk_seconds = 30
     config = Qwen2AudioConfig(
         audio_config=dict(
             num_mel_bins=128,
