@@ -19,7 +19,6 @@ from va_safetybench.models.vllm_backend import (
     engine_kwargs,
     parse_limit_mm,
     sampling_kwargs,
-    shard_bounds,
 )
 
 
@@ -90,17 +89,20 @@ def test_engine_and_sampling_arguments():
         limit_mm_per_prompt={"video": 1},
         dtype="bfloat16",
         gpu_memory_utilization=0.8,
+        enforce_eager=True,
     ) == {
         "model": "org/model",
         "tensor_parallel_size": 2,
         "dtype": "bfloat16",
         "gpu_memory_utilization": 0.8,
+        "enforce_eager": True,
         "seed": 0,
         "trust_remote_code": False,
         "max_model_len": 8192,
         "limit_mm_per_prompt": {"video": 1},
     }
     assert "max_model_len" not in engine_kwargs("m") and "limit_mm_per_prompt" not in engine_kwargs("m")
+    assert engine_kwargs("m")["enforce_eager"] is False  # CUDA graphs on a GPU unless asked (CPU users ask)
     greedy = sampling_kwargs(GenerationSettings())
     assert greedy == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 300, "seed": 0}
     assert sampling_kwargs(GenerationSettings(max_new_tokens=12, stop=("</s>",)))["stop"] == ["</s>"]
@@ -114,13 +116,11 @@ def test_limit_mm_parsing():
             parse_limit_mm(bad)
 
 
-def test_data_parallel_devices_and_shards():
+def test_data_parallel_devices():
     assert dp_device_groups(2, 2, None, 4) == ["0,1", "2,3"]
     assert dp_device_groups(3, 1, "4,6,7", 8) == ["4", "6", "7"]
     with pytest.raises(InputError, match="needs 4 GPUs, 2 visible"):
         dp_device_groups(2, 2, "0,1", 8)
-    assert shard_bounds(10, 3) == [(0, 4), (4, 7), (7, 10)]
-    assert shard_bounds(2, 4) == [(0, 1), (1, 2), (2, 2), (2, 2)]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")

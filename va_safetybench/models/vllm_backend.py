@@ -4,9 +4,14 @@ vLLM is an optional extra and is imported only when the backend is constructed. 
 our requests and settings into vLLM's inputs is a pure function here (engine arguments, the chat-templated
 prompt with its media, sampling parameters, data-parallel sharding), so it is tested without vLLM.
 
+Requests are prepared (media decoded, prompt built: `prepare`) by the harness's decode workers and fed to the
+engine one by one as they are ready, up to `max_in_flight` at once, with the engine stepped in between
+(`_Engine`): its continuous batch stays full and each result is handed on as it finishes. An input the engine
+refuses fails alone; one that kills it (EngineDeadError) costs a restart, and only that request fails.
+
 Data parallelism: `data_parallel_size` > 1 starts that many worker processes, each owning a whole engine
-(with `tensor_parallel_size` GPUs of its own, assigned through CUDA_VISIBLE_DEVICES) and a contiguous
-shard of every batch; results come back in request order.
+(with `tensor_parallel_size` GPUs of its own, assigned through CUDA_VISIBLE_DEVICES); each job goes to the
+rank holding the fewest.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from va_safetybench.errors import InputError, require_extra
@@ -23,6 +29,7 @@ from va_safetybench.models.base import (
     GenerationRequest,
     GenerationResult,
     GenerationSettings,
+    JobFeed,
     Media,
     MediaKind,
     ModelBackend,
@@ -31,7 +38,15 @@ from va_safetybench.models.base import (
 
 DEFAULT_VIDEO_FPS = 2.0  # media_loading's default, the official Qwen-VL evaluation's rate
 DEFAULT_SAMPLE_RATE = 16000
+# Requests held by the engine (or by all data-parallel ranks together): enough to keep a GPU's continuous batch
+# full (vLLM schedules up to max_num_seqs, 256 by default, at once); each holds its processed media in host memory.
+DEFAULT_MAX_IN_FLIGHT = 256
+_POLL_S = 0.005  # with room in the engines and nothing decoded yet, how often to look at the feed again
 _MODALITIES: tuple[MediaKind, ...] = ("image", "video", "audio")
+
+
+def _flag(value: bool | str) -> bool:
+    return str(value).lower() in ("1", "true", "yes")
 
 
 def parse_limit_mm(value: dict | str | None) -> dict[str, int] | None:
@@ -62,6 +77,7 @@ def engine_kwargs(
     limit_mm_per_prompt: dict[str, int] | None = None,
     dtype: str = "auto",
     gpu_memory_utilization: float = 0.9,
+    enforce_eager: bool = False,
     seed: int = 0,
     trust_remote_code: bool = False,
 ) -> dict:
@@ -71,6 +87,7 @@ def engine_kwargs(
         "tensor_parallel_size": tensor_parallel_size,
         "dtype": dtype,
         "gpu_memory_utilization": gpu_memory_utilization,
+        "enforce_eager": enforce_eager,
         "seed": seed,
         "trust_remote_code": trust_remote_code,
     }
@@ -109,17 +126,6 @@ def dp_device_groups(
     return [
         ",".join(devices[r * tensor_parallel_size : (r + 1) * tensor_parallel_size]) for r in range(data_parallel_size)
     ]
-
-
-def shard_bounds(n: int, parts: int) -> list[tuple[int, int]]:
-    """Contiguous [start, end) slices of n items, sizes differing by at most one, in order."""
-    base, extra = divmod(n, parts)
-    bounds, start = [], 0
-    for rank in range(parts):
-        end = start + base + (1 if rank < extra else 0)
-        bounds.append((start, end))
-        start = end
-    return bounds
 
 
 def _chat_entry(media: Media) -> dict:
@@ -213,38 +219,142 @@ def _import_vllm() -> Any:
     return require_extra("vllm", "vllm", "the vllm backend")
 
 
+def _engine_died(exc: BaseException) -> bool:
+    """Whether vLLM says its engine is gone (its core process exited): every request in it is lost."""
+    return type(exc).__name__ == "EngineDeadError"
+
+
 class _Engine:
-    """One vLLM engine in this process; generate() isolates a request that makes the whole batch fail."""
+    """One vLLM engine, fed request by request and stepped, so that its continuous batch always holds everything
+    in flight. An input the engine refuses fails alone. An input that kills the engine (EngineDeadError: its core
+    process died) takes down every request in flight, and which one did it is unknown: the engine is restarted
+    and each of those requests is run alone, so that only the killer fails."""
 
-    def __init__(self, kwargs: dict) -> None:
+    def __init__(self, kwargs: dict, tokenizer: Any) -> None:
         self._vllm = _import_vllm()
-        self.llm = self._vllm.LLM(**kwargs)
+        self._kwargs = kwargs
+        self._tokenizer = tokenizer
+        self.llm: Any = self._vllm.LLM(**kwargs)
+        self.restarts = 0
+        self._in_flight: dict[str, tuple[int, dict, dict]] = {}  # vLLM's request id -> (job id, input, sampling)
+        self._suspects: list[tuple[int, dict, dict]] = []  # in flight when the engine died
 
-    def generate(self, inputs: list[dict | GenerationError], sampling: dict) -> list[GenerationResult]:
-        params = self._vllm.SamplingParams(**sampling)
-        ready = [i for i, x in enumerate(inputs) if not isinstance(x, GenerationError)]
-        results: list[GenerationResult] = list(inputs)  # type: ignore[arg-type]
+    @property
+    def busy(self) -> int:
+        return len(self._in_flight) + len(self._suspects)
+
+    @property
+    def accepting(self) -> bool:
+        """False while requests lost with a dead engine wait to be run alone (nothing may share the engine)."""
+        return not self._suspects
+
+    def add(self, job_id: int, prompt: dict, sampling: dict) -> GenerationError | None:
+        """Queue one request; its error when vLLM refuses it (longer than max_model_len, media its processor
+        rejects), None when queued."""
+        if self.llm is None:
+            self._restart()
         try:
-            outputs = self.llm.generate([inputs[i] for i in ready], params, use_tqdm=False)
-            for i, out in zip(ready, outputs):
-                results[i] = out.outputs[0].text
-        except Exception:  # one bad input (too long, bad media) fails the batch: retry one by one
-            for i in ready:
-                try:
-                    results[i] = self.llm.generate([inputs[i]], params, use_tqdm=False)[0].outputs[0].text
-                except Exception as exc:
-                    results[i] = GenerationError(f"vllm: {type(exc).__name__}: {str(exc)[:160]}")
-        return results
+            (request_id,) = self.llm.enqueue([prompt], self._vllm.SamplingParams(**sampling), use_tqdm=False)
+        except Exception as exc:
+            if not _engine_died(exc):
+                return GenerationError(f"vllm refused the request: {type(exc).__name__}: {str(exc)[:200]}")
+            self._lose_engine()
+            self._suspects.append((job_id, prompt, sampling))
+            return None
+        # enqueue returns the engine's id, outputs carry the id it was given (the part before the random suffix)
+        self._in_flight[request_id.partition("-")[0]] = (job_id, prompt, sampling)
+        return None
+
+    def step(self) -> list[tuple[int, GenerationResult]]:
+        """One engine step: the requests that finished in it (after a death: each suspect's result)."""
+        if not self._suspects:
+            try:
+                outputs = self.llm.llm_engine.step()
+            except Exception as exc:
+                if not _engine_died(exc):
+                    raise
+                self._lose_engine()
+            else:
+                return [(self._in_flight.pop(out.request_id)[0], self._text(out)) for out in outputs if out.finished]
+        suspects, self._suspects = self._suspects, []
+        return [(job_id, self._alone(prompt, sampling)) for job_id, prompt, sampling in suspects]
+
+    def _alone(self, prompt: dict, sampling: dict) -> GenerationResult:
+        if self.llm is None:
+            self._restart()
+        try:
+            (out,) = self.llm.generate([prompt], self._vllm.SamplingParams(**sampling), use_tqdm=False)
+        except Exception as exc:
+            if _engine_died(exc):
+                self._lose_engine()  # restarted when there is more to do
+                return GenerationError("vllm: this request killed the engine (restarted); see its log above")
+            return GenerationError(f"vllm: {type(exc).__name__}: {str(exc)[:200]}")
+        return self._text(out)
+
+    def _text(self, output: Any) -> str:
+        """The continuation decoded as the hf backend decodes it, so that equal token ids give equal texts."""
+        return self._tokenizer.decode(list(output.outputs[0].token_ids), skip_special_tokens=True)
+
+    def _lose_engine(self) -> None:
+        self._suspects.extend(self._in_flight.values())
+        self._in_flight.clear()
+        self.shutdown()
+
+    def _restart(self) -> None:
+        self.restarts += 1
+        self.llm = self._vllm.LLM(**self._kwargs)
+
+    def shutdown(self) -> None:
+        """Stop the engine's processes now (not whenever the garbage collector gets to them)."""
+        llm, self.llm = self.llm, None
+        if llm is not None:
+            try:
+                llm.llm_engine.engine_core.shutdown()
+            except Exception:  # noqa: BLE001  # a dead engine may fail to say goodbye; its processes are gone
+                pass
 
 
-def _dp_worker(devices: str, kwargs: dict, conn: Any) -> None:
-    """A data-parallel rank: owns one engine on its own GPUs and answers shards until told to stop."""
+def _drive(engine: _Engine, take: Any, window: int) -> Iterator[list[tuple[int, GenerationResult]]]:
+    """Keep up to `window` requests in `engine`, taking jobs from `take(wait)` -> (id, input, sampling) | None
+    (None: no more, or with wait=False none ready yet), and yield what completes."""
+    exhausted = False
+    while True:
+        while not exhausted and engine.accepting and engine.busy < window:
+            job = take(not engine.busy)  # with requests in the engine, never wait for a decoder
+            if job is None:
+                exhausted = not engine.busy
+                break
+            refused = engine.add(*job)
+            if refused is not None:
+                yield [(job[0], refused)]
+        if not engine.busy:
+            if exhausted:
+                return
+            continue
+        done = engine.step()
+        if done:
+            yield done
+
+
+def _dp_worker(devices: str, kwargs: dict, tokenizer: Any, conn: Any) -> None:
+    """A data-parallel rank: owns one engine on its own GPUs, takes (id, input, sampling) jobs from `conn`
+    (None: stop) and sends back what completes, stepping whenever it holds work."""
     os.environ["CUDA_VISIBLE_DEVICES"] = devices
-    engine = _Engine(kwargs)
+    engine = _Engine(kwargs, tokenizer)
     conn.send("ready")
-    while (message := conn.recv()) is not None:
-        inputs, sampling = message
-        conn.send(engine.generate(inputs, sampling))
+    stopping = False
+
+    def take(wait: bool) -> tuple | None:
+        nonlocal stopping
+        if stopping or not conn.poll(None if wait else 0):
+            return None
+        message = conn.recv()
+        stopping = message is None
+        return message
+
+    for done in _drive(engine, take, window=1 << 30):  # the parent bounds what each rank holds
+        conn.send(done)
+    engine.shutdown()
 
 
 class VLLMBackend(ModelBackend):
@@ -257,16 +367,21 @@ class VLLMBackend(ModelBackend):
         limit_mm_per_prompt: dict | str | None = None,
         dtype: str = "auto",
         gpu_memory_utilization: float | str = 0.9,
+        enforce_eager: bool | str = False,
+        max_in_flight: int | str = DEFAULT_MAX_IN_FLIGHT,
         video_fps: float | str = DEFAULT_VIDEO_FPS,
         trust_remote_code: bool | str = False,
         seed: int | str = 0,
     ) -> None:
         _import_vllm()  # fail fast with the install hint, before loading anything large
-        trust = str(trust_remote_code).lower() in ("1", "true", "yes")
+        trust = _flag(trust_remote_code)
         self.processor = load_processor(name, trust)
         self.family = family_of(name)
         self.video_fps = float(video_fps)
         self.sample_rate = processor_sample_rate(self.processor, self.family)
+        self.max_in_flight = int(max_in_flight)
+        if self.max_in_flight < 1:
+            raise InputError(f"model arg max_in_flight={max_in_flight!r}: must be at least 1")
         tp, dp = int(tensor_parallel_size), int(data_parallel_size)
         kwargs = engine_kwargs(
             name,
@@ -275,19 +390,24 @@ class VLLMBackend(ModelBackend):
             limit_mm_per_prompt=parse_limit_mm(limit_mm_per_prompt),
             dtype=dtype,
             gpu_memory_utilization=float(gpu_memory_utilization),
+            enforce_eager=_flag(enforce_eager),
             seed=int(seed),
             trust_remote_code=trust,
         )
+        from va_safetybench.models.hf import read_metadata
+
+        metadata = read_metadata(name)  # a local checkpoint's va_safetybench.json: random weights, alignment
         self.info = ModelInfo(
             backend="vllm",
             name=name,
             modalities=self.family.checkpoint_modalities(None, self.processor),
-            metadata={"tensor_parallel_size": tp, "data_parallel_size": dp, "video_fps": self.video_fps},
+            random_weights=bool(metadata.get("random_weights")),
+            metadata={**metadata, "tensor_parallel_size": tp, "data_parallel_size": dp, "video_fps": self.video_fps},
         )
         self._engine: _Engine | None = None
         self._workers: list[tuple[Any, Any]] = []
         if dp == 1:
-            self._engine = _Engine(kwargs)
+            self._engine = _Engine(kwargs, self.processor.tokenizer)
         else:
             self._start_workers(dp, tp, kwargs)
 
@@ -298,7 +418,9 @@ class VLLMBackend(ModelBackend):
         context = multiprocessing.get_context("spawn")  # CUDA cannot be forked
         for devices in groups:
             parent, child = context.Pipe()
-            process = context.Process(target=_dp_worker, args=(devices, kwargs, child), daemon=True)
+            process = context.Process(
+                target=_dp_worker, args=(devices, kwargs, self.processor.tokenizer, child), daemon=True
+            )
             process.start()
             self._workers.append((process, parent))
         for process, conn in self._workers:
@@ -311,26 +433,60 @@ class VLLMBackend(ModelBackend):
                     f"(its error is printed above)"
                 ) from None
 
-    def _inputs(self, requests: list[GenerationRequest]) -> list[dict | GenerationError]:
-        inputs: list[dict | GenerationError] = []
-        for request in requests:
-            try:
-                inputs.append(build_vllm_input(self.processor, request, self.video_fps, self.sample_rate, self.family))
-            except Exception as exc:  # unreadable media: this request fails, the batch goes on
-                inputs.append(GenerationError(f"unreadable media: {type(exc).__name__}: {str(exc)[:160]}"))
-        return inputs
+    def prepare(self, request: GenerationRequest) -> dict:
+        return build_vllm_input(self.processor, request, self.video_fps, self.sample_rate, self.family)
 
-    def generate(self, requests: list[GenerationRequest], settings: GenerationSettings) -> list[GenerationResult]:
-        inputs, sampling = self._inputs(requests), sampling_kwargs(settings)
+    def stream(self, feed: JobFeed) -> Iterator[list[tuple[int, GenerationResult]]]:
+        """Up to `max_in_flight` requests in the engine (or across the data-parallel ranks, each rank given the
+        next job when it holds the fewest), results as they finish."""
+
+        def take(wait: bool) -> tuple[int, dict, dict] | None:
+            job = feed.next(wait)
+            return None if job is None else (job.id, job.work, sampling_kwargs(job.settings))
+
         if self._engine is not None:
-            return self._engine.generate(inputs, sampling)
-        bounds = shard_bounds(len(inputs), len(self._workers))
-        for (_, conn), (start, end) in zip(self._workers, bounds):
-            conn.send((inputs[start:end], sampling))
-        results: list[GenerationResult] = []
-        for _, conn in self._workers:
-            results.extend(conn.recv())
-        return results
+            yield from _drive(self._engine, take, self.max_in_flight)
+            return
+        yield from self._stream_ranks(take)
+
+    def _stream_ranks(self, take: Any) -> Iterator[list[tuple[int, GenerationResult]]]:
+        from multiprocessing.connection import wait
+
+        conn: Any  # a rank's end of its pipe
+        live = {conn: rank for rank, (_, conn) in enumerate(self._workers)}
+        owner: dict[int, Any] = {}  # job id -> the connection of the rank holding it
+        load = dict.fromkeys(live, 0)
+        exhausted = False
+        while True:
+            while not exhausted and sum(load.values()) < self.max_in_flight:
+                job = take(not owner)
+                if job is None:
+                    exhausted = not owner
+                    break
+                if not live:
+                    yield [(job[0], GenerationError("vllm: every data-parallel rank has died"))]
+                    continue
+                conn = min(live, key=load.__getitem__)
+                conn.send(job)
+                owner[job[0]] = conn
+                load[conn] += 1
+            if not owner:
+                if exhausted:
+                    return
+                continue
+            room = sum(load.values()) < self.max_in_flight and not exhausted
+            for conn in wait(list(live), timeout=_POLL_S if room else None):
+                done: list[tuple[int, GenerationResult]]
+                try:
+                    done = conn.recv()
+                except EOFError:  # the rank's process died: what it held fails, the other ranks go on
+                    rank = live.pop(conn)
+                    message = f"vllm: data-parallel rank {rank} died"
+                    done = [(i, GenerationError(message)) for i, c in owner.items() if c is conn]
+                for job_id, _ in done:
+                    load[owner.pop(job_id)] -= 1
+                if done:
+                    yield done
 
     def close(self) -> None:
         for process, conn in self._workers:
@@ -338,4 +494,6 @@ class VLLMBackend(ModelBackend):
                 conn.send(None)
             process.join(timeout=60)
         self._workers.clear()
-        self._engine = None
+        if self._engine is not None:
+            self._engine.shutdown()
+            self._engine = None
