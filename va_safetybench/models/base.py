@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..errors import VABenchError
+
 MediaKind = Literal["image", "video", "audio"]
 
 
@@ -193,6 +195,8 @@ class JobFeed:
                     index, request, settings = item
                     try:
                         return Job(index, self._prepare(request), settings)
+                    except VABenchError:
+                        raise  # the run's own input or set-up is wrong, not this request
                     except Exception as exc:  # noqa: BLE001  # one bad request must not sink the run
                         self._failures.put((index, preparation_error(exc)))
                         continue
@@ -206,6 +210,8 @@ class JobFeed:
                 self._fill()
                 try:
                     return Job(index, future.result(), settings)
+                except VABenchError:
+                    raise
                 except Exception as exc:  # noqa: BLE001
                     self._failures.put((index, preparation_error(exc)))
 
