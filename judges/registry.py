@@ -25,8 +25,9 @@ SPECS = (
     "harmbench:PATH",
 )
 
-OFFLINE_KINDS = ("keyword", "strmatch")  # judges that need no model, key or network
-OFFLINE_SPECS = ("keyword", "keyword:gcg", "strmatch")  # judge-agreement --human's default set of judges
+DEFAULT_JUDGE = "lexical"  # offline, and measured against people (README, judge table); not a publishable figure
+OFFLINE_KINDS = ("lexical", "keyword", "strmatch")  # judges that need no model, key or network
+OFFLINE_SPECS = ("keyword", "keyword:gcg", "strmatch", "lexical")  # judge-agreement --human's default set of judges
 
 
 def option_names(kind: str) -> tuple[str, ...]:
@@ -74,12 +75,16 @@ def make_judge(spec: str, **options) -> Judge:
         from .keyword import DEFAULT_LIST, KeywordJudge
 
         return KeywordJudge(arg or DEFAULT_LIST)
-    if kind == "strmatch":
-        from .keyword import StrmatchJudge
-
+    if kind in ("strmatch", "lexical"):
         if arg:
-            raise InputError(f"judge {spec!r}: strmatch takes no argument")
-        return StrmatchJudge()
+            raise InputError(f"judge {spec!r}: {kind} takes no argument")
+        if kind == "strmatch":
+            from .keyword import StrmatchJudge
+
+            return StrmatchJudge()
+        from .lexical import LexicalJudge
+
+        return LexicalJudge()
     if kind == "gpt":
         from .gpt import GPTJudge
 

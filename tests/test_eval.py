@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from judges.registry import DEFAULT_JUDGE
 from va_safetybench.cli import main
 
 from .conftest import REPO
@@ -58,7 +59,7 @@ def _check_run(out: Path, bench: Path, model: str, tasks: list[str]) -> dict:
         entry = expected[(row["task"], row["scenario"], row["id"])]
         assert row["model"] == model and row["prompt"] == entry["prompt"]
         assert row["media"] == ([entry["media"]] if entry["media"] else [])
-        assert row["verdict"]["label"] in ("safe", "unsafe", "error") and row["judge"]["name"].startswith("keyword")
+        assert row["verdict"]["label"] in ("safe", "unsafe", "error") and row["judge"]["name"] == DEFAULT_JUDGE
         assert (row["response"] is None) == (row["error"] is not None)
     summary = json.loads((out / "summary.json").read_text())
     assert SUMMARY_KEYS <= set(summary) and summary["model"] == model and summary["backend"] == "tiny"

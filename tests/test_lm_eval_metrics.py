@@ -16,8 +16,9 @@ import pytest
 from PIL import Image
 
 from judges.aggregate import summarize_tasks
-from judges.keyword import KeywordJudge
+from judges.registry import DEFAULT_JUDGE, make_judge
 from va_safetybench.cli import main
+from va_safetybench.commands.judge import judge_rows
 from va_safetybench.errors import InputError
 from va_safetybench.harness.docs import tasks_dir
 from va_safetybench.media.video_io import write_video
@@ -170,16 +171,16 @@ def test_va_bench_eval_and_plain_lm_eval_give_identical_numbers(vl, bench):
             assert _value(results, group, metric) == summary["groups"][group][metric]
             assert _value(own, group, metric) == summary["groups"][group][metric]
 
-    # and both agree with the keyword judge applied here, response by response
+    # and both agree with the default judge applied here, response by response
     rows = {(r["task"], r["scenario"], r["id"]): r for r in read_jsonl(vl["run"] / "responses.jsonl")}
-    keyword = KeywordJudge()
+    judge = make_judge(DEFAULT_JUDGE)
     for task in summary["tasks"]:
         labels = []
         for sample in vl["samples"][task]:
             row = rows[(task, sample["doc"]["scenario"], sample["doc"]["id"])]
             response = sample["resps"][0][0]
             assert response == (row["response"] or "")
-            label = keyword.verdict(response).label if response.strip() else "error"
+            label = judge_rows(judge, [row])[0]["label"]
             assert json.loads(sample["filtered_resps"][0])["label"] == label == row["verdict"]["label"]
             labels.append(label)
         judged = [x for x in labels if x != "error"]
@@ -193,7 +194,7 @@ def test_logged_samples_carry_the_verdict_next_to_the_response(vl):
             verdict = json.loads(sample["filtered_resps"][0])
             assert sample["filter"] == "judge" and isinstance(sample["resps"][0][0], str)
             assert verdict["label"] in ("safe", "unsafe", "error") and verdict["raw"]
-            assert verdict["judge"] == "keyword:jailbreakbench" and verdict["judge_version"].startswith("kw1-")
+            assert verdict["judge"] == DEFAULT_JUDGE and verdict["judge_version"] == make_judge(DEFAULT_JUDGE).version
             assert sample["asr_official"] == float(verdict["label"] == "unsafe")
             assert ("asr" in sample) == (verdict["label"] != "error")
 

@@ -5,7 +5,7 @@ build (demo source; TYPO videos, espeak audio, TYPO images; DM/SD none) and the 
 capability set drawn by code (capability/demo_set.py) into OUT/capability/mme -> one eval per model
 (one model load): tiny:qwen2-vl on video + image safety tasks, MME and the video + image benign
 twins; tiny:qwen2-audio on audio tasks and the audio twins; tiny:llava on image tasks, MME and the
-image twins (keyword judge) -> OUT/runs/<model>/summary.json with `capability` and `over_refusal`
+image twins (default offline judge) -> OUT/runs/<model>/summary.json with `capability` and `over_refusal`
 sections -> leaderboard site in OUT/site. The tiny models have random weights: the demo shows the
 machinery works, its figures mean nothing.
 """
@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-HELP = "offline end-to-end demo: demo build -> tiny models -> keyword judge -> leaderboard"
+HELP = "offline end-to-end demo: demo build -> tiny models -> offline judge -> leaderboard"
 
 DEMO_RUNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tiny:qwen2-vl", ("va_video", "mm_safetybench", "mme", "benign_video_typo", "benign_image_typo")),

@@ -11,6 +11,8 @@ import re
 import sys
 from pathlib import Path
 
+from judges.registry import DEFAULT_JUDGE
+
 HELP = "evaluate a model on built tasks (lm-eval generation + judge -> responses.jsonl, summary.json)"
 
 
@@ -37,8 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, type=Path, help="run directory (default: runs/<model>)")
     p.add_argument(
         "--judge",
-        default="keyword",
-        help="keyword | gpt:MODEL | llama-guard:PATH | harmbench:PATH; "
+        default=DEFAULT_JUDGE,
+        help=f"{DEFAULT_JUDGE} (default, offline) | keyword | gpt:MODEL | llama-guard:PATH | harmbench:PATH | ...; "
         "with gpt:MODEL the over-refusal tasks are also classified by XSTest's GPT refusal classifier "
         "on that model (their keyword rate is always reported)",
     )

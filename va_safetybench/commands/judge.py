@@ -19,6 +19,8 @@ import re
 import sys
 from pathlib import Path
 
+from judges.registry import DEFAULT_JUDGE
+
 from ..fileio import atomic_write, jsonl_text, read_jsonl
 
 HELP = "re-judge a run's stored responses with another judge (no generation); writes summary-{judge}.json"
@@ -36,8 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_judge_options(
         p,
         "--judge",
-        "keyword",
-        "judge spec: keyword[:jailbreakbench|gcg] | gpt[:MODEL] | llama-guard:PATH | harmbench:PATH (default: keyword)",
+        DEFAULT_JUDGE,
+        "judge spec: lexical | keyword[:jailbreakbench|gcg] | strmatch | gpt[:MODEL] | llama-guard:PATH | "
+        f"harmbench:PATH | ... (default: {DEFAULT_JUDGE})",
     )
 
 
@@ -310,6 +313,12 @@ def print_table(summary: dict, out=None, judge_errors: int = 0) -> None:
         "official: the official scripts' rule (exact 'unsafe' over every item, errors included; mean over scenarios)",
         file=out,
     )
+    from judges.trust import known_agreement, trust_line
+
+    judge = summary.get("judge") or {}
+    if judge.get("name"):
+        agreement = summary.get("judge_agreement") or known_agreement(judge["name"], judge.get("version", ""))
+        print(trust_line(judge["name"], agreement), file=out)
     if summary["errors"]:
         retry = f"; {judge_errors} of them the judge's: run va-bench judge again to retry those" if judge_errors else ""
         print(f"{summary['errors']} responses could not be judged (label 'error', outside ASR){retry}", file=out)

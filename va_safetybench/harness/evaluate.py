@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from judges.registry import DEFAULT_JUDGE
+
 from ..errors import InputError
 from ..fileio import atomic_write, jsonl_text
 from ..models.registry import declared_modalities
@@ -48,7 +50,7 @@ class EvalRequest:
     bench: Path
     out: Path
     model_args: dict[str, Any] = field(default_factory=dict)
-    judge: str = "keyword"
+    judge: str = DEFAULT_JUDGE
     judge_args: dict[str, Any] = field(default_factory=dict)
     limit: int | None = None  # first N items of each scenario (capability: first N questions)
     batch_size: int = 8

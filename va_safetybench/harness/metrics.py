@@ -2,7 +2,7 @@
 
 Flow inside lm-eval (tasks/safetybench/_default_template_yaml):
   1. `load_dataset` (docs.py) reads the judge from the task metadata (`configure`): `judge` is a judge
-     spec as `va-bench eval --judge` takes it (default "keyword"), `judge_args` its options as a JSON
+     spec as `va-bench eval --judge` takes it (default judges.registry.DEFAULT_JUDGE), `judge_args` its options as a JSON
      object or "k=v,..." (e.g. {"base_url": "http://127.0.0.1:8000/v1"}). API keys come only from the
      environment (`api_key_env`, default OPENAI_API_KEY). A bad spec or option stops at task loading.
   2. the filter `judge` (`JudgeFilter`) judges a task's responses in ONE batch through the code path
@@ -32,9 +32,10 @@ from typing import Any
 
 from lm_eval.api.filter import Filter
 
+from judges.registry import DEFAULT_JUDGE
+
 from ..errors import InputError
 
-DEFAULT_JUDGE = "keyword"
 _TASK = "_"  # the task of the Records built inside an aggregation (lm-eval passes aggregations no task name)
 
 _task_judges: dict[str, tuple[str, str]] = {}  # lm-eval task -> (judge spec, options as canonical JSON)
