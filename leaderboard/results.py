@@ -83,6 +83,7 @@ class Run:
     )  # modality -> {"keyword"|"strmatch"|"gpt": rate}
     task_manifests: dict[str, str] = field(default_factory=dict)  # task -> sha256 of its manifest (newer runs)
     judge_endpoint: str | None = None  # the judge's server, where the summary records one (never a key)
+    judge_agreement: dict[str, Any] | None = None  # judges.trust.known_agreement, as the summary recorded it
 
     @property
     def media(self) -> str | None:
@@ -204,6 +205,7 @@ def parse_summary(data: Any, path: Path) -> Run:
         capability=capability,
         over_refusal=_refusal_rates(data.get("over_refusal") or {}, f"{where}: over_refusal"),
         task_manifests={str(k): str(v) for k, v in (bench.get("task_manifests") or {}).items()},
+        judge_agreement=agreement if isinstance(agreement := data.get("judge_agreement"), dict) else None,
     )
 
 

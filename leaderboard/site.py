@@ -135,7 +135,22 @@ def _badges(run: Run) -> str:
         out += f' <span class="badge align">{esc(run.alignment_method)}</span>'
     if run.random_weights:
         out += f' <span class="badge random" title="{esc(RANDOM_NOTE)}">random weights</span>'
-    return out
+    return out + _judge_badge(run)
+
+
+def _judge_badge(run: Run) -> str:
+    """The judge beside the ASRs, with how far to trust it (its known agreement with human labels)."""
+    from judges.trust import known_agreement, trust_line
+
+    agreement = run.judge_agreement or known_agreement(run.judge_name, run.judge_version)
+    if agreement.get("note"):
+        label = f"{run.judge_name.partition(':')[0]} judge: offline estimate"
+    elif agreement["kind"] == "unmeasured":
+        label = f"judge {run.judge_name}: agreement not measured"
+    else:
+        label = f"judge {run.judge_name}: {agreement['kind']} agreement"
+    kind = "estimate" if agreement.get("note") else "judge"
+    return f' <span class="badge {kind}" title="{esc(trust_line(run.judge_name, agreement))}">{esc(label)}</span>'
 
 
 def _banners(rows: list[Run]) -> str:

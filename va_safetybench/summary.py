@@ -99,6 +99,7 @@ def write_summary(
     of a re-judged run over its keyword rates.
     """
     from judges.aggregate import group_scores, summarize_tasks
+    from judges.trust import known_agreement
 
     from .taskspec import GROUPS
 
@@ -108,6 +109,7 @@ def write_summary(
         "backend": backend,
         "random_weights": bool(random_weights),
         "judge": {k: judge[k] for k in ("name", "version", "endpoint") if k in judge},  # endpoint: a server's URL
+        "judge_agreement": known_agreement(judge["name"], judge["version"]),  # how far to trust the ASRs below
         "bench": bench,
         "created": created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": versions or package_versions(),
