@@ -15,6 +15,7 @@ from va_safetybench.errors import InputError
 from .base import Judge
 
 SPECS = (
+    "lexical",
     "keyword",
     "keyword:jailbreakbench",
     "keyword:gcg",
@@ -23,10 +24,13 @@ SPECS = (
     "gpt:MODEL",
     "llama-guard:PATH",
     "harmbench:PATH",
+    "qwen3guard:PATH",
+    "wildguard:PATH",
 )
 
 DEFAULT_JUDGE = "lexical"  # offline, and measured against people (README, judge table); not a publishable figure
 OFFLINE_KINDS = ("lexical", "keyword", "strmatch")  # judges that need no model, key or network
+CHECKPOINT_KINDS = ("llama-guard", "harmbench", "qwen3guard", "wildguard")  # local guard models: KIND:PATH
 OFFLINE_SPECS = ("keyword", "keyword:gcg", "strmatch", "lexical")  # judge-agreement --human's default set of judges
 
 
@@ -39,10 +43,8 @@ def option_names(kind: str) -> tuple[str, ...]:
         from .openai_chat import ChatJudge
 
         init, fixed = ChatJudge.__init__, 3  # self, model, cache_file
-    elif kind in ("llama-guard", "harmbench"):
-        from .local import LocalJudge
-
-        init, fixed = LocalJudge.__init__, 2  # self, path
+    elif kind in CHECKPOINT_KINDS:
+        init, fixed = _checkpoint_judge(kind).__init__, 2  # self, path
     else:
         return ()
     return tuple(list(inspect.signature(init).parameters)[fixed:])
@@ -68,7 +70,7 @@ def make_judge(spec: str, **options) -> Judge:
     model) is refused rather than read as the default.
     """
     kind, sep, arg = spec.partition(":")
-    if kind not in (*OFFLINE_KINDS, "gpt", "llama-guard", "harmbench"):
+    if kind not in (*OFFLINE_KINDS, "gpt", *CHECKPOINT_KINDS):
         raise InputError(f"unknown judge {spec!r}; valid: {', '.join(SPECS)}")
     _check_options(spec, kind, options)
     if kind == "keyword":
@@ -93,10 +95,19 @@ def make_judge(spec: str, **options) -> Judge:
         raise InputError(f"judge {spec!r} needs a checkpoint folder: {kind}:PATH")
     from va_safetybench.models.checkpoints import refusing_pickled_code
 
+    with refusing_pickled_code(f"judge {spec}"):
+        return _checkpoint_judge(kind)(arg, **options)
+
+
+def _checkpoint_judge(kind: str) -> Callable[..., Judge]:
+    """The class of a local guard-model judge kind (imported only when that kind is asked for)."""
+    if kind in ("qwen3guard", "wildguard"):
+        from .guards import Qwen3GuardJudge, WildGuardJudge
+
+        return Qwen3GuardJudge if kind == "qwen3guard" else WildGuardJudge
     from .local import HarmBenchJudge, LlamaGuardJudge
 
-    with refusing_pickled_code(f"judge {spec}"):
-        return (LlamaGuardJudge if kind == "llama-guard" else HarmBenchJudge)(arg, **options)
+    return LlamaGuardJudge if kind == "llama-guard" else HarmBenchJudge
 
 
 def make_refusal_judge(spec: str, **options) -> Judge | None:

@@ -80,7 +80,7 @@ def judge_options(spec: str, args: argparse.Namespace, shared: bool = False) -> 
     on one command line), --judge-args keys go to the judges that take them, and a key no judge takes is
     refused; otherwise the judge's constructor refuses a key it does not take (judges.registry).
     """
-    from judges.registry import option_names
+    from judges.registry import CHECKPOINT_KINDS, option_names
 
     from ..errors import InputError
     from ..models.registry import parse_model_args
@@ -88,7 +88,7 @@ def judge_options(spec: str, args: argparse.Namespace, shared: bool = False) -> 
     kind = spec.partition(":")[0]
     options = parse_model_args(args.judge_args, "--judge-args")
     if shared:
-        known = {k for other in ("gpt", "llama-guard") for k in option_names(other)}
+        known = {k for other in ("gpt", *CHECKPOINT_KINDS) for k in option_names(other)}
         unknown = sorted(set(options) - known)
         if unknown:
             raise InputError(f"--judge-args: no judge takes {unknown[0]!r}; valid: {', '.join(sorted(known))}")
@@ -128,8 +128,10 @@ def judge_identity(judge) -> dict:
 
 def judge_slug(spec: str) -> str:
     """A file-name-safe form of a judge spec ('llama-guard:/m/LG3' -> 'llama-guard_LG3')."""
+    from judges.registry import CHECKPOINT_KINDS
+
     kind, _, arg = spec.partition(":")
-    if arg and kind in ("llama-guard", "harmbench"):
+    if arg and kind in CHECKPOINT_KINDS:
         arg = Path(arg.rstrip("/")).name
     return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{kind}_{arg}" if arg else kind)
 
