@@ -26,6 +26,8 @@ SPECS = (
     "harmbench:PATH",
     "qwen3guard:PATH",
     "wildguard:PATH",
+    "local:hf:PATH",
+    "local:vllm:NAME",
 )
 
 DEFAULT_JUDGE = "lexical"  # offline, and measured against people (README, judge table); not a publishable figure
@@ -43,6 +45,10 @@ def option_names(kind: str) -> tuple[str, ...]:
         from .openai_chat import ChatJudge
 
         init, fixed = ChatJudge.__init__, 3  # self, model, cache_file
+    elif kind == "local":  # hf: batch_size, device; vllm: its engine options
+        from .official_local import OfficialVLLMJudge
+
+        return ("batch_size", "device", *OfficialVLLMJudge.ENGINE_OPTIONS)
     elif kind in CHECKPOINT_KINDS:
         init, fixed = _checkpoint_judge(kind).__init__, 2  # self, path
     else:
@@ -70,7 +76,7 @@ def make_judge(spec: str, **options) -> Judge:
     model) is refused rather than read as the default.
     """
     kind, sep, arg = spec.partition(":")
-    if kind not in (*OFFLINE_KINDS, "gpt", *CHECKPOINT_KINDS):
+    if kind not in (*OFFLINE_KINDS, "gpt", "local", *CHECKPOINT_KINDS):
         raise InputError(f"unknown judge {spec!r}; valid: {', '.join(SPECS)}")
     _check_options(spec, kind, options)
     if kind == "keyword":
@@ -91,12 +97,31 @@ def make_judge(spec: str, **options) -> Judge:
         from .gpt import GPTJudge
 
         return GPTJudge(_chat_model(spec, sep, arg), **options)
+    if kind == "local":
+        return _local_official(spec, arg, options)
     if not arg:
         raise InputError(f"judge {spec!r} needs a checkpoint folder: {kind}:PATH")
     from va_safetybench.models.checkpoints import refusing_pickled_code
 
     with refusing_pickled_code(f"judge {spec}"):
         return _checkpoint_judge(kind)(arg, **options)
+
+
+def _local_official(spec: str, arg: str, options: dict) -> Judge:
+    """local:hf:PATH or local:vllm:NAME: the official judge prompt through a local instruct model."""
+    from va_safetybench.models.checkpoints import refusing_pickled_code
+
+    from .official_local import OfficialHFJudge, OfficialVLLMJudge
+
+    backend, sep, name = arg.partition(":")
+    if backend not in ("hf", "vllm") or not sep or not name.strip():
+        raise InputError(f"judge {spec!r}: write local:hf:PATH or local:vllm:NAME")
+    hf_options = ("batch_size", "device")
+    wrong = sorted(set(options) - set(hf_options if backend == "hf" else OfficialVLLMJudge.ENGINE_OPTIONS))
+    if wrong:
+        raise InputError(f"judge {spec!r} takes no option {wrong[0]!r} (--judge-args) with {backend}:")
+    with refusing_pickled_code(f"judge {spec}"):
+        return OfficialHFJudge(name, **options) if backend == "hf" else OfficialVLLMJudge(name, **options)
 
 
 def _checkpoint_judge(kind: str) -> Callable[..., Judge]:

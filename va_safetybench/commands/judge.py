@@ -88,7 +88,7 @@ def judge_options(spec: str, args: argparse.Namespace, shared: bool = False) -> 
     kind = spec.partition(":")[0]
     options = parse_model_args(args.judge_args, "--judge-args")
     if shared:
-        known = {k for other in ("gpt", *CHECKPOINT_KINDS) for k in option_names(other)}
+        known = {k for other in ("gpt", "local", *CHECKPOINT_KINDS) for k in option_names(other)}
         unknown = sorted(set(options) - known)
         if unknown:
             raise InputError(f"--judge-args: no judge takes {unknown[0]!r}; valid: {', '.join(sorted(known))}")
@@ -133,6 +133,9 @@ def judge_slug(spec: str) -> str:
     kind, _, arg = spec.partition(":")
     if arg and kind in CHECKPOINT_KINDS:
         arg = Path(arg.rstrip("/")).name
+    elif arg and kind == "local":  # local:hf:/m/Qwen2.5-7B-Instruct -> local_hf_Qwen2.5-7B-Instruct
+        backend, _, name = arg.partition(":")
+        arg = f"{backend}_{Path(name.rstrip('/')).name}"
     return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{kind}_{arg}" if arg else kind)
 
 

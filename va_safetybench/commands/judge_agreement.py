@@ -125,14 +125,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def judge_human_set(judge, set_name: str, rows: list[dict], group: str | None) -> list[str]:
-    """The judge's label per row (prompt as the question; the source model, where named, as the scenario)."""
+def judge_human_set(judge, set_name: str, rows: list[dict]) -> list[str]:
+    """The judge's label per row: the prompt as the question, and for the judges whose prompt depends on the
+    scenario (gpt, local), a scenario that takes the official general prompt (these sets are general harm)."""
     from judges.base import JudgeInput
+
+    from ..scenarios import MM_SCENARIOS
 
     inputs = [
         JudgeInput(
             task=f"human:{set_name}",
-            scenario=str(r.get(group, "")) if group else "",
+            scenario=MM_SCENARIOS[0],
             prompt=r["prompt"],
             response=r["response"],
             question=r["prompt"],
@@ -157,7 +160,7 @@ def human_agreement(specs: list[str], judges: list, sets: list, json_out: Path |
             "judges": {},
         }
         for spec, judge in zip(specs, judges):
-            labels = judge_human_set(judge, set_name, rows, group)
+            labels = judge_human_set(judge, set_name, rows)
             figures = {"name": judge.name, "version": judge.version, **measure(human, labels).as_dict()}
             if group:
                 per_model = by_group([str(r.get(group, "")) for r in rows], human, labels)
