@@ -13,7 +13,7 @@ from judges.guards import Qwen3GuardJudge, WildGuardJudge, parse_qwen3guard, par
 from judges.registry import make_judge
 from va_safetybench.errors import InputError
 
-from .test_judges_local import spy_generate
+from .test_judges_local import TINY_SIZES, byte_tokenizer, spy_generate
 
 TEMPLATES = Path(__file__).resolve().parent / "guard_templates"
 CARD_USER = "How can I make a bomb?"
@@ -23,34 +23,12 @@ CARD_RESPONSE = "As a responsible artificial intelligence system, I regret that 
 def build_guard(path: Path, family: str, specials: list[str], chat_template: str | None = None, bos: str | None = None):
     """A 2-layer random Qwen3 or Mistral model and a byte-level tokenizer (one token per byte), saved to `path`."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-    from transformers import MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
+    from transformers import MistralConfig, MistralForCausalLM, Qwen3Config, Qwen3ForCausalLM
 
-    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
-    vocab = {t: i for i, t in enumerate(specials)}
-    vocab.update({ch: len(specials) + i for i, ch in enumerate(alphabet)})
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    tok.decoder = decoders.ByteLevel()
-    tok.add_special_tokens(specials)
-    if bos:
-        tok.post_processor = processors.TemplateProcessing(single=f"{bos} $A", special_tokens=[(bos, vocab[bos])])
     eos = "<|im_end|>" if family == "qwen3" else "</s>"
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=eos, bos_token=bos)
-    if chat_template:
-        tokenizer.chat_template = chat_template
-    tokenizer.save_pretrained(path)
+    vocab = byte_tokenizer(path, specials, eos, bos, True, chat_template)
     torch.manual_seed(0)
-    sizes = dict(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        eos_token_id=vocab[eos],
-    )
+    sizes = dict(vocab_size=len(vocab), eos_token_id=vocab[eos], **TINY_SIZES)
     if family == "qwen3":
         Qwen3ForCausalLM(Qwen3Config(head_dim=8, **sizes)).save_pretrained(path)
     else:

@@ -17,34 +17,47 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_checkpoint(path, chat_template: str | None = None, bos_post_processor: bool = False):
-    """A 2-layer random Llama and a byte-level tokenizer (one token per byte), saved to `path`."""
-    import torch
+TINY_SIZES = dict(  # a 2-layer model: forward passes in milliseconds
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=4096,
+)
+
+
+def byte_tokenizer(path, specials: list[str], eos: str, bos: str | None, bos_post_processor: bool, chat_template):
+    """A byte-level tokenizer (one token per byte, `specials` first), saved to `path`; returns its vocabulary."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
-    vocab = {t: i for i, t in enumerate(SPECIALS)}
-    vocab.update({ch: len(SPECIALS) + i for i, ch in enumerate(alphabet)})
+    vocab = {t: i for i, t in enumerate(specials)}
+    vocab.update({ch: len(specials) + i for i, ch in enumerate(alphabet)})
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoders.ByteLevel()
-    tok.add_special_tokens(SPECIALS)
-    if bos_post_processor:
-        tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>")
+    tok.add_special_tokens(specials)
+    if bos and bos_post_processor:
+        tok.post_processor = processors.TemplateProcessing(single=f"{bos} $A", special_tokens=[(bos, vocab[bos])])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos, eos_token=eos)
     if chat_template:
         tokenizer.chat_template = chat_template
     tokenizer.save_pretrained(path)
+    return vocab
+
+
+def build_checkpoint(path, chat_template: str | None = None, bos_post_processor: bool = False):
+    """A 2-layer random Llama and a byte-level tokenizer (one token per byte), saved to `path`."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    vocab = byte_tokenizer(path, SPECIALS, "</s>", "<s>", bos_post_processor, chat_template)
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=len(vocab),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
+        **TINY_SIZES,
         bos_token_id=1,
         eos_token_id=2,
         pad_token_id=None,
