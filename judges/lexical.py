@@ -1,5 +1,5 @@
 """The `lexical` judge: a small logistic-regression classifier over hashed word n-grams of the response, trained on
-public human labels (GPTFuzz's train split; judges/lexical_train.py). Offline, CPU-only, ~1 ms a response.
+public human labels (GPTFuzz's train split; judges/lexical_train.py). Offline, CPU-only, a few ms a response.
 
 Why not phrase lists: a refusal worded without a listed phrase, one persona refusing while another complies, garbled
 or off-topic output and plain harmless answers all fool `keyword`. The classifier reads where words stand (the
