@@ -45,8 +45,8 @@ def naive_site(runs, out: Path) -> int:
         for task, recs in read_responses(run).items():
             for r in recs:
                 parts.append(
-                    f"<tr><td>{html.escape(run.model)}<td>{html.escape(task)}<td>{html.escape(str(r['prompt']))}"
-                    f"<td>{html.escape(str(r['response']))}<td>{html.escape(str(r['verdict']))}</tr>"
+                    f"<tr><td>{html.escape(run.model)}<td>{html.escape(task)}<td>{html.escape(str(r.prompt))}"
+                    f"<td>{html.escape(str(r.response))}<td>{html.escape(str(r.verdict))}</tr>"
                 )
     text = "".join(parts)
     (out / "index.html").write_text(text, encoding="utf-8")

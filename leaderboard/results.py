@@ -1,17 +1,16 @@
-"""Read `summary.json` files (schema: ARCHITECTURE.md, "The command line") into typed runs.
-
-Validation names the file and the field, so a broken run in a folder of hundreds is easy to find.
+"""Read `summary.json` files into the leaderboard's runs, through records.Summary (its types, format versions and
+consistency checks), so that a broken run in a folder of hundreds is named with its file and field.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from judges.aggregate import wilson_interval
 from va_safetybench.errors import InputError
+from va_safetybench.records import Cell, Summary
 
 from .stats import mean_interval
 
@@ -111,101 +110,54 @@ class Run:
         return self.summary_path.parent / "responses.jsonl"
 
 
-def _need(obj: dict, key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    if not isinstance(obj, dict) or key not in obj:
-        raise InputError(f"{where}: missing field {key!r}")
-    value = obj[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise InputError(f"{where}: field {key!r} has the wrong type ({type(value).__name__})")
-    return value
-
-
-def _counts(obj: dict, where: str) -> Counts:
-    safe, unsafe, error = (_need(obj, k, int, where) for k in ("safe", "unsafe", "error"))
-    if min(safe, unsafe, error) < 0:
-        raise InputError(f"{where}: negative count")
-    n = obj.get("n", safe + unsafe + error)
-    if not isinstance(n, int) or n < safe + unsafe + error:
-        raise InputError(f"{where}: 'n' is smaller than safe + unsafe + error")
-    official = obj.get("official_unsafe")
-    if official is not None and (not isinstance(official, int) or isinstance(official, bool) or not 0 <= official <= n):
-        raise InputError(f"{where}: 'official_unsafe' must be a count between 0 and n")
-    return Counts(n, safe, unsafe, error, official)
-
-
-def _numbers(obj: Any, where: str) -> dict[str, float]:
-    if not isinstance(obj, dict) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in obj.values()
-    ):
-        raise InputError(f"{where}: expected an object of numbers")
-    return {str(k): float(v) for k, v in obj.items()}
-
-
-REFUSAL_JUDGES = ("keyword", "strmatch", "gpt")  # the over-refusal rates a summary carries per modality
-
-
-def _refusal_rates(obj: Any, where: str) -> dict[str, dict[str, float]]:
-    """{modality: {"keyword": r, "strmatch": r, "gpt": r, "n": .., ...}} -> {modality: {judge: rate}} (None left out);
-    a plain number per modality (summaries written before the GPT classifier) is the keyword rate."""
-    if not isinstance(obj, dict):
-        raise InputError(f"{where}: expected an object")
-    out: dict[str, dict[str, float]] = {}
-    for modality, value in obj.items():
-        rates = value if isinstance(value, dict) else {"keyword": value}
-        picked = {j: rates[j] for j in REFUSAL_JUDGES if rates.get(j) is not None}
-        out[str(modality)] = _numbers(picked, f"{where}.{modality}")
-    return out
+def _counts(cell: Cell) -> Counts:
+    return Counts(cell.n, cell.safe, cell.unsafe, cell.error, cell.official_unsafe)
 
 
 def parse_summary(data: Any, path: Path) -> Run:
-    """A summary.json's parsed content -> Run; InputError names the file and the bad field."""
+    """A summary.json's parsed content -> Run, through records.Summary (types, versions, consistency); InputError
+    names the file and the bad field. The leaderboard needs a safety run: judge, bench and tasks."""
+    return run_of(Summary.from_json(data, str(path)), path)
+
+
+def run_of(summary: Summary, path: Path) -> Run:
+    """The leaderboard's view of a summary record read from `path`."""
     where = str(path)
-    if not isinstance(data, dict):
-        raise InputError(f"{where}: expected a JSON object")
-    judge = _need(data, "judge", dict, where)
-    bench = _need(data, "bench", dict, where)
-    tasks = {}
-    for task, body in _need(data, "tasks", dict, where).items():
-        tw = f"{where}: tasks.{task}"
-        scen = body.get("scenarios", {}) if isinstance(body, dict) else None
-        if not isinstance(scen, dict):
-            raise InputError(f"{tw}: 'scenarios' must be an object")
-        media = (bench.get("media") or {}).get(task)
-        tasks[task] = TaskResult(
-            _counts(body, tw),
-            {s: _counts(c, f"{tw}.scenarios.{s}") for s, c in scen.items()},
-            str(media) if media else None,
+    for name in ("judge", "bench"):
+        if getattr(summary, name) is None:
+            raise InputError(f"{where}: missing field {name!r}")
+    assert summary.judge is not None and summary.bench is not None
+    bench = summary.bench
+    tasks = {
+        task: TaskResult(
+            _counts(body),
+            {s: _counts(c) for s, c in body.scenarios.items()},
+            str(bench.media[task]) if bench.media.get(task) else None,
         )
-    groups = {}
-    for group, body in (data.get("groups") or {}).items():
-        if not isinstance(body, dict):
-            raise InputError(f"{where}: groups.{group} must be an object")
-        groups[group] = {k: body.get(k) for k in ("asr_macro", "asr_micro", "asr_official_macro")}
-    capability = {}
-    for task, metrics in (data.get("capability") or {}).items():
-        capability[str(task)] = _numbers(metrics, f"{where}: capability.{task}")
-    alignment = data.get("alignment")
-    if alignment is not None and not isinstance(alignment, dict):
-        raise InputError(f"{where}: 'alignment' must be an object")
+        for task, body in summary.tasks.items()
+    }
     return Run(
         summary_path=path,
-        model=_need(data, "model", str, where),
-        backend=str(data.get("backend", "")),
-        random_weights=bool(data.get("random_weights", False)),
-        judge_name=str(_need(judge, "name", str, f"{where}: judge")),
-        judge_version=str(_need(judge, "version", (str, int, float), f"{where}: judge")),
-        judge_endpoint=endpoint if isinstance(endpoint := judge.get("endpoint"), str) and endpoint else None,
-        bench_path=bench.get("path") if isinstance(bench.get("path"), str) else None,
-        manifest_sha256=_need(bench, "manifest_sha256", str, f"{where}: bench"),
-        created=str(data.get("created", "")),
-        versions=versions if isinstance(versions := data.get("versions"), dict) else {},
+        model=summary.model,
+        backend=summary.backend or "",
+        random_weights=summary.random_weights,
+        judge_name=summary.judge.name,
+        judge_version=summary.judge.version,
+        judge_endpoint=summary.judge.endpoint or None,
+        bench_path=bench.path,
+        manifest_sha256=bench.manifest_sha256,
+        created=summary.created,
+        versions=summary.versions,
         tasks=tasks,
-        groups=groups,
-        alignment=alignment,
-        capability=capability,
-        over_refusal=_refusal_rates(data.get("over_refusal") or {}, f"{where}: over_refusal"),
-        task_manifests={str(k): str(v) for k, v in (bench.get("task_manifests") or {}).items()},
-        judge_agreement=agreement if isinstance(agreement := data.get("judge_agreement"), dict) else None,
+        groups={
+            g: {"asr_macro": b.asr_macro, "asr_micro": b.asr_micro, "asr_official_macro": b.asr_official_macro}
+            for g, b in summary.groups.items()
+        },
+        alignment=summary.alignment,
+        capability={str(t): {str(k): float(v) for k, v in m.items()} for t, m in summary.capability.items()},
+        over_refusal={m: rates.rates() for m, rates in summary.over_refusal.items()},
+        task_manifests=dict(bench.task_manifests),
+        judge_agreement=summary.judge_agreement,
     )
 
 
@@ -214,13 +166,7 @@ def load_summary(path: Path) -> Run:
     path = Path(path)
     if path.is_dir():
         path = path / "summary.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
-    return parse_summary(data, path)
+    return run_of(Summary.load(path), path)
 
 
 def find_summaries(paths: list[Path]) -> list[Path]:

@@ -7,11 +7,10 @@ One file per task keeps each load small (at most one task's responses) and the i
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from va_safetybench.errors import InputError
+from va_safetybench.records import ResponseRow
 
 from .html import script_json
 from .results import Run
@@ -29,57 +28,34 @@ def _bench_dir(run: Run) -> Path | None:
     return bench.resolve() if not beside.exists() and bench.exists() else beside
 
 
-def _parse_lines(path: Path, lines: list[tuple[int, str]]) -> list[dict]:
-    """All (lineno, line) in one json.loads call (much faster than one per line); on failure, find the bad line."""
-    try:
-        recs = json.loads("[" + ",".join(line for _, line in lines) + "]")
-    except json.JSONDecodeError:
-        for lineno, line in lines:
-            try:
-                json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-        raise InputError(f"{path}: not valid JSON lines") from None
-    for (lineno, _), rec in zip(lines, recs):
-        if not isinstance(rec, dict) or not isinstance(rec.get("task"), str):
-            raise InputError(f"{path}:{lineno}: expected an object with a 'task' field")
-    return recs
-
-
-def read_responses(run: Run) -> dict[str, list[dict]]:
-    """responses.jsonl -> {task: [record, ...]} in file order; {} when the run has none."""
+def read_responses(run: Run) -> dict[str, list[ResponseRow]]:
+    """responses.jsonl -> {task: [row, ...]} in file order (records.ResponseRow); {} when the run has none."""
     path = run.responses_path
     if not path.is_file():
         return {}
-    lines = [(n, line) for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()]
-    by_task: dict[str, list[dict]] = {}
-    for rec in _parse_lines(path, lines):
-        by_task.setdefault(rec["task"], []).append(rec)
+    by_task: dict[str, list[ResponseRow]] = {}
+    for row in ResponseRow.load_lines(path):
+        by_task.setdefault(row.task, []).append(row)
     return by_task
 
 
-def _compact(rec: dict) -> dict:
+def _compact(row: ResponseRow) -> dict:
     """The fields the browser shows, under short keys (the files hold up to ~1,000 samples each)."""
-    verdict = rec.get("verdict") or {}
-    if not isinstance(verdict, dict):
-        verdict = {}
-    error = rec.get("error")
+    verdict = row.verdict
     out: dict[str, str | list[str]] = {
-        "i": str(rec.get("id", "")),
-        "s": str(rec.get("scenario", "")),
-        "p": str(rec.get("prompt") or ""),
-        "r": str(rec.get("response") or ""),
-        "l": str(verdict.get("label") or ("error" if error else "")),
-        "j": str(verdict.get("raw") or ""),
+        "i": row.id,
+        "s": row.scenario,
+        "p": row.prompt or "",
+        "r": row.response or "",
+        "l": (verdict.label if verdict else "") or ("error" if row.error else ""),
+        "j": (verdict.raw if verdict else "") or "",
     }
-    if error:
-        out["e"] = str(error)
-    cats = verdict.get("categories")
-    if cats:
-        out["c"] = [str(c) for c in cats] if isinstance(cats, list) else [str(cats)]
-    media = rec.get("media")
-    if isinstance(media, str) and media:
-        out["m"] = media
+    if row.error:
+        out["e"] = row.error
+    if verdict and verdict.categories:
+        out["c"] = list(verdict.categories)
+    if row.media:
+        out["m"] = row.media[0]  # relative to the bench: the page links it through media_base
     return out
 
 

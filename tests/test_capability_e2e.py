@@ -145,16 +145,24 @@ def test_one_eval_runs_safety_and_capability_with_one_model_load(data, monkeypat
 
 
 def test_sections_merge_into_an_existing_summary(tmp_path):
+    from va_safetybench.records import Summary
     from va_safetybench.summary import add_sections
 
+    # a summary written before format versions, its over-refusal rate a bare number (records.Summary upgrades it)
     (tmp_path / "summary.json").write_text(json.dumps({"model": "m", "tasks": {}, "capability": {"mme": {"acc": 0.5}}}))
-    merged = add_sections(tmp_path, {"capability": {"videomme": {"acc": 0.25}}, "over_refusal": {"text": 0.1}}, {})
-    assert merged["capability"] == {"mme": {"acc": 0.5}, "videomme": {"acc": 0.25}}  # earlier entries kept
-    assert json.loads((tmp_path / "summary.json").read_text()) == merged and merged["model"] == "m"
-    fresh = add_sections(tmp_path / "new", {"over_refusal": {"image": 0.0}}, {"model": "x", "random_weights": True})
-    assert fresh["model"] == "x" and fresh["over_refusal"] == {"image": 0.0} and "versions" in fresh
-    other = add_sections(tmp_path, {"over_refusal": {"text": 0.5}}, {"model": "y"})  # another model's run dir
-    assert other["model"] == "y" and "capability" not in other and other["over_refusal"] == {"text": 0.5}
+    merged = add_sections(
+        tmp_path,
+        {"capability": {"videomme": {"acc": 0.25}}, "over_refusal": {"text": {"keyword": 0.1}}},
+        Summary(model="m"),
+    )
+    assert merged.capability == {"mme": {"acc": 0.5}, "videomme": {"acc": 0.25}}  # earlier entries kept
+    assert json.loads((tmp_path / "summary.json").read_text()) == merged.to_json() and merged.model == "m"
+    fresh = add_sections(
+        tmp_path / "new", {"over_refusal": {"image": {"keyword": 0.0}}}, Summary(model="x", random_weights=True)
+    )
+    assert fresh.model == "x" and fresh.over_refusal["image"].keyword == 0.0 and fresh.versions
+    other = add_sections(tmp_path, {"over_refusal": {"text": {"keyword": 0.5}}}, Summary(model="y"))  # another model's
+    assert other.model == "y" and not other.capability and other.over_refusal["text"].rates() == {"keyword": 0.5}
 
 
 def test_lm_eval_text_task_in_gsm8k_format_runs_through_our_lm_class(tmp_path):

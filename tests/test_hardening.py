@@ -181,7 +181,7 @@ def test_media_over_the_duration_limit_is_refused_at_load(bench_copy, tmp_path):
 
 @pytest.mark.parametrize(
     "line,says",
-    [('["not", "an", "object"]', "not a JSON object"), ("drop-media", "no 'media' field")],
+    [('["not", "an", "object"]', "not a JSON object"), ("drop-media", "missing field 'media'")],
 )
 def test_malformed_manifest_lines_are_one_line_errors(bench_copy, tmp_path, line, says):
     path = bench_copy / "manifests" / "mmsb_typo.jsonl"

@@ -22,6 +22,7 @@ from va_safetybench.commands.judge import judge_rows
 from va_safetybench.errors import InputError
 from va_safetybench.harness.docs import tasks_dir
 from va_safetybench.media.video_io import write_video
+from va_safetybench.records import Judgement
 from va_safetybench.taskspec import GROUPS, TASKS
 
 from .fake_openai import FakeOpenAI, chat_completion
@@ -268,15 +269,8 @@ def test_aggregations_follow_the_summary_rules():
     )
 
 
-def _judgement(label: str, official: bool | None) -> dict:
-    return {
-        "label": label,
-        "raw": label,
-        "categories": [],
-        "judge": "x",
-        "judge_version": "1",
-        "official_unsafe": official,
-    }
+def _judgement(label: str, official: bool | None) -> Judgement:
+    return Judgement(label=label, raw=label, judge="x", judge_version="1", official_unsafe=official)
 
 
 @pytest.fixture(scope="module")

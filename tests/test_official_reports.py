@@ -11,6 +11,7 @@ import pytest
 
 from judges.aggregate import Record
 from va_safetybench.cli import main
+from va_safetybench.records import BenchFingerprint, JudgeIdentity, Summary
 from va_safetybench.summary import write_summary
 
 SCENARIOS = ("1-IllegalActivitiy", "2-HateSpeech")
@@ -21,14 +22,11 @@ def _run(root: Path, model: str, labels: list[tuple[str, bool]], media: str = "o
     records = [
         Record("va_video_typo", SCENARIOS[i % 2], str(i), label, official) for i, (label, official) in enumerate(labels)
     ]
-    bench = {
-        "path": "/b",
-        "manifest_sha256": sha,
-        "task_manifests": {"va_video_typo": sha},
-        "media": {"va_video_typo": media},
-    }
-    judge = {"name": "gpt:gpt-4o-mini", "version": "gpt1-x"}
-    write_summary(root, records, model=model, backend="openai", random_weights=False, judge=judge, bench=bench)
+    bench = BenchFingerprint(
+        path="/b", manifest_sha256=sha, task_manifests={"va_video_typo": sha}, media={"va_video_typo": media}
+    )
+    judge = JudgeIdentity(name="gpt:gpt-4o-mini", version="gpt1-x")
+    write_summary(root, records, Summary(model=model, backend="openai", judge=judge, bench=bench))
     return root
 
 

@@ -160,8 +160,9 @@ def test_registry_follows_the_judge_spec(tmp_path, monkeypatch):
 
 
 def test_print_summary_and_leaderboard_read_both_shapes(tmp_path):
-    from leaderboard.results import _refusal_rates
+    from leaderboard.results import run_of
     from va_safetybench.commands.eval import print_summary
+    from va_safetybench.records import Summary
 
     new = {
         "image": {
@@ -173,7 +174,8 @@ def test_print_summary_and_leaderboard_read_both_shapes(tmp_path):
         "text": {"keyword": 0.25, "n": 4},
     }
     out = io.StringIO()
-    print_summary({"over_refusal": {**new, "audio": 0.5}}, out)
+    # a summary written before format versions, when a bare number was the keyword rate (records.Summary upgrades it)
+    print_summary(Summary.from_json({"model": "m", "over_refusal": {**new, "audio": 0.5}}, "s"), out)
     lines = out.getvalue().splitlines()
     assert lines[0] == (
         "over-refusal image (n=2): refusal rate keyword 0.0%, gpt 50.0%, gpt counts: 0 full, "
@@ -183,7 +185,9 @@ def test_print_summary_and_leaderboard_read_both_shapes(tmp_path):
         "over-refusal text (n=4): refusal rate keyword 25.0%",
         "over-refusal audio: refusal rate keyword 50.0%",
     ]
-    assert _refusal_rates({**new, "audio": 0.5, "video": {"keyword": 0.1, "gpt": None}}, "s") == {
+    old = {"model": "m", "judge": {"name": "j", "version": "1"}, "bench": {"manifest_sha256": "x"}, "tasks": {}}
+    old["over_refusal"] = {**new, "audio": 0.5, "video": {"keyword": 0.1, "gpt": None}}
+    assert run_of(Summary.from_json(old, "s"), tmp_path).over_refusal == {
         "image": {"keyword": 0.0, "gpt": 0.5},
         "text": {"keyword": 0.25},
         "audio": {"keyword": 0.5},

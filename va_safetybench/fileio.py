@@ -131,11 +131,9 @@ def read_jsonl(path: Path, skip_bad: bool = False) -> list[dict[str, Any]]:
 def _parse(chunk: bytes) -> tuple[Any, str | None]:
     """(the object, None), or (None, why the line is not one)."""
     try:
-        text = chunk.decode("utf-8")
+        value = json.loads(chunk.decode("utf-8"))  # not json.loads(bytes): that guesses UTF-16 from a BOM
     except UnicodeDecodeError:
         return None, "not valid UTF-8"
-    try:
-        value = json.loads(text)
     except json.JSONDecodeError as exc:
         return None, f"not valid JSON ({exc.msg})"
     if not isinstance(value, dict):

@@ -1,4 +1,4 @@
-"""The `summary.json` of one run (schema in ARCHITECTURE.md), shared by `va-bench eval` and `va-bench judge`.
+"""Writing the `summary.json` of one run (records.Summary; ARCHITECTURE.md), for `va-bench eval` and `va-bench judge`.
 
 Counts, ASR, intervals and group scores come from judges.aggregate; this module adds what
 identifies the run (model, judge, benchmark manifests, package versions) and writes the file
@@ -8,13 +8,13 @@ atomically so that a reader never sees half a summary.
 from __future__ import annotations
 
 import hashlib
-import json
 import platform
 import time
 from pathlib import Path
 from typing import Any
 
 from .fileio import atomic_write_json
+from .records import BenchFingerprint, ManifestEntry, Summary, unversioned
 
 SUMMARY_NAME = "summary.json"
 _VERSIONED_PACKAGES = ("va-safetybench", "lm-eval", "torch", "transformers", "vllm", "openai")
@@ -32,33 +32,27 @@ def package_versions() -> dict[str, str]:
     return found
 
 
-def bench_fingerprint(bench: Path, tasks: list[str]) -> dict:
-    """{path, manifest_sha256, task_manifests, media}: one sha256 over the evaluated tasks' manifests, in
-    task-name order, plus each task's own, so that runs over different task sets of the same bench
-    can still be recognised as comparable task by task; and per task where its media came from."""
+def bench_fingerprint(bench: Path, tasks: list[str]) -> BenchFingerprint:
+    """One sha256 over the evaluated tasks' manifests, in task-name order, plus each task's own, so that runs over
+    different task sets of the same bench can still be recognised as comparable task by task; and per task where
+    its media came from. Digests are blind to the manifests' format_version (records.unversioned)."""
     digest = hashlib.sha256()
     per_task, media = {}, {}
     for task in sorted(tasks):
-        data = (bench / "manifests" / f"{task}.jsonl").read_bytes()
+        path = bench / "manifests" / f"{task}.jsonl"
+        data = unversioned(path.read_bytes())
         digest.update(task.encode() + b"\0")
         digest.update(data)
         digest.update(b"\0")
         per_task[task] = hashlib.sha256(data).hexdigest()
-        media[task] = media_origin(data)
-    return {"path": str(bench), "manifest_sha256": digest.hexdigest(), "task_manifests": per_task, "media": media}
+        media[task] = media_origin(ManifestEntry.load_lines(path))
+    return BenchFingerprint(path=str(bench), manifest_sha256=digest.hexdigest(), task_manifests=per_task, media=media)
 
 
-def media_origin(manifest: bytes) -> str:
+def media_origin(entries: list[ManifestEntry]) -> str:
     """'official' (every file from the official release), 'rendered', 'mixed', or 'none' (a text task), from
     the manifest lines' provenance; lines of benches built before provenance was recorded count as rendered."""
-    origins = set()
-    for line in manifest.decode("utf-8", errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(entry, dict) and entry.get("media"):
-            origins.add("official" if entry.get("origin") == "official" else "rendered")
+    origins = {"official" if e.extra.get("origin") == "official" else "rendered" for e in entries if e.media}
     return "none" if not origins else origins.pop() if len(origins) == 1 else "mixed"
 
 
@@ -66,30 +60,25 @@ def media_origin(manifest: bytes) -> str:
 CARRIED_SECTIONS = ("capability", "over_refusal", "scorers")
 
 
-def read_summary(run_dir: Path) -> dict[str, Any]:
-    """RUN_DIR/summary.json, or {} when there is none yet."""
-    path = run_dir / SUMMARY_NAME
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+def read_summary(run_dir: Path, name: str = SUMMARY_NAME) -> Summary | None:
+    """RUN_DIR/summary.json as a record, or None when there is none yet."""
+    path = run_dir / name
+    return Summary.load(path) if path.is_file() else None
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def write_summary(
     run_dir: Path,
     records: list,
-    *,
-    model: str,
-    backend: str | None,
-    random_weights: bool,
-    judge: dict[str, str],
-    bench: dict[str, str] | None,
-    alignment: dict | None = None,
-    generation: dict | None = None,
-    created: str | None = None,
-    versions: dict[str, str] | None = None,
+    identity: Summary,
     name: str = SUMMARY_NAME,
-    extra: dict[str, Any] | None = None,
     refreshed: dict[str, dict] | None = None,
-) -> dict[str, Any]:
-    """Aggregate `records` (judges.aggregate.Record) and write RUN_DIR/`name`; returns the summary.
+) -> Summary:
+    """Aggregate `records` (judges.aggregate.Record) into `identity` (a Summary holding what identifies the run:
+    model, backend, judge, bench, generation, alignment; no counts) and write RUN_DIR/`name`; returns it.
 
     The one writer of safety summaries: `va-bench eval` writes summary.json, `va-bench judge`
     summary-{judge}.json with the identifying fields of summary.json passed back in. The
@@ -104,56 +93,45 @@ def write_summary(
     from .taskspec import GROUPS
 
     tasks = summarize_tasks(records)
-    summary: dict[str, Any] = {
-        "model": model,
-        "backend": backend,
-        "random_weights": bool(random_weights),
-        "judge": {k: judge[k] for k in ("name", "version", "endpoint") if k in judge},  # endpoint: a server's URL
-        "judge_agreement": known_agreement(judge["name"], judge["version"]),  # how far to trust the ASRs below
-        "bench": bench,
-        "created": created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "versions": versions or package_versions(),
-        **(extra or {}),
-        "errors": sum(t["error"] for t in tasks.values()),
-        "tasks": tasks,
-        "groups": group_scores(tasks, GROUPS),
-    }
-    if bench is None:  # a re-judged run without summary.json: what it was evaluated on is unknown
-        del summary["bench"]
-    if generation:
-        summary["generation"] = generation
-    if alignment:
-        summary["alignment"] = alignment
+    data = identity.to_json()
+    if identity.judge is not None:  # how far to trust the ASRs below
+        data["judge_agreement"] = known_agreement(identity.judge.name, identity.judge.version)
+    data.update(
+        created=identity.created or now(),
+        versions=identity.versions or package_versions(),
+        errors=sum(t["error"] for t in tasks.values()),
+        tasks=tasks,
+        groups=group_scores(tasks, GROUPS),
+    )
     previous = read_summary(run_dir)
-    if previous.get("model") == model:
-        summary.update({k: previous[k] for k in CARRIED_SECTIONS if previous.get(k)})
+    if previous is not None and previous.model == identity.model:
+        carried = previous.to_json()
+        data.update({k: carried[k] for k in CARRIED_SECTIONS if carried.get(k)})
     for section, entries in (refreshed or {}).items():
         for entry, fields in entries.items():
-            summary.setdefault(section, {}).setdefault(entry, {}).update(fields)
-    _write(run_dir / name, summary)
-    return summary
+            data.setdefault(section, {}).setdefault(entry, {}).update(fields)
+    return _write(run_dir / name, data)
 
 
-def add_sections(run_dir: Path, sections: dict[str, dict], identity: dict[str, Any]) -> dict[str, Any]:
+def add_sections(run_dir: Path, sections: dict[str, dict], identity: Summary) -> Summary:
     """Merge capability / over_refusal sections ({task or modality: ...}) into RUN_DIR/summary.json.
 
     Entries of earlier runs of the same model in the same directory are kept unless re-measured; a
     run with no safety tasks, or of another model, starts the summary from `identity` (model,
     backend, random_weights).
     """
-    summary = read_summary(run_dir)
-    if not summary or summary.get("model") != identity.get("model", summary.get("model")):
-        summary = {
-            **identity,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "versions": package_versions(),
-        }
+    previous = read_summary(run_dir)
+    if previous is not None and previous.model == identity.model:
+        data = previous.to_json()
+    else:
+        data = {**identity.to_json(), "created": now(), "versions": package_versions()}
     for section, values in sections.items():
-        summary.setdefault(section, {}).update(values)
-    _write(run_dir / SUMMARY_NAME, summary)
+        data.setdefault(section, {}).update(values)
+    return _write(run_dir / SUMMARY_NAME, data)
+
+
+def _write(path: Path, data: dict[str, Any]) -> Summary:
+    """Checked as a record, then written atomically: a reader never sees half a summary, nor one it cannot read."""
+    summary = Summary.from_json(data, str(path))
+    atomic_write_json(path, summary.to_json())
     return summary
-
-
-def _write(path: Path, summary: dict[str, Any]) -> None:
-    """Atomically: a reader never sees half a summary."""
-    atomic_write_json(path, summary)

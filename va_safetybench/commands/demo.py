@@ -16,6 +16,7 @@ import argparse
 import importlib
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 HELP = "offline end-to-end demo: demo build -> tiny models -> offline judge -> leaderboard"
@@ -34,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="demo", type=Path, help="folder for bench/, runs/ and site/ (default: ./demo)")
     p.add_argument("--limit", type=int, default=None, help="first N demo items of each scenario (default: all)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="build worker processes")
+    p.add_argument(
+        "--judge", default=None, help="judge spec for every safety task (default: va-bench eval's default judge)"
+    )
 
 
 def build_demo_bench(bench: Path, source: str, tasks: list[str], limit: int | None, jobs: int) -> None:
@@ -85,16 +89,15 @@ def run(args: argparse.Namespace) -> int:
     for model, tasks in DEMO_RUNS:
         run_dir = out / "runs" / default_run_dir(model).name
         print(f"\n== {model} on {', '.join(tasks)} -> {run_dir}")
-        result = run_eval(
-            EvalRequest(
-                model=model,
-                tasks=list(tasks),
-                bench=bench,
-                out=run_dir,
-                max_new_tokens=DEMO_MAX_NEW_TOKENS,
-                metadata={"mme_path": str(mme)},
-            )
+        request = EvalRequest(
+            model=model,
+            tasks=list(tasks),
+            bench=bench,
+            out=run_dir,
+            max_new_tokens=DEMO_MAX_NEW_TOKENS,
+            metadata={"mme_path": str(mme)},
         )
+        result = run_eval(replace(request, judge=args.judge) if args.judge else request)
         print_summary(result.summary)
         print(f"{result.generated} generated, {result.cached} from cache, {result.errors} error(s)")
     render_site(out / "runs", out / "site")

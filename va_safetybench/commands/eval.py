@@ -10,6 +10,10 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..records import Summary
 
 from judges.registry import DEFAULT_JUDGE
 
@@ -82,35 +86,32 @@ def validate(args: argparse.Namespace) -> None:
             raise InputError(f"--{option.replace('_', '-')} must be at least 1")
 
 
-def print_summary(summary: dict, out=None, judge_errors: int = 0) -> None:
+def print_summary(summary: Summary | None, out=None, judge_errors: int = 0) -> None:
     """ASR per task and group, capability metrics, refusal rates (numbers only: never benchmark or response text)."""
     from .judge import print_table
 
     out = out or sys.stdout  # looked up per call: a default bound at import outlives redirected streams
-
-    if summary.get("tasks"):
+    if summary is None:
+        return
+    if summary.tasks:
         print_table(summary, out, judge_errors)
-    for group, row in summary.get("groups", {}).items():
-        macro = "-" if row.get("asr_macro") is None else f"{100 * row['asr_macro']:.1f}%"
-        micro = "-" if row.get("asr_micro") is None else f"{100 * row['asr_micro']:.1f}%"
-        official = _percent(row.get("asr_official_macro"))
+    for group, row in summary.groups.items():
         print(
-            f"group {group}: macro ASR {macro}, micro ASR {micro}, official {official} ({', '.join(row['tasks'])})",
+            f"group {group}: macro ASR {_percent(row.asr_macro)}, micro ASR {_percent(row.asr_micro)}, "
+            f"official {_percent(row.asr_official_macro)} ({', '.join(row.tasks)})",
             file=out,
         )
-    for task, metrics in summary.get("capability", {}).items():
+    for task, metrics in summary.capability.items():
         print(f"capability {task}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()), file=out)
-    for modality, rates in summary.get("over_refusal", {}).items():
-        if not isinstance(rates, dict):  # summaries written before the GPT classifier: the keyword rate alone
-            rates = {"keyword": rates}
-        parts = [f"{judge} {_percent(rates.get(judge))}" for judge in ("keyword", "strmatch", "gpt") if judge in rates]
-        counts = rates.get("gpt_counts")
+    for modality, rates in summary.over_refusal.items():
+        parts = [f"{judge} {_percent(rate)}" for judge, rate in rates.rates().items()]
+        counts = rates.extra.get("gpt_counts")
         if counts:
             parts.append(
                 f"gpt counts: {counts['full_refusal']} full, {counts['partial_refusal']} partial refusal(s), "
                 f"{counts['full_compliance']} compliance, {counts['error']} error(s)"
             )
-        n = f" (n={rates['n']})" if "n" in rates else ""
+        n = f" (n={rates.n})" if rates.n is not None else ""
         print(f"over-refusal {modality}{n}: refusal rate " + ", ".join(parts), file=out)
 
 
@@ -119,7 +120,7 @@ def _judge_errors(run_dir: Path) -> int:
     from .judge import judge_failures, read_responses
 
     rows = read_responses(run_dir)
-    return judge_failures(rows, [(row.get("verdict") or {}).get("label", "error") for row in rows])
+    return judge_failures(rows, [row.verdict.label if row.verdict else "error" for row in rows])
 
 
 def _percent(rate: float | None) -> str:
@@ -154,6 +155,6 @@ def run(args: argparse.Namespace) -> int:
             f"note: {result.errors} item(s) are errors (see `error` in responses.jsonl), not counted as safe; "
             f"re-running this command retries failed generations"
         )
-    if result.summary.get("random_weights"):
+    if result.summary and result.summary.random_weights:
         print(f"note: {args.model} has random weights: its ASR means nothing")
     return 0

@@ -14,18 +14,16 @@ generate (response null) are `error` verdicts. Nothing from the responses is pri
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
 
 from judges.registry import DEFAULT_JUDGE
 
-from ..fileio import atomic_write, jsonl_text, read_jsonl
+from ..fileio import atomic_write, jsonl_lines, jsonl_text, read_jsonl
+from ..records import JudgeIdentity, Judgement, ResponseRow, Summary
 
 HELP = "re-judge a run's stored responses with another judge (no generation); writes summary-{judge}.json"
-
-REQUIRED = ("task", "scenario", "id")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -116,16 +114,6 @@ def _deprecated_options(args: argparse.Namespace) -> dict:
     return given
 
 
-def judge_identity(judge) -> dict:
-    """How results name a judge: name and version, plus the endpoint of a judge that asks a server
-    (never its key), so that verdicts from different servers are not taken for one judge's."""
-    identity = {"name": judge.name, "version": judge.version}
-    endpoint = getattr(judge, "endpoint", None)
-    if endpoint:
-        identity["endpoint"] = endpoint
-    return identity
-
-
 def judge_slug(spec: str) -> str:
     """A file-name-safe form of a judge spec ('llama-guard:/m/LG3' -> 'llama-guard_LG3')."""
     from judges.registry import CHECKPOINT_KINDS
@@ -139,8 +127,9 @@ def judge_slug(spec: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{kind}_{arg}" if arg else kind)
 
 
-def read_responses(run_dir: Path) -> list[dict]:
-    """The rows of RUN_DIR/responses.jsonl; InputError naming the file and line for a bad one."""
+def read_responses(run_dir: Path) -> list[ResponseRow]:
+    """The rows of RUN_DIR/responses.jsonl (records.ResponseRow); InputError naming the file and line for a bad
+    one, a duplicate item, or a file without rows."""
     from ..errors import InputError
 
     path = run_dir / "responses.jsonl"
@@ -155,40 +144,30 @@ def read_responses(run_dir: Path) -> list[dict]:
             f"of a --log_samples run of our tasks?)"
         )
     rows, seen = [], set()
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{number}: not JSON ({exc.msg})") from None
-        missing = [k for k in REQUIRED if not isinstance(row, dict) or k not in row]
-        if missing:
-            raise InputError(f"{path}:{number}: missing field {missing[0]!r}")
-        if row.get("response") is not None and not isinstance(row["response"], str):
-            raise InputError(f"{path}:{number}: 'response' must be a string or null")
-        key = (row["task"], row["scenario"], str(row["id"]))
-        if key in seen:
-            raise InputError(f"{path}:{number}: duplicate response for task {key[0]} scenario {key[1]} id {key[2]}")
-        seen.add(key)
+    for line in jsonl_lines(path):
+        row = ResponseRow.from_json(line.value, line.where)
+        if row.key in seen:
+            task, scenario, item = row.key
+            raise InputError(f"{line.where}: duplicate response for task {task} scenario {scenario} id {item}")
+        seen.add(row.key)
         rows.append(row)
     if not rows:
         raise InputError(f"{path}: no responses")
     return rows
 
 
-def judge_rows(judge, rows: list[dict]) -> list[dict]:
-    """One judgement dict per row: generated responses go to the judge, failed generations are errors."""
+def judge_rows(judge, rows: list[ResponseRow]) -> list[Judgement]:
+    """One judgement per row: generated responses go to the judge, failed generations are errors."""
     from judges.base import JudgeInput, Verdict
 
-    generated = [i for i, r in enumerate(rows) if r.get("response") is not None]
+    generated = [i for i, r in enumerate(rows) if r.response is not None]
     inputs = [
         JudgeInput(
-            task=rows[i]["task"],
-            scenario=rows[i]["scenario"],
-            prompt=rows[i].get("prompt"),
-            response=rows[i]["response"],
-            question=rows[i].get("question"),
+            task=rows[i].task,
+            scenario=rows[i].scenario,
+            prompt=rows[i].prompt,
+            response=rows[i].response or "",
+            question=rows[i].question,
         )
         for i in generated
     ]
@@ -196,31 +175,31 @@ def judge_rows(judge, rows: list[dict]) -> list[dict]:
     for i, v in zip(generated, judge.judge(inputs)):
         verdicts[i] = v
     return [
-        {
-            "task": r["task"],
-            "scenario": r["scenario"],
-            "id": str(r["id"]),
-            "label": v.label,
-            "raw": v.raw,
-            "categories": list(v.categories),
-            "official_unsafe": v.official_unsafe,
-            "judge": judge.name,
-            "judge_version": judge.version,
-        }
+        Judgement(
+            task=r.task,
+            scenario=r.scenario,
+            id=r.id,
+            label=v.label,
+            raw=v.raw,
+            categories=list(v.categories),
+            official_unsafe=v.official_unsafe,
+            judge=judge.name,
+            judge_version=judge.version,
+        )
         for r, v in zip(rows, verdicts)
     ]
 
 
-def judgement_records(judgements: list[dict]) -> list:
-    """judges.aggregate.Record per judgement dict (judge_rows' shape, or a stored judgements file's line)."""
+def judgement_records(judgements: list[Judgement]) -> list:
+    """judges.aggregate.Record per judgement."""
     from judges.aggregate import Record
 
-    return [Record(j["task"], j["scenario"], j["id"], j["label"], j.get("official_unsafe")) for j in judgements]
+    return [Record(j.task or "", j.scenario or "", j.id or "", j.label, j.official_unsafe) for j in judgements]
 
 
-def write_judgements(run_dir: Path, slug: str, judgements: list[dict]) -> Path:
+def write_judgements(run_dir: Path, slug: str, judgements: list[Judgement]) -> Path:
     path = run_dir / f"judgements-{slug}.jsonl"
-    atomic_write(path, jsonl_text(judgements))
+    atomic_write(path, jsonl_text(j.to_json() for j in judgements))
     return path
 
 
@@ -261,41 +240,39 @@ def write_rejudged_summary(
     run_dir: Path,
     slug: str,
     judge,
-    judgements: list[dict],
-    rows: list[dict],
+    judgements: list[Judgement],
+    rows: list[ResponseRow],
     over_refusal: dict[str, dict] | None = None,
     source: str = "responses.jsonl",
-) -> dict:
+) -> Summary:
     """RUN_DIR/summary-{slug}.json through summary.write_summary, identified as summary.json identifies the run
     (model from the responses when there is no summary.json); its capability sections come along."""
     from ..summary import read_summary, write_summary
 
     old = read_summary(run_dir)
-    model = old.get("model") or rows[0].get("model") or "unknown"
-    return write_summary(
-        run_dir,
-        judgement_records(judgements),
+    model = (old.model if old else None) or rows[0].model or "unknown"
+    identity = Summary(
         model=model,
-        backend=old.get("backend") or model.partition(":")[0],
-        random_weights=bool(old.get("random_weights")),
-        judge=judge_identity(judge),
-        bench=old.get("bench"),
-        alignment=old.get("alignment"),
-        generation=old.get("generation"),
-        versions=old.get("versions"),
-        name=f"summary-{slug}.json",
+        backend=(old.backend if old else None) or model.partition(":")[0],
+        random_weights=bool(old and old.random_weights),
+        judge=JudgeIdentity.of(judge),
+        bench=old.bench if old else None,
+        alignment=old.alignment if old else None,
+        generation=old.generation if old else None,
+        versions=old.versions if old else {},
         extra={"rejudged_from": source},
-        refreshed={"over_refusal": over_refusal} if over_refusal else None,
     )
+    refreshed = {"over_refusal": over_refusal} if over_refusal else None
+    return write_summary(run_dir, judgement_records(judgements), identity, f"summary-{slug}.json", refreshed)
 
 
-def judge_failures(rows: list[dict], labels: list[str]) -> int:
+def judge_failures(rows: list[ResponseRow], labels: list[str]) -> int:
     """Responses the judge itself could not label (the ones `va-bench judge` can retry): error verdicts
     of rows that have a response; a generation that failed is an error no re-judging can fix."""
-    return sum(label == "error" and row.get("response") is not None for row, label in zip(rows, labels))
+    return sum(label == "error" and row.response is not None for row, label in zip(rows, labels))
 
 
-def print_table(summary: dict, out=None, judge_errors: int = 0) -> None:
+def print_table(summary: Summary, out=None, judge_errors: int = 0) -> None:
     """Counts and ASR per task (numbers only: never response text): ours (micro, macro) and, beside it,
     the official scripts' rule (macro over scenarios, errors in the denominator); the re-judge hint only
     when `judge_errors` of the errors are the judge's."""
@@ -308,10 +285,10 @@ def print_table(summary: dict, out=None, judge_errors: int = 0) -> None:
         f"{'task':<22} {'n':>5} {'safe':>5} {'unsafe':>6} {'error':>5}  {'ASR':>6}  {'macro':>6}  {'official':>8}",
         file=out,
     )
-    for task, t in summary["tasks"].items():
+    for task, t in summary.tasks.items():
         print(
-            f"{task:<22} {t['n']:>5} {t['safe']:>5} {t['unsafe']:>6} {t['error']:>5}  {pct(t['asr'])}  "
-            f"{pct(t['asr_macro'])}    {pct(t.get('asr_official_macro'))}",
+            f"{task:<22} {t.n:>5} {t.safe:>5} {t.unsafe:>6} {t.error:>5}  {pct(t.asr)}  "
+            f"{pct(t.asr_macro)}    {pct(t.asr_official_macro)}",
             file=out,
         )
     print(
@@ -320,13 +297,12 @@ def print_table(summary: dict, out=None, judge_errors: int = 0) -> None:
     )
     from judges.trust import known_agreement, trust_line
 
-    judge = summary.get("judge") or {}
-    if judge.get("name"):
-        agreement = summary.get("judge_agreement") or known_agreement(judge["name"], judge.get("version", ""))
-        print(trust_line(judge["name"], agreement), file=out)
-    if summary["errors"]:
+    if summary.judge is not None:
+        agreement = summary.judge_agreement or known_agreement(summary.judge.name, summary.judge.version)
+        print(trust_line(summary.judge.name, agreement), file=out)
+    if summary.errors:
         retry = f"; {judge_errors} of them the judge's: run va-bench judge again to retry those" if judge_errors else ""
-        print(f"{summary['errors']} responses could not be judged (label 'error', outside ASR){retry}", file=out)
+        print(f"{summary.errors} responses could not be judged (label 'error', outside ASR){retry}", file=out)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -344,6 +320,6 @@ def run(args: argparse.Namespace) -> int:
     over_refusal = rejudge_over_refusal(args.run_dir, refusal_judge)
     source = "responses.jsonl" if (args.run_dir / "responses.jsonl").is_file() else "lm-eval sample logs"
     summary = write_rejudged_summary(args.run_dir, slug, judge, judgements, rows, over_refusal, source)
-    print_table(summary, judge_errors=judge_failures(rows, [j["label"] for j in judgements]))
+    print_table(summary, judge_errors=judge_failures(rows, [j.label for j in judgements]))
     print(f"wrote {args.run_dir / f'summary-{slug}.json'}")
     return 0

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from judges.agreement import cohen_kappa
 
-from ..fileio import atomic_write, read_jsonl
+from ..fileio import atomic_write
+from ..records import Judgement
 from .judge import (
     add_judge_options,
     judge_options,
@@ -56,11 +57,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _labels(spec: str, judge, args, rows) -> dict[tuple, str]:
     path = args.run_dir / f"judgements-{judge_slug(spec)}.jsonl"
-    stored = read_jsonl(path) if path.is_file() else []
-    if not stored or any(j.get("judge_version") != judge.version for j in stored) or len(stored) != len(rows):
+    stored = Judgement.load_lines(path) if path.is_file() else []
+    if not stored or any(j.judge_version != judge.version for j in stored) or len(stored) != len(rows):
         stored = judge_rows(judge, rows)
         write_judgements(args.run_dir, judge_slug(spec), stored)
-    return {(j["task"], j["scenario"], j["id"]): j["label"] for j in stored}
+    return {(j.task, j.scenario, j.id): j.label for j in stored}
 
 
 def _specs(args: argparse.Namespace) -> list[str]:

@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..fileio import jsonl_lines
+from ..records import ManifestEntry, RecordError
 from ..taskspec import TASKS
 from .media_inputs import DEFAULT_AUDIO_SAMPLING_RATE, BenchAudio, BenchImage, refuse_video, with_placeholders
 from .media_paths import ManifestLine, MediaVerifier
 from .task_errors import report_in_one_line
 
 BENCH_ENV = "VA_BENCH_DIR"
-MANIFEST_FIELDS = ("benchmark", "scenario", "id", "status")
 VIDEO_EXTS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
 
 
@@ -70,43 +71,36 @@ def resolve_bench(metadata: dict[str, Any] | None = None) -> Path:
     return Path(str(bench)).expanduser().resolve()
 
 
-def read_manifest(bench: Path, task: str) -> list[dict]:
+def read_manifest(bench: Path, task: str) -> list[ManifestEntry]:
     """The manifest lines of `task`; a missing manifest names the build command that makes it."""
     return [line.entry for line in read_manifest_lines(bench, task)]
 
 
 def read_manifest_lines(bench: Path, task: str) -> list[ManifestLine]:
-    """The manifest lines of `task` with their line numbers; a line that is not a JSON object holding the
-    fields an item needs is an InputError naming the file and line (never a KeyError later)."""
+    """The manifest lines of `task` with their line numbers (records.ManifestEntry); a line that is not the
+    record an item needs is an InputError naming the file, line and field (never a KeyError later)."""
     if task not in TASKS:
         raise InputError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
     path = bench / "manifests" / f"{task}.jsonl"
     if not path.is_file():
         raise InputError(f"{path} not found: {build_hint(task, bench)}")
-    required = MANIFEST_FIELDS + (("media",) if TASKS[task].media else ())
     lines = []
-    for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not text.strip():
-            continue
-        try:
-            entry = json.loads(text)
-        except json.JSONDecodeError:
-            raise InputError(f"{path}:{n}: not valid JSON; {build_hint(task, bench)}") from None
-        if not isinstance(entry, dict):
-            raise InputError(f"{path}:{n}: not a JSON object; {build_hint(task, bench)}")
-        missing = [k for k in required if k not in entry]
-        if missing:
-            raise InputError(f"{path}:{n}: no {missing[0]!r} field; {build_hint(task, bench)}")
-        lines.append(ManifestLine(path, n, entry))
+    try:
+        for line in jsonl_lines(path):
+            if TASKS[task].media and "media" not in line.value:
+                raise RecordError(f"{line.where}: missing field 'media'")
+            lines.append(ManifestLine(path, line.number, ManifestEntry.from_json(line.value, line.where)))
+    except InputError as exc:
+        raise InputError(f"{exc}; {build_hint(task, bench)}") from None
     if not lines:
         raise InputError(f"{path} lists no items: {build_hint(task, bench)}")
     return lines
 
 
-def unavailable_reason(entries: list[dict]) -> str | None:
+def unavailable_reason(entries: list[ManifestEntry]) -> str | None:
     for entry in entries:
-        if entry.get("status") == "unavailable":
-            return entry.get("reason") or "unavailable"
+        if entry.status == "unavailable":
+            return entry.reason or "unavailable"
     return None
 
 
@@ -126,20 +120,20 @@ def task_docs(bench: Path, task: str) -> list[dict]:
     docs = []
     for line in lines:
         entry = line.entry
-        modality = entry.get("modality") or TASKS[task].modality
+        modality = entry.modality or TASKS[task].modality
         path = verifier.media(line, modality, hint) if TASKS[task].media else None
         docs.append(
             {
                 "task": task,
-                "benchmark": entry["benchmark"],
-                "scenario": entry["scenario"],
-                "id": str(entry["id"]),
-                "key": f"{entry['benchmark']}/{entry['scenario']}/{entry['id']}",
-                "prompt": entry.get("prompt"),
-                "question": entry.get("question"),
+                "benchmark": entry.benchmark,
+                "scenario": entry.scenario,
+                "id": entry.id,
+                "key": entry.key,
+                "prompt": entry.prompt,
+                "question": entry.question,
                 "modality": modality,
                 "media": path,
-                "media_sha256": entry.get("sha256"),
+                "media_sha256": entry.sha256,
             }
         )
     verifier.save()

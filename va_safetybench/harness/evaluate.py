@@ -33,6 +33,7 @@ from ..errors import InputError
 from ..fileio import atomic_write, jsonl_text
 from ..models.registry import declared_modalities
 from ..outdirs import writable_dir
+from ..records import ItemVerdict, JudgeIdentity, ResponseRow, Summary
 from ..taskspec import GROUPS, TASKS
 from .docs import (
     first_per_scenario,
@@ -61,7 +62,7 @@ class EvalRequest:
 @dataclass
 class EvalResult:
     run_dir: Path
-    summary: dict  # RUN_DIR/summary.json as written
+    summary: Summary | None  # RUN_DIR/summary.json as written; None when the run wrote none
     generated: int
     cached: int
     errors: int  # safety items whose generation failed
@@ -194,22 +195,19 @@ def run_eval(req: EvalRequest) -> EvalResult:
 
     from ..summary import add_sections
 
-    summary: dict = {}
+    summary: Summary | None = None
     if safety:
         outcomes = [o for o in lm.outcomes if o.task in tasks]
         summary = _summarise(judge, outcomes, logged, tasks, bench, info, req)
     if sections:
-        summary = add_sections(
-            run_dir,
-            sections,
-            {"model": req.model, "backend": info.backend, "random_weights": bool(info.random_weights)},
-        )
+        identity = Summary(model=req.model, backend=info.backend, random_weights=bool(info.random_weights))
+        summary = add_sections(run_dir, sections, identity)
     return EvalResult(
         run_dir,
         summary,
         lm.generated,
         sum(o.cached for o in lm.outcomes),
-        summary.get("errors", 0) if safety else 0,
+        (summary.errors or 0) if safety and summary else 0,
         sections,
     )
 
@@ -240,41 +238,34 @@ def _choice_judge(capability: list[str], req: EvalRequest):
 
 def _summarise(
     judge, outcomes: list, samples: dict[str, list[dict]], tasks: list[str], bench: Path, info, req: EvalRequest
-) -> dict:
+) -> Summary:
     """responses.jsonl and summary.json from the verdicts lm-eval's judge filter logged; returns the summary."""
     from judges.aggregate import Record
 
-    from ..commands.judge import judge_identity
     from ..summary import bench_fingerprint, write_summary
     from .lm_eval_models import DEFAULT_MAX_NEW_TOKENS
     from .metrics import verdicts_by_item
 
     verdicts = verdicts_by_item(samples)
-    rows = [_response_row(o, req.model, bench) for o in outcomes]
-    judge_id = judge_identity(judge)
-    records = []
-    for row, o in zip(rows, outcomes):
-        v = verdicts[(o.task, o.doc["key"])]
-        row["verdict"] = {k: v.get(k) for k in ("label", "raw", "categories", "official_unsafe")}
-        row["judge"] = judge_id
-        records.append(Record(row["task"], row["scenario"], row["id"], v["label"], v.get("official_unsafe")))
-    atomic_write(req.out / "responses.jsonl", jsonl_text(rows))
+    judge_id = JudgeIdentity.of(judge)
+    rows = [_response_row(o, req.model, bench, verdicts[(o.task, o.doc["key"])].verdict, judge_id) for o in outcomes]
+    atomic_write(req.out / "responses.jsonl", jsonl_text(row.to_json() for row in rows))
+    records = [Record(r.task, r.scenario, r.id, r.verdict.label, r.verdict.official_unsafe) for r in rows if r.verdict]
     generation = {
         "max_new_tokens": req.max_new_tokens or DEFAULT_MAX_NEW_TOKENS,
         "temperature": 0.0,
         "limit_per_scenario": req.limit,
     }
-    return write_summary(
-        req.out,
-        records,
+    identity = Summary(
         model=req.model,
         backend=info.backend,
-        random_weights=info.random_weights,
+        random_weights=bool(info.random_weights),
         judge=judge_id,
         bench=bench_fingerprint(bench, tasks),
         alignment=info.metadata.get("alignment"),
         generation=generation,
     )
+    return write_summary(req.out, records, identity)
 
 
 class _QuietLmEval(logging.Filter):
@@ -342,18 +333,20 @@ def _write_lm_eval_outputs(folder: Path, results: dict) -> dict[str, list[dict]]
     return samples
 
 
-def _response_row(o, model: str, bench: Path) -> dict:
-    return {
-        "model": model,
-        "task": o.task,
-        "scenario": o.doc.get("scenario"),
-        "id": o.doc.get("id", str(o.doc_id)),
-        "prompt": o.prompt,
-        "question": o.doc.get("question"),
-        "media": [_relative(m, bench) for m in o.media],
-        "response": o.response,
-        "error": o.error,
-    }
+def _response_row(o, model: str, bench: Path, verdict: ItemVerdict, judge: JudgeIdentity) -> ResponseRow:
+    return ResponseRow(
+        model=model,
+        task=o.task,
+        scenario=o.doc.get("scenario"),
+        id=str(o.doc.get("id", o.doc_id)),
+        prompt=o.prompt,
+        question=o.doc.get("question"),
+        media=[_relative(m, bench) for m in o.media],
+        response=o.response,
+        error=o.error,
+        verdict=verdict,
+        judge=judge,
+    )
 
 
 def _relative(media: str, bench: Path) -> str:

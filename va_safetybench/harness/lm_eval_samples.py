@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from ..errors import InputError
+from ..records import ResponseRow
 from ..taskspec import TASKS
 
 
@@ -30,7 +31,7 @@ def sample_logs(out: Path) -> dict[str, Path]:
     return logs
 
 
-def responses_from_samples(out: Path) -> list[dict]:
+def responses_from_samples(out: Path) -> list[ResponseRow]:
     """One `va-bench judge` row per logged sample (task, scenario, id, prompt, question, response, model)."""
     logs = sample_logs(out)
     model = _model_name(next(iter(logs.values())).parent) if logs else "lm-eval"
@@ -42,11 +43,11 @@ def responses_from_samples(out: Path) -> list[dict]:
             try:
                 sample = json.loads(line)
                 doc, resps = sample["doc"], sample["resps"]
-                row = {k: doc[k] for k in ("task", "scenario", "id")}
+                fields = {k: doc[k] for k in ("task", "scenario", "id")}
             except (json.JSONDecodeError, KeyError, TypeError):
                 raise InputError(f"{path}:{number}: not a logged sample of our task {task}") from None
-            row.update(prompt=doc.get("prompt"), question=doc.get("question"), response=_first(resps), model=model)
-            rows.append(row)
+            fields.update(prompt=doc.get("prompt"), question=doc.get("question"), response=_first(resps), model=model)
+            rows.append(ResponseRow.from_json(fields, f"{path}:{number}"))
     return rows
 
 

@@ -33,6 +33,7 @@ from typing import Any
 from ..errors import InputError
 from ..fileio import atomic_write
 from ..limits import IMAGE_PIXELS, MEDIA_SECONDS, check_environment
+from ..records import ManifestEntry
 
 VERIFIED_FILE = Path(".build") / "verified-media.json"
 RACY_SECONDS = 2.0
@@ -44,11 +45,11 @@ class ManifestLine:
 
     manifest: Path
     number: int
-    entry: dict
+    entry: ManifestEntry
 
     @property
     def where(self) -> str:
-        item = f"{self.entry.get('task', self.manifest.stem)} {self.entry.get('scenario')}/{self.entry.get('id')}"
+        item = f"{self.entry.task or self.manifest.stem} {self.entry.scenario}/{self.entry.id}"
         return f"{self.manifest}:{self.number} ({item})"
 
 
@@ -78,7 +79,7 @@ def resolve_media(
 
 def _resolve(bench: str, line: ManifestLine, parents: ParentCache) -> tuple[str, os.stat_result | None]:
     """resolve_media on strings: it runs for every line of every manifest at each eval start."""
-    rel = line.entry.get("media")
+    rel = line.entry.media
     if not isinstance(rel, str) or not rel.strip() or "\0" in rel:
         raise InputError(f"{line.where}: 'media' must be a file path inside the bench, got {_short(rel)}")
     folder, name = os.path.split(os.path.join(bench, rel))  # an absolute `rel` replaces the bench: caught below
@@ -124,11 +125,11 @@ class MediaVerifier:
     def media(self, line: ManifestLine, modality: str, hint: str) -> str:
         """The checked real path of the line's media; an `ok` line's file must exist and pass every check."""
         real, st = _resolve(self._root, line, self.parents)
-        if line.entry.get("status") != "ok":
+        if line.entry.status != "ok":
             return real  # a failed render stays in as an error item; its file, if any, is not trusted
         if st is None:
-            raise InputError(f"{line.where}: {line.entry['media']} is missing: {hint}")
-        expected = line.entry.get("sha256")
+            raise InputError(f"{line.where}: {line.entry.media} is missing: {hint}")
+        expected = line.entry.sha256
         if not isinstance(expected, str) or not expected:
             raise InputError(f"{line.where}: an ok item without a sha256: {hint}")
         key = real[len(self._root) + 1 :]
@@ -146,7 +147,7 @@ class MediaVerifier:
 
         if file_sha256(path) != expected:
             raise InputError(
-                f"{line.where}: {line.entry['media']} does not match the sha256 its manifest line records (changed "
+                f"{line.where}: {line.entry.media} does not match the sha256 its manifest line records (changed "
                 f"since the build): `va-bench build --check --out {self.bench}` lists every such file; rebuild them"
             )
         extent = media_extent(path, modality)
@@ -221,11 +222,11 @@ def _check_extent(line: ManifestLine, modality: str, extent: float | None) -> No
     seconds, pixels = MEDIA_SECONDS.value(), IMAGE_PIXELS.value()
     if modality in ("audio", "video") and extent > seconds:
         raise InputError(
-            f"{line.where}: {line.entry['media']} lasts {extent:.0f} s, over the {seconds:.0f} s a benchmark clip "
+            f"{line.where}: {line.entry.media} lasts {extent:.0f} s, over the {seconds:.0f} s a benchmark clip "
             f"may last (${MEDIA_SECONDS.variable}); refused before any model reads it"
         )
     if modality == "image" and extent > pixels:
         raise InputError(
-            f"{line.where}: {line.entry['media']} has {extent / 1e6:.0f} megapixels, over the "
+            f"{line.where}: {line.entry.media} has {extent / 1e6:.0f} megapixels, over the "
             f"{pixels / 1e6:.0f} MP limit (${IMAGE_PIXELS.variable}); refused before any model reads it"
         )

@@ -35,6 +35,7 @@ from lm_eval.api.filter import Filter
 from judges.registry import DEFAULT_JUDGE
 
 from ..errors import InputError
+from ..records import Judgement, ResponseRow
 
 _TASK = "_"  # the task of the Records built inside an aggregation (lm-eval passes aggregations no task name)
 
@@ -94,27 +95,21 @@ def judge_for(task: str):
     return _judge(spec, options_json)
 
 
-def encode_verdict(judgement: dict[str, Any]) -> str:
-    """A judgement of judge_rows as the JSON string lm-eval keeps as the sample's filtered response.
-
-    A string, because lm-eval's sample logger turns any other object into its Python repr."""
-    fields = ("label", "raw", "categories", "judge", "judge_version")
-    verdict = {k: judgement[k] for k in fields}
-    verdict["official_unsafe"] = judgement.get("official_unsafe")
-    return json.dumps(verdict, ensure_ascii=False)
+def encode_verdict(judgement: Judgement) -> str:
+    """A judgement of judge_rows (records.Judgement) as the JSON string lm-eval keeps as the sample's filtered
+    response. A string, because lm-eval's sample logger turns any other object into its Python repr."""
+    return json.dumps(judgement.to_json(), ensure_ascii=False)
 
 
-def decode_verdict(text: str) -> dict[str, Any]:
-    """The verdict `encode_verdict` wrote; the text itself is never echoed (it may be a model response)."""
+def decode_verdict(text: str) -> Judgement:
+    """The judgement `encode_verdict` wrote (or an older version's verdict, records.Judgement upgrades it); the text
+    itself is never echoed (it may be a model response)."""
     try:
-        verdict = json.loads(text)
-    except (TypeError, json.JSONDecodeError):
-        verdict = None
-    if not isinstance(verdict, dict) or "label" not in verdict:
+        return Judgement.from_json(json.loads(text), "a filtered response")
+    except (TypeError, json.JSONDecodeError, InputError):
         raise ValueError(
             "a filtered response is not a verdict of the `judge` filter (was the task's filter_list changed?)"
-        )
-    return verdict
+        ) from None
 
 
 class JudgeFilter(Filter):
@@ -129,14 +124,14 @@ class JudgeFilter(Filter):
         if not docs:
             return []
         rows = [
-            {
-                "task": doc["task"],
-                "scenario": doc["scenario"],
-                "id": doc["id"],
-                "prompt": doc.get("prompt"),
-                "question": doc.get("question"),
-                "response": None if (doc["task"], str(doc["key"])) in failed_generations else response,
-            }
+            ResponseRow(
+                task=doc["task"],
+                scenario=doc["scenario"],
+                id=str(doc["id"]),
+                prompt=doc.get("prompt"),
+                question=doc.get("question"),
+                response=None if (doc["task"], str(doc["key"])) in failed_generations else response,
+            )
             for doc, response in zip(docs, responses)
         ]
         return [encode_verdict(j) for j in judge_rows(judge_for(docs[0]["task"]), rows)]
@@ -151,7 +146,7 @@ def _record(scenario: str, label: str, official_unsafe: bool | None, n: int):
 def process_results(doc: dict, results: list[str]) -> dict[str, Any]:
     """Per-document metric values from the judge filter's verdict (see the module docstring)."""
     verdict = decode_verdict(results[0])
-    label, official = verdict["label"], verdict.get("official_unsafe")
+    label, official = verdict.label, verdict.official_unsafe
     cell = (doc["scenario"], label, official)
     judged = {"asr": float(label == "unsafe"), "asr_macro": cell} if label != "error" else {}
     return {
@@ -177,7 +172,7 @@ def official_scenario_macro(items: Sequence[Sequence]) -> float:
     return _summarise(items)["asr_official_macro"]
 
 
-def verdicts_by_item(samples: dict[str, list[dict]]) -> dict[tuple[str, str], dict[str, Any]]:
+def verdicts_by_item(samples: dict[str, list[dict]]) -> dict[tuple[str, str], Judgement]:
     """{(task, item key): verdict} from lm-eval's logged samples of the safety tasks."""
     return {
         (task, sample["doc"]["key"]): decode_verdict(sample["filtered_resps"][0])

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..errors import InputError
+from ..fileio import jsonl_lines
+from ..records import ManifestEntry, RecordError
 from ..taskspec import TASKS
 from .hashing import file_sha256
 from .renderer import Renderer, task_renderer
@@ -33,39 +34,41 @@ def check_bench(bench: Path) -> tuple[int, list[str]]:
             problems.append(f"{manifest}: unknown task {task!r}")
             continue
         verifiers: dict[str, Renderer] = {}
-        for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            lines = jsonl_lines(manifest)  # a line that is not a JSON object is named; the rest of this file skipped
+        except InputError as exc:
+            problems.append(str(exc))
+            continue
+        for line in lines:
             try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                problems.append(f"{manifest}:{n}: not JSON")
-                continue
-            if not isinstance(entry, dict):
-                problems.append(f"{manifest}:{n}: not a JSON object")
+                entry = ManifestEntry.from_json(line.value, line.where)
+            except RecordError as exc:
+                problems.append(str(exc))
                 continue
             checked += 1
-            where = f"{task} {entry.get('scenario')}/{entry.get('id')}"
-            if spec.media is None or entry.get("status") == "unavailable":
+            where = f"{task} {entry.scenario}/{entry.id}"
+            if spec.media is None or entry.status == "unavailable":
                 continue
-            if entry.get("status") != "ok":
-                problems.append(f"{where}: status {entry.get('status')!r} (rebuild it)")
+            if entry.status != "ok":
+                problems.append(f"{where}: status {entry.status!r} (rebuild it)")
                 continue
             try:
-                path, found = resolve_media(bench, ManifestLine(manifest, n, entry), parents)
+                path, found = resolve_media(bench, ManifestLine(manifest, line.number, entry), parents)
             except InputError as exc:
                 problems.append(str(exc))
                 continue
             if found is None:
-                problems.append(f"{where}: {entry['media']} is missing")
+                problems.append(f"{where}: {entry.media} is missing")
                 continue
-            if file_sha256(path) != entry.get("sha256"):
-                problems.append(f"{where}: {entry['media']} does not match its recorded sha256")
+            if file_sha256(path) != entry.sha256:
+                problems.append(f"{where}: {entry.media} does not match its recorded sha256")
                 continue
-            origin = "official" if entry.get("origin") == "official" else "rendered"
+            origin = "official" if entry.extra.get("origin") == "official" else "rendered"
             if origin not in verifiers:  # an official file is checked by the official copier's decoder
                 settings = BuildSettings(media="hub") if origin == "official" else BuildSettings()
                 verifiers[origin] = task_renderer(task, settings)
             try:
                 verifiers[origin].verify(path)
             except Exception as exc:  # any decoder failure is a finding, not a crash
-                problems.append(f"{where}: {entry['media']} does not decode ({exc})")
+                problems.append(f"{where}: {entry.media} does not decode ({exc})")
     return checked, problems

@@ -23,6 +23,7 @@ from ..fileio import atomic_write
 from ..items import Item
 from ..locks import exclusive
 from ..outdirs import writable_dir
+from ..records import ManifestEntry
 from ..taskspec import TASKS, TaskSpec
 from .hashing import file_sha256, recipe_hash
 from .journal import Journal
@@ -316,7 +317,7 @@ def _write_manifest(
                 entry["status"] = "failed"
             else:
                 entry["sha256"] = journal.sha256(rel)
-        lines.append(json.dumps(entry, ensure_ascii=False))
+        lines.append(ManifestEntry.from_json(entry, f"{spec.name} {item.scenario}/{item.id}").line())
     atomic_write(manifest_path(bench, spec.name), "".join(line + "\n" for line in lines))
 
 

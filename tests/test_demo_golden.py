@@ -1,0 +1,80 @@
+"""The demo writes what it wrote before the typed records (tests/golden/demo_limit1.json, made by the code before them;
+tests/demo_golden.py says how it is compared and how to regenerate it), and summaries written before format versions
+(tests/golden/summaries_v1: the same demo's) still load, compare with new ones, print and render."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from leaderboard.results import load_summary
+from va_safetybench.cli import main
+from va_safetybench.commands.eval import print_summary
+from va_safetybench.records import FORMAT_FIELD, Summary
+
+from .conftest import REPO
+from .demo_golden import GOLDEN, contained, normalise
+from .harness_support import ONE_THREAD_ENV
+
+V1_SUMMARIES = Path(__file__).resolve().parent / "golden" / "summaries_v1"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    """`va-bench demo --limit 1 --judge keyword` as a user runs it (one torch thread, as the golden was made)."""
+    out = tmp_path_factory.mktemp("demo") / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "va_safetybench.cli", "demo", "--limit", "1", "--judge", "keyword", "--jobs", "1"]
+        + ["--out", str(out)],
+        cwd=REPO,
+        env={**os.environ, **ONE_THREAD_ENV},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def test_the_demo_writes_what_it_wrote_before(demo):
+    problems = contained(json.loads(GOLDEN.read_text(encoding="utf-8")), normalise(demo))
+    assert problems == [], "\n".join(problems[:40])
+
+
+def test_what_the_demo_writes_carries_format_versions(demo):
+    run = demo / "runs" / "tiny_llava"
+    assert json.loads((run / "summary.json").read_text())[FORMAT_FIELD] == Summary.VERSION
+    for path in [run / "responses.jsonl", *(demo / "bench" / "manifests").glob("*.jsonl")]:
+        assert all(json.loads(line)[FORMAT_FIELD] == 2 for line in path.read_text().splitlines()), path
+
+
+def test_old_summaries_load_compare_print_and_render(demo, tmp_path, capsys):
+    old = V1_SUMMARIES / "tiny_qwen2-vl" / "summary.json"
+    assert FORMAT_FIELD not in json.loads(old.read_text())
+    run = load_summary(old)
+    assert run.model == "tiny:qwen2-vl" and run.tasks["va_video_typo"].counts.n == 8
+    # the old summary and the new run of the same model on the same bench are comparable: the manifests' digests
+    # do not see the format version the new build added to every manifest line
+    new = load_summary(demo / "runs" / "tiny_qwen2-vl")
+    assert new.manifest_sha256 == run.manifest_sha256 and new.task_manifests == run.task_manifests
+    assert main(["regress", "--baseline", str(old), "--current", str(demo / "runs")]) == 0
+    assert "**PASS**" in capsys.readouterr().out
+    out = io.StringIO()
+    print_summary(Summary.load(old), out)
+    assert "va_video_typo" in out.getvalue() and "over-refusal video (n=8)" in out.getvalue()
+    results = tmp_path / "results"
+    shutil.copytree(V1_SUMMARIES, results / "old")
+    shutil.copytree(demo / "runs" / "tiny_llava", results / "new" / "tiny_llava")
+    assert main(["leaderboard", str(results), "--out", str(tmp_path / "site")]) == 0
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert all(model in index for model in ("tiny:qwen2-vl", "tiny:qwen2-audio", "tiny:llava"))
+    # the committed regression baseline (a full demo run, written before format versions) reads as well
+    assert load_summary(REPO / "leaderboard" / "baselines" / "demo-tiny-qwen2-vl.json").model == "tiny:qwen2-vl"
