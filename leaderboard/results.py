@@ -127,6 +127,8 @@ def run_of(summary: Summary, path: Path) -> Run:
         if getattr(summary, name) is None:
             raise InputError(f"{where}: missing field {name!r}")
     assert summary.judge is not None and summary.bench is not None
+    if not summary.judge.version:  # runs are compared by judge version: one without it cannot be placed
+        raise InputError(f"{where}: judge: missing field 'version'")
     bench = summary.bench
     tasks = {
         task: TaskResult(

@@ -20,7 +20,7 @@ class JudgeIdentity(Part):
     DESCRIPTION: ClassVar[str] = "The judge: name and version (a new version whenever its prompt or parsing changes)."
 
     name: str = field(help="the judge spec as resolved, e.g. keyword:jailbreakbench or gpt:gpt-4o-mini")
-    version: str = field(help="changes whenever the judge's prompt, list or parsing changes")
+    version: str = field(default="", help="changes whenever the judge's prompt, list or parsing changes")
     endpoint: str | None = field(
         default=None, omit_none=True, help="the OpenAI-compatible server a chat judge asked (no credentials)"
     )
