@@ -16,7 +16,7 @@ Regenerate the golden only on purpose, from the code whose output it records, e.
 of what the demo writes:
     OMP_NUM_THREADS=1 .venv/bin/va-bench demo --limit 1 --judge keyword --out /tmp/demo_golden --jobs 1
     .venv/bin/python -m tests.demo_golden /tmp/demo_golden > tests/golden/demo_limit1.json
-(The committed one was made by commit 80561bc, before the typed records, with the demo's keyword judge.)
+(The committed one was made by commit 5108337, the last before the typed records, with the keyword judge.)
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / "demo_limit1.json"
 RUN_FILES_SKIPPED = {"lm_eval/results.json", "capability/results.json"}  # reduced to their result sections below
 RESULT_SECTIONS = ("results", "groups", "group_subtasks", "n-samples", "higher_is_better", "n-shot")
 VOLATILE_SUMMARY_KEYS = ("created", "versions")
-LM_EVAL_HASHES = ("doc_hash", "prompt_hash", "target_hash")
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ?")
 
 
@@ -59,21 +58,17 @@ def _jsonl(path: Path, out: str) -> list:
 
 
 def _lm_eval_samples(path: Path, out: str) -> list:
-    """lm-eval's sample log: per sample one fingerprint over what our code decides and lm-eval records as it is
-    (the document, the request arguments, the answer, the metric values; lm-eval's own hashes left out), and
-    beside it the judge filter's verdict, parsed (a verdict may gain fields)."""
+    """lm-eval's sample log reduced to what our code decides: per sample the answer (resps), the judge filter's
+    verdict (filtered_resps, parsed: a verdict may gain fields) and the metric values. The document and the request
+    arguments are left out: responses.jsonl holds what the model was given, and how a task hands it to lm-eval's
+    model classes is the tasks' business (their placeholders and media objects change with them)."""
     reduced = []
     for line in path.read_text(encoding="utf-8").splitlines():
         sample = json.loads(line)
-        verdicts = [_json_or_text(v) for v in sample.get("filtered_resps", [])]
-        rest = {k: v for k, v in sample.items() if k not in (*LM_EVAL_HASHES, "filtered_resps")}
-        reduced.append(
-            {
-                "doc_id": sample.get("doc_id"),
-                "sample": fingerprint(json.dumps(_value(rest, out), sort_keys=True)),
-                "filtered_resps": _value(verdicts, out),
-            }
-        )
+        kept = {k: sample[k] for k in ("doc_id", "resps", "metrics") if k in sample}
+        kept.update({metric: sample[metric] for metric in sample.get("metrics", []) if metric in sample})
+        kept["filtered_resps"] = [_json_or_text(v) for v in sample.get("filtered_resps", [])]
+        reduced.append(_value(kept, out))
     return reduced
 
 
