@@ -16,7 +16,7 @@ Regenerate the golden only on purpose, from the code whose output it records, e.
 of what the demo writes:
     OMP_NUM_THREADS=1 .venv/bin/va-bench demo --limit 1 --judge keyword --out /tmp/demo_golden --jobs 1
     .venv/bin/python -m tests.demo_golden /tmp/demo_golden > tests/golden/demo_limit1.json
-(The committed one was made by commit 5108337, the last before the typed records, with the keyword judge.)
+(The committed one was made by commit 6d213c6, the last before the typed records, with --judge keyword added.)
 """
 
 from __future__ import annotations
@@ -90,6 +90,8 @@ def _run(run: Path, out: str) -> dict:
         if rel in RUN_FILES_SKIPPED:
             data = json.loads(path.read_text(encoding="utf-8"))
             found[rel] = _value({k: data[k] for k in RESULT_SECTIONS if k in data}, out)
+        elif rel == "cache/generations.jsonl":  # a cache: its lines by key, in whatever order generation finished
+            found[rel] = {row.pop("key"): row for row in _jsonl(path, out)}
         elif rel.endswith(".jsonl") and "/samples_" in f"/{rel}":
             found[rel] = _lm_eval_samples(path, out)
         elif rel.endswith(".jsonl"):
