@@ -51,3 +51,8 @@ def fill(path: Path, keep: int = 0) -> None:
     if keep:
         os.ftruncate(fd, max(0, os.fstat(fd).st_size - keep))
     os.close(fd)
+
+
+def resize(path: Path, size: str) -> None:
+    """Grow (or shrink) the tmpfs mounted on `path`, its files kept: space freed without touching them."""
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(path)], check=True, capture_output=True)

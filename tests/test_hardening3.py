@@ -9,6 +9,7 @@ off the server's request log.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import random
 import re
@@ -26,7 +27,7 @@ from .conftest import REPO
 from .fake_openai import FakeOpenAI, chat_completion
 from .harness_support import build_small_bench, read_jsonl
 from .leaderboard_data import random_verdicts, write_run
-from .mounts import remount_read_only, tmpfs
+from .mounts import fill, remount_read_only, resize, tmpfs
 from .test_hardening import MODEL_KEY, _clean_env, _run_clean, _run_dir_with_responses, eval_cli, one_line_error
 
 TASKS = "va_video_text_only,va_video_typo,va_audio_kpt,mmsb_typo"
@@ -35,6 +36,15 @@ TASKS = "va_video_text_only,va_video_typo,va_audio_kpt,mmsb_typo"
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory) -> Path:
     return build_small_bench(tmp_path_factory.mktemp("bench") / "bench", tasks=TASKS)
+
+
+def ends_in_one_line_error(proc: subprocess.CompletedProcess, *named: str) -> str:
+    """Exit 2, no traceback, and a last stderr line `va-bench: error: ...` naming every string in `named` (a
+    command that failed mid-run has shown progress bars before it)."""
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("va-bench: error:") and all(name in last for name in named), proc.stderr
+    return last
 
 
 # ---- 2. a read-only bench is checked by hashing, not written ------------------------------------------
@@ -259,11 +269,11 @@ BAD_SAYS = {
 }
 
 
-def _eval(server: FakeOpenAI, bench: Path, out: Path, tasks: str, *model_args: str, env: dict | None = None):
+def _eval(server: FakeOpenAI, bench: Path, out: Path, tasks: str, *model_args: str, env: dict | None = None, cli=()):
     args = ",".join([f"base_url={server.base_url}", "api_key_env=VA_MODEL_KEY", "max_retries=0", *model_args])
     return _run_clean(
         ["eval", "--model", "openai:fake-model", "--model-args", args, "--tasks", tasks, "--bench", str(bench)]
-        + ["--out", str(out)],
+        + ["--out", str(out), *cli],
         env={"VA_MODEL_KEY": MODEL_KEY, "OMP_NUM_THREADS": "1", **(env or {})},
     )
 
@@ -433,3 +443,110 @@ def test_downloads_are_bounded_in_time_and_size():
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+# ---- 1. a run can always be resumed: a full disk or a kill tears at most the last line ---------------------
+TEXT_TASKS = "va_video_text_only"  # 16 items, all prompts different
+BATCH = ("--batch-size", "4")
+
+
+@pytest.fixture(scope="module")
+def text_bench(tmp_path_factory) -> Path:
+    """The demo's text-only video task in full: 16 items, asked in 4 batches."""
+    return build_small_bench(tmp_path_factory.mktemp("text") / "bench", tasks=TEXT_TASKS, scenarios=None, limit=None)
+
+
+def _answer(body: dict) -> tuple[int, dict]:
+    """A long reply of 3-byte characters, different per prompt and the same on every run (its digest leads)."""
+    prompt = body["messages"][-1]["content"]
+    return 200, chat_completion(f"{_digest(prompt)} " + "漢字" * 300)
+
+
+def _digest(prompt: str) -> str:
+    return hashlib.sha256(prompt.encode()).hexdigest()[:12]
+
+
+def _responses(run: Path) -> dict[tuple[str, str], str]:
+    return {(r["task"], str(r["id"])): r["response"] for r in read_jsonl(run / "responses.jsonl")}
+
+
+def _cached_digests(run: Path) -> set[str]:
+    """The prompts (by digest) whose responses the run's cache holds in complete lines."""
+    return {line["response"].split(" ", 1)[0] for line in read_jsonl(run / "cache" / "generations.jsonl")}
+
+
+def _asked(server: FakeOpenAI) -> list[str]:
+    return [_digest(body["messages"][-1]["content"]) for body in server.requests]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(text_bench, tmp_path_factory) -> dict:
+    with FakeOpenAI(_answer) as server:
+        proc = _eval(server, text_bench, tmp_path_factory.mktemp("ref") / "run", TEXT_TASKS, cli=BATCH)
+    assert proc.returncode == 0, proc.stderr
+    return _responses(Path(proc.args[proc.args.index("--out") + 1]))
+
+
+def test_a_full_disk_mid_eval_is_one_line_and_the_rerun_finishes_the_run(text_bench, uninterrupted, tmp_path):
+    with tmpfs(tmp_path / "disk", "2m") as disk:
+        run = disk / "run"
+        fill(disk, keep=12 << 10)  # room for one batch of responses, and part of the next
+        with FakeOpenAI(_answer) as server:  # one endpoint for both runs: its URL is part of the cache key
+            proc = _eval(server, text_bench, run, TEXT_TASKS, cli=BATCH)
+            ends_in_one_line_error(proc, "generations.jsonl", "No space left on device", "run the same command again")
+            finished, before = _cached_digests(run), len(server.requests)
+            assert 0 < len(finished) < 16
+            (disk / ".filler").unlink()  # space freed
+            proc = _eval(server, text_bench, run, TEXT_TASKS, cli=BATCH)
+        assert proc.returncode == 0, proc.stderr
+        assert _responses(run) == uninterrupted
+        again = _asked(server)[before:]
+        assert not finished & set(again) and len(again) == 16 - len(finished)
+
+
+@pytest.mark.parametrize("cut", ["inside-a-character", "inside-the-key", "after-the-last-brace"])
+def test_a_cache_torn_at_any_byte_resumes_without_asking_again(text_bench, uninterrupted, tmp_path, cut):
+    run = tmp_path / "run"
+    server = FakeOpenAI(_answer).__enter__()
+    try:
+        assert _eval(server, text_bench, run, TEXT_TASKS, cli=BATCH).returncode == 0
+        before = len(server.requests)
+        _tear_and_rerun(run, cut)
+        proc = _eval(server, text_bench, run, TEXT_TASKS, cli=BATCH)
+    finally:
+        server.__exit__(None, None, None)
+    assert proc.returncode == 0, proc.stderr
+    assert _responses(run) == uninterrupted
+    assert len(server.requests) - before == (0 if cut == "after-the-last-brace" else 1)
+
+
+def _tear_and_rerun(run: Path, cut: str) -> None:
+    """Cut the cache's last line as a kill -9 during its write leaves it, and drop the run's outputs."""
+    cache = run / "cache" / "generations.jsonl"
+    data = cache.read_bytes()
+    last = data.rindex(b"\n", 0, len(data) - 1) + 1  # where the last line starts
+    at = {
+        "inside-a-character": data.index("漢".encode(), last) + 1,
+        "inside-the-key": last + 20,
+        "after-the-last-brace": len(data) - 1,  # only the newline is lost
+    }[cut]
+    cache.write_bytes(data[:at])
+    (run / "responses.jsonl").unlink()
+
+
+# ---- 10. a full disk mid-build: one line, nothing built is lost, the rerun finishes ----------------------
+def test_a_full_disk_mid_build_is_one_line_and_keeps_what_was_built(tmp_path):
+    with tmpfs(tmp_path / "disk", "300k") as disk:
+        bench = disk / "bench"
+        assert _rendered(_run_clean(_build_args(bench, "mmsb_typo", "--scenarios", "1", "--limit", "1"))) == 1
+        manifest = (bench / "manifests" / "mmsb_typo.jsonl").read_bytes()
+        proc = _run_clean(_build_args(bench, "va_video_typo,mmsb_typo"))
+        ends_in_one_line_error(proc, str(bench), "No space left on device", "run the same command again")
+        assert (bench / "manifests" / "mmsb_typo.jsonl").read_bytes() == manifest  # the earlier build's, whole
+        assert not list((bench / ".build" / "tmp").iterdir())  # no partial render left taking space
+        assert _run_clean(["build", "--check", "--out", str(bench)]).returncode == 0
+        journaled = {line["path"] for line in read_jsonl(bench / ".build" / "journal.jsonl")}
+        assert 1 < len(journaled) < 32
+        resize(disk, "20m")  # space freed
+        assert _rendered(_run_clean(_build_args(bench, "va_video_typo,mmsb_typo"))) == 32 - len(journaled)
+        assert _run_clean(["build", "--check", "--out", str(bench)]).returncode == 0

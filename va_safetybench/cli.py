@@ -14,6 +14,7 @@ import sys
 from types import ModuleType
 
 from .errors import ArchiveRejected, CheckFailed, EndpointMisconfigured, MissingExtra, VABenchError
+from .fileio import is_disk_full
 from .printable import for_terminal
 
 COMMANDS = {
@@ -105,6 +106,16 @@ def run_guarded(call, prog: str = "va-bench") -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; finished work is kept, run the same command again to resume", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if not is_disk_full(exc):  # fileio's writes survive it whole: nothing finished is lost
+            raise
+        where = f"cannot write {exc.filename}" if exc.filename else "cannot write"
+        print(
+            f"{prog}: error: {for_terminal(where)}: {exc.strerror}; finished work is kept: "
+            "free space and run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

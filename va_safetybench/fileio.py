@@ -16,6 +16,7 @@ InputError naming the file and the line, unless the caller reads a disposable ca
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -31,6 +32,16 @@ try:  # advisory locks: POSIX; elsewhere appends go unlocked (one writer per fil
     import fcntl
 except ImportError:  # pragma: no cover - not on the platforms the project runs on
     fcntl = None  # type: ignore[assignment]
+
+
+# a write refused for want of room (or a file system gone read-only): the machine's state, not a bug; every file
+# written here survives it whole (atomic writes keep the old file, appends cut their own fragment)
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether `exc` is a write refused for want of room (or by a read-only file system)."""
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
 
 
 def temporary_sibling(path: Path) -> Path:
@@ -57,7 +68,7 @@ def atomic_writer(path: Path) -> Iterator[Path]:
 
 def atomic_write(path: Path, data: str | bytes) -> None:
     """Replace `path` with `data` (text as UTF-8) so that a reader sees the old content or the new, never a part."""
-    with atomic_writer(path) as tmp, open(tmp, "xb") as fh:
+    with naming(path), atomic_writer(path) as tmp, open(tmp, "xb") as fh:
         fh.write(data.encode("utf-8") if isinstance(data, str) else data)
         fh.flush()
         os.fsync(fh.fileno())
@@ -152,17 +163,36 @@ def append_jsonl(path: Path, rows: Iterable[Any]) -> None:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as fh:
+    with naming(path), open(path, "a+b", buffering=0) as fh:
         if fcntl is not None:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             _cut_torn_tail(fh)
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            start = fh.seek(0, os.SEEK_END)
+            try:
+                view = memoryview(data)
+                while view:  # a full disk makes a short write first, then ENOSPC
+                    view = view[fh.write(view) :]
+                os.fsync(fh.fileno())
+            except OSError:
+                with contextlib.suppress(OSError):  # a full disk leaves no fragment (a kill still may: see above)
+                    fh.truncate(start)
+                raise
         finally:
             if fcntl is not None:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Give an OSError raised in the block the file's name when it has none (a write on an open file, say), so
+    that the one-line error a full disk becomes names the file it could not write."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
 
 
 def _cut_torn_tail(fh) -> None:

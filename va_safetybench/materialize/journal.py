@@ -7,10 +7,9 @@ entry names a complete file; a torn last line is ignored.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from ..fileio import atomic_write, read_jsonl
+from ..fileio import append_jsonl, atomic_write, read_jsonl
 
 
 class Journal:
@@ -21,8 +20,6 @@ class Journal:
             for entry in read_jsonl(path, skip_bad=True):
                 if isinstance(entry.get("path"), str):
                     self.entries[entry["path"]] = entry
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(path, "a", encoding="utf-8")
 
     def is_current(self, bench: Path, rel: str, recipe_hash: str) -> bool:
         entry = self.entries.get(rel)
@@ -38,17 +35,11 @@ class Journal:
         return entry["sha256"] if entry else None
 
     def record(self, rel: str, recipe_hash: str, sha256: str, size: int) -> None:
+        """One line, appended and fsynced (fileio.append_jsonl: a kill or a full disk can only tear this line)."""
         entry = {"path": rel, "recipe": recipe_hash, "sha256": sha256, "bytes": size}
+        append_jsonl(self.path, [entry])
         self.entries[rel] = entry
-        self._fh.write(json.dumps(entry) + "\n")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
 
     def compact(self) -> None:
         """Rewrite with one line per file so the journal does not grow with every rebuild."""
-        self._fh.close()
         atomic_write(self.path, "".join(json.dumps(e) + "\n" for e in self.entries.values()))
-        self._fh = open(self.path, "a", encoding="utf-8")
-
-    def close(self) -> None:
-        self._fh.close()

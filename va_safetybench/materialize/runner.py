@@ -10,6 +10,7 @@ Layout written under the bench root:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -19,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, is_disk_full
 from ..items import Item
 from ..locks import exclusive
 from ..outdirs import writable_dir
@@ -106,13 +107,18 @@ def _render_one(task: str, item: Item, rel: str, bench: Path, renderer: Renderer
     renderer = renderer or _worker_renderers[task]
     dest = bench / rel
     tmp = bench / ".build" / "tmp" / f"{task}.{item.scenario}.{item.id}.{os.getpid()}{Path(rel).suffix}"
-    renderer.render(item, tmp, bench)
-    if not tmp.exists() or tmp.stat().st_size == 0:
-        raise RuntimeError("renderer wrote no file")
-    sha = file_sha256(tmp)
-    size = tmp.stat().st_size
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, dest)
+    try:
+        renderer.render(item, tmp, bench)
+        if not tmp.exists() or tmp.stat().st_size == 0:
+            raise RuntimeError("renderer wrote no file")
+        sha = file_sha256(tmp)
+        size = tmp.stat().st_size
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):  # a failed render leaves no partial file taking space
+            tmp.unlink(missing_ok=True)
+        raise
     return rel, sha, size
 
 
@@ -146,17 +152,14 @@ def _build_locked(
         if spec.media:
             renderers[spec.name] = task_renderer(spec.name, settings)
     stages = {s.name: _stage(s, renderers.get(s.name)) for s in specs}
-    try:
-        for stage in sorted(set(stages.values())):
-            stage_specs = [s for s in specs if stages[s.name] == stage]
-            _build_stage(items, stage_specs, renderers, bench, jobs, journal, report)
-        for spec in specs:
-            _write_manifest(bench, spec, items, renderers.get(spec.name), journal, report)
-        _write_bench_info(bench, source, settings, tasks)
-        _remember_media(bench, specs, items, report)
-    finally:
-        journal.compact()
-        journal.close()
+    for stage in sorted(set(stages.values())):
+        stage_specs = [s for s in specs if stages[s.name] == stage]
+        _build_stage(items, stage_specs, renderers, bench, jobs, journal, report)
+    for spec in specs:
+        _write_manifest(bench, spec, items, renderers.get(spec.name), journal, report)
+    _write_bench_info(bench, source, settings, tasks)
+    _remember_media(bench, specs, items, report)
+    journal.compact()  # after a failure the journal stays as appended: a full disk could not take the rewrite
     report.seconds = time.perf_counter() - start
     return report
 
@@ -240,9 +243,9 @@ def _build_stage(
 def _finish(job: _Job, call, journal: Journal, report: BuildReport, bar) -> None:
     try:
         rel, sha, size = call()
-    except InputError:
-        raise
-    except Exception as exc:  # one bad item must not stop the build
+    except Exception as exc:  # one bad item must not stop the build; bad input or a full disk stops it
+        if isinstance(exc, InputError) or is_disk_full(exc):
+            raise
         report.failed.append(f"{job.task} {job.item.scenario}/{job.item.id}: {type(exc).__name__}: {exc}")
     else:
         journal.record(rel, job.recipe, sha, size)
@@ -259,9 +262,9 @@ def _run_parallel(
     report: BuildReport,
     bar,
 ) -> None:
-    """Render in worker processes. Bad input (InputError: e.g. an official member that does not decode)
-    stops new work; what is in flight is finished and journaled, then the first such error is raised."""
-    fatal: InputError | None = None
+    """Render in worker processes. Bad input (InputError: e.g. an official member that does not decode) or a full
+    disk stops new work; what is in flight is finished and journaled, then the first such error is raised."""
+    fatal: Exception | None = None
     with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init, initargs=(renderers, os.getpid())) as pool:
         queue = iter(jobs_list)
         running = {}
@@ -275,7 +278,7 @@ def _run_parallel(
                 job = running.pop(fut)
                 try:
                     _finish(job, fut.result, journal, report, bar)
-                except InputError as exc:
+                except (InputError, OSError) as exc:  # _finish lets only these through, a full disk among them
                     fatal = fatal or exc
                 nxt = None if fatal else next(queue, None)
                 if nxt is not None:
