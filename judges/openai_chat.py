@@ -97,12 +97,7 @@ class ChatJudge(Judge):
         known = self.cache.get_many(keys) if self.cache else {}
         todo = {k: p for k, p in zip(keys, prompts) if k not in known}  # identical prompts: one request
         if todo:
-            fresh = run_coroutine(self._ask_all(todo))
-            if self.cache:
-                for key, verdict in fresh.items():
-                    self.cache.put(key, verdict)
-                self.cache.commit()
-            known.update(fresh)
+            known.update(run_coroutine(self._ask_all(todo)))
         return [known[k] for k in keys]
 
     async def _ask_all(self, todo: dict[str, str]) -> dict[str, Verdict]:
@@ -117,10 +112,21 @@ class ChatJudge(Judge):
         gate = asyncio.Semaphore(self.concurrency)
         try:
             keys = list(todo)
-            results = await asyncio.gather(*(self._ask(client, gate, todo[k]) for k in keys), return_exceptions=True)
+            results = await asyncio.gather(
+                *(self._kept(client, gate, k, todo[k]) for k in keys), return_exceptions=True
+            )
         finally:
             await client.close()
         return dict(zip(keys, map(_verdict_or_raise, results)))
+
+    async def _kept(self, client, gate: asyncio.Semaphore, key: str, prompt: str) -> Verdict:
+        """One verdict, in the cache the moment it arrives: an interrupted run (Ctrl-C, SIGTERM, a crash) keeps
+        every verdict it paid for, and its rerun asks only for the others."""
+        verdict = await self._ask(client, gate, prompt)
+        if self.cache:
+            self.cache.put(key, verdict)
+            self.cache.commit()
+        return verdict
 
     async def _ask(self, client, gate: asyncio.Semaphore, prompt: str) -> Verdict:
         import openai

@@ -14,6 +14,7 @@ import json
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -447,12 +448,11 @@ def test_downloads_are_bounded_in_time_and_size():
 
 # ---- 1. a run can always be resumed: a full disk or a kill tears at most the last line ---------------------
 TEXT_TASKS = "va_video_text_only"  # 16 items, all prompts different
-BATCH = ("--batch-size", "4")
 
 
 @pytest.fixture(scope="module")
 def text_bench(tmp_path_factory) -> Path:
-    """The demo's text-only video task in full: 16 items, asked in 4 batches."""
+    """The demo's text-only video task in full: 16 items, each cached as its reply arrives."""
     return build_small_bench(tmp_path_factory.mktemp("text") / "bench", tasks=TEXT_TASKS, scenarios=None, limit=None)
 
 
@@ -482,7 +482,7 @@ def _asked(server: FakeOpenAI) -> list[str]:
 @pytest.fixture(scope="module")
 def uninterrupted(text_bench, tmp_path_factory) -> dict:
     with FakeOpenAI(_answer) as server:
-        proc = _eval(server, text_bench, tmp_path_factory.mktemp("ref") / "run", TEXT_TASKS, cli=BATCH)
+        proc = _eval(server, text_bench, tmp_path_factory.mktemp("ref") / "run", TEXT_TASKS)
     assert proc.returncode == 0, proc.stderr
     return _responses(Path(proc.args[proc.args.index("--out") + 1]))
 
@@ -490,14 +490,14 @@ def uninterrupted(text_bench, tmp_path_factory) -> dict:
 def test_a_full_disk_mid_eval_is_one_line_and_the_rerun_finishes_the_run(text_bench, uninterrupted, tmp_path):
     with tmpfs(tmp_path / "disk", "2m") as disk:
         run = disk / "run"
-        fill(disk, keep=12 << 10)  # room for one batch of responses, and part of the next
+        fill(disk, keep=12 << 10)  # room for a few responses, not for all 16
         with FakeOpenAI(_answer) as server:  # one endpoint for both runs: its URL is part of the cache key
-            proc = _eval(server, text_bench, run, TEXT_TASKS, cli=BATCH)
+            proc = _eval(server, text_bench, run, TEXT_TASKS, "concurrency=1")  # one reply cached at a time
             ends_in_one_line_error(proc, "generations.jsonl", "No space left on device", "run the same command again")
             finished, before = _cached_digests(run), len(server.requests)
             assert 0 < len(finished) < 16
             (disk / ".filler").unlink()  # space freed
-            proc = _eval(server, text_bench, run, TEXT_TASKS, cli=BATCH)
+            proc = _eval(server, text_bench, run, TEXT_TASKS, "concurrency=1")
         assert proc.returncode == 0, proc.stderr
         assert _responses(run) == uninterrupted
         again = _asked(server)[before:]
@@ -509,10 +509,10 @@ def test_a_cache_torn_at_any_byte_resumes_without_asking_again(text_bench, unint
     run = tmp_path / "run"
     server = FakeOpenAI(_answer).__enter__()
     try:
-        assert _eval(server, text_bench, run, TEXT_TASKS, cli=BATCH).returncode == 0
+        assert _eval(server, text_bench, run, TEXT_TASKS).returncode == 0
         before = len(server.requests)
         _tear_and_rerun(run, cut)
-        proc = _eval(server, text_bench, run, TEXT_TASKS, cli=BATCH)
+        proc = _eval(server, text_bench, run, TEXT_TASKS)
     finally:
         server.__exit__(None, None, None)
     assert proc.returncode == 0, proc.stderr
@@ -550,3 +550,81 @@ def test_a_full_disk_mid_build_is_one_line_and_keeps_what_was_built(tmp_path):
         resize(disk, "20m")  # space freed
         assert _rendered(_run_clean(_build_args(bench, "va_video_typo,mmsb_typo"))) == 32 - len(journaled)
         assert _run_clean(["build", "--check", "--out", str(bench)]).returncode == 0
+
+
+# ---- 4. verdicts are kept as they arrive: an interrupted judge never pays twice ----------------------------
+def _judged_run(tmp_path: Path, count: int = 6) -> Path:
+    run = tmp_path / "judged"
+    run.mkdir(parents=True)
+    rows = [
+        {"task": "va_video_typo", "scenario": "1-IllegalActivitiy", "id": str(i), "prompt": "p", "response": f"r{i}"}
+        for i in range(count)
+    ]
+    (run / "responses.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return run
+
+
+def _slow_after(fast: int, release: threading.Event):
+    """Replies 'safe' at once to the judge's first `fast` distinct prompts, and holds the others until `release`."""
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def reply(body: dict) -> tuple[int, dict]:
+        prompt = body["messages"][-1]["content"]
+        with lock:
+            if prompt not in seen:
+                seen.append(prompt)
+            slow = seen.index(prompt) >= fast
+        if slow:
+            release.wait()
+        return 200, chat_completion("safe")
+
+    return reply
+
+
+def _cached_verdicts(cache: Path) -> int:
+    import sqlite3
+
+    files = list(cache.glob("*.sqlite"))
+    if not files:
+        return 0
+    with sqlite3.connect(f"file:{files[0]}?mode=ro", uri=True) as db:
+        return db.execute("SELECT count(*) FROM verdicts").fetchone()[0]
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_judge_keeps_every_verdict_it_received(tmp_path, how):
+    run, cache = _judged_run(tmp_path), tmp_path / "judge-cache"
+    reference = _judged_run(tmp_path / "ref")
+    with FakeOpenAI(lambda body: (200, chat_completion("safe"))) as server:
+        assert _judge(reference, server).returncode == 0
+    release = threading.Event()
+    with FakeOpenAI(_slow_after(3, release)) as server:
+        args = ",".join([f"base_url={server.base_url}", "max_retries=0", f"cache_dir={cache}"])
+        judge = subprocess.Popen(
+            [sys.executable, "-m", "va_safetybench.cli", "judge", str(run), "--judge", "gpt:jm", "--judge-args", args],
+            cwd=REPO,
+            env={**_clean_env(), "PYTHONPATH": str(REPO)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while _cached_verdicts(cache) < 3 and time.monotonic() < deadline:
+                assert judge.poll() is None, judge.communicate()
+                time.sleep(0.05)
+            assert _cached_verdicts(cache) == 3, "the verdicts received were not kept as they arrived"
+            assert len(server.requests) == 6  # three answered, three held
+            judge.send_signal(how)
+            judge.communicate(timeout=60)
+        finally:
+            release.set()
+            if judge.poll() is None:
+                judge.kill()
+        assert judge.returncode != 0
+        before = len(server.requests)
+        proc = _run_clean(["judge", str(run), "--judge", "gpt:jm", "--judge-args", args])
+    assert proc.returncode == 0, proc.stderr
+    assert len(server.requests) - before == 3  # only the verdicts that never arrived are asked for again
+    assert read_jsonl(run / "judgements-gpt_jm.jsonl") == read_jsonl(reference / "judgements-gpt_jm.jsonl")
