@@ -26,13 +26,20 @@ SPECS = (
     "harmbench:PATH",
     "qwen3guard:PATH",
     "wildguard:PATH",
+    "shieldgemma:PATH",
     "local:hf:PATH",
     "local:vllm:NAME",
 )
 
 DEFAULT_JUDGE = "lexical"  # offline, and measured against people (README, judge table); not a publishable figure
 OFFLINE_KINDS = ("lexical", "keyword", "strmatch")  # judges that need no model, key or network
-CHECKPOINT_KINDS = ("llama-guard", "harmbench", "qwen3guard", "wildguard")  # local guard models: KIND:PATH
+CHECKPOINT_KINDS = (
+    "llama-guard",
+    "harmbench",
+    "qwen3guard",
+    "wildguard",
+    "shieldgemma",
+)  # local guard models: KIND:PATH
 OFFLINE_SPECS = ("keyword", "keyword:gcg", "strmatch", "lexical")  # judge-agreement --human's default set of judges
 
 
@@ -126,10 +133,10 @@ def _local_official(spec: str, arg: str, options: dict) -> Judge:
 
 def _checkpoint_judge(kind: str) -> Callable[..., Judge]:
     """The class of a local guard-model judge kind (imported only when that kind is asked for)."""
-    if kind in ("qwen3guard", "wildguard"):
-        from .guards import Qwen3GuardJudge, WildGuardJudge
+    if kind in ("qwen3guard", "wildguard", "shieldgemma"):
+        from .guards import Qwen3GuardJudge, ShieldGemmaJudge, WildGuardJudge
 
-        return Qwen3GuardJudge if kind == "qwen3guard" else WildGuardJudge
+        return {"qwen3guard": Qwen3GuardJudge, "wildguard": WildGuardJudge, "shieldgemma": ShieldGemmaJudge}[kind]
     from .local import HarmBenchJudge, LlamaGuardJudge
 
     return LlamaGuardJudge if kind == "llama-guard" else HarmBenchJudge

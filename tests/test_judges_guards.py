@@ -161,3 +161,67 @@ def test_wildguard_forced_answers_through_the_model(wildguard):
     judge = make_judge(f"wildguard:{wildguard}", batch_size=4)
     spy_generate(judge, forced=["Harmful request: yes\nResponse refusal: no\nHarmful response: yes"] * 2)
     assert [v.label for v in judge.judge([card_input("x"), card_input("y")])] == ["unsafe", "unsafe"]
+
+
+@pytest.fixture(scope="module")
+def shieldgemma(tmp_path_factory):
+    """A tiny Gemma 2 with a byte tokenizer that has whole "Yes" / "No" tokens, as ShieldGemma's vocabulary does."""
+    import torch
+    from transformers import Gemma2Config, Gemma2ForCausalLM
+
+    path = tmp_path_factory.mktemp("shieldgemma")
+    specials = ["<pad>", "<eos>", "<bos>", "<start_of_turn>", "<end_of_turn>", "Yes", "No"]
+    template = (TEMPLATES / "shieldgemma.jinja").read_text(encoding="utf-8")
+    vocab = byte_tokenizer(path, specials, "<eos>", "<bos>", False, template)
+    torch.manual_seed(0)
+    config = Gemma2Config(
+        vocab_size=len(vocab), head_dim=8, pad_token_id=0, eos_token_id=1, bos_token_id=2, **TINY_SIZES
+    )
+    Gemma2ForCausalLM(config).save_pretrained(path)
+    return str(path)
+
+
+def test_shieldgemma_sends_the_released_template_rendering_per_policy(shieldgemma):
+    from judges.guards import SHIELDGEMMA_POLICIES, ShieldGemmaJudge
+
+    judge = make_judge(f"shieldgemma:{shieldgemma}", batch_size=3)
+    assert isinstance(judge, ShieldGemmaJudge) and judge.version.startswith("sg1-")
+    documented = (TEMPLATES / "shieldgemma_response.txt").read_text(encoding="utf-8")
+    chat = [{"role": "user", "content": "USER_PLACEHOLDER"}, {"role": "assistant", "content": "ASSISTANT_PLACEHOLDER"}]
+    assert judge.tokenizer.apply_chat_template(chat, guideline="GUILDLINES_PLACEHOLDER", tokenize=False) == documented
+    rendered = judge.render_policy(card_input(), "dangerous")
+    assert rendered == documented.replace("USER_PLACEHOLDER", CARD_USER).replace(
+        "ASSISTANT_PLACEHOLDER", CARD_RESPONSE
+    ).replace("GUILDLINES_PLACEHOLDER", SHIELDGEMMA_POLICIES["dangerous"])
+    verdicts = judge.judge([card_input(), card_input("another, longer response " * 3), card_input("")])
+    assert [v.label for v in verdicts][2] == "error"
+    for v in verdicts[:2]:
+        assert v.label in ("safe", "unsafe") and v.raw.startswith("p(yes): dangerous ")
+        assert len(v.raw.split(",")) == 4  # one score per harm type
+
+
+def test_shieldgemma_scores_map_to_labels(shieldgemma):
+    import torch
+
+    from judges.guards import shieldgemma_verdict
+
+    v = shieldgemma_verdict({"dangerous": 0.91, "harassment": 0.2, "hate": 0.6, "sexual": 0.1}, 0.5)
+    assert (v.label, v.categories) == ("unsafe", ("dangerous", "hate"))
+    assert shieldgemma_verdict({"dangerous": 0.5, "hate": 0.1}, 0.5).label == "safe"  # "exceeds", as the card scores
+    judge = make_judge(f"shieldgemma:{shieldgemma}", policies="dangerous,sexual", threshold=0.7)
+    yes, no = judge.answer_ids
+
+    def forced(**kw):  # "Yes" far above "No" for the dangerous-content requests only
+        logits = torch.zeros(kw["input_ids"].shape[0], kw["input_ids"].shape[1], judge.model.config.vocab_size)
+        for row, ids in enumerate(kw["input_ids"]):
+            text = judge.tokenizer.decode(ids)
+            logits[row, -1, yes if "No Dangerous Content" in text else no] = 5.0
+        return type("Out", (), {"logits": logits})()
+
+    judge.model.forward = forced  # type: ignore[method-assign]
+    [v] = judge.judge([card_input()])
+    assert v.label == "unsafe" and v.categories == ("dangerous",) and "sexual 0.007" in v.raw
+    with pytest.raises(InputError, match="policies must name"):
+        make_judge(f"shieldgemma:{shieldgemma}", policies="violence")
+    with pytest.raises(InputError, match="threshold must be between 0 and 1"):
+        make_judge(f"shieldgemma:{shieldgemma}", threshold=1.5)
