@@ -11,14 +11,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from va_safetybench.errors import InputError
-from va_safetybench.fileio import atomic_write
+from va_safetybench.fileio import atomic_write, jsonl_lines
 
 HUMAN_LABELS = ("safe", "unsafe")
 REQUIRED = ("prompt", "response", "human_label")
@@ -45,19 +44,8 @@ class PublicSet:
 def read_human_file(path: Path) -> list[Row]:
     """The rows of a JSONL set; an InputError naming the file and line for a bad one, or for an empty file."""
     rows = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read ({exc})") from None
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{number}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise InputError(f"{path}:{number}: not a JSON object")
+    for line in jsonl_lines(path, torn_tail_ok=False):  # a person's file: every line must be a JSON object
+        row, number = line.value, line.number
         missing = [k for k in REQUIRED if k not in row]
         if missing:
             raise InputError(f"{path}:{number}: missing field {missing[0]!r}")

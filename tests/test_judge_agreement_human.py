@@ -134,7 +134,7 @@ def test_errors_count_against_accuracy_only():
             "x.jsonl:1: human_label must be 'safe' or 'unsafe', not 'harmful'",
         ),
         (["", "  "], "x.jsonl: no labelled responses (an empty file)"),
-        (['{"prompt": "p", "response": "r", "human_label": "safe"}', "{oops"], "x.jsonl:2: not JSON"),
+        (['{"prompt": "p", "response": "r", "human_label": "safe"}', "{oops"], "x.jsonl:2: not valid JSON"),
         (['{"prompt": "p", "response": 3, "human_label": "safe"}'], "x.jsonl:1: 'response' must be a string"),
     ],
 )
@@ -145,6 +145,14 @@ def test_bad_human_file_is_one_line_exit_2(tmp_path, lines, message):
     assert proc.returncode == 2
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert proc.stdout == ""
+
+
+def test_a_cut_last_line_of_a_human_file_is_an_error_too(tmp_path, capsys):
+    """Unlike a cache a killed writer may have cut, a person's file with a broken last line is refused."""
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"prompt": "p", "response": "r", "human_label": "safe"}\n{"prompt": "p", "resp')
+    assert main(["judge-agreement", "--human", str(path), "--judges", "keyword"]) == 2
+    assert "x.jsonl:2: not valid JSON" in capsys.readouterr().err
 
 
 def test_usage_errors(tmp_path, capsys):

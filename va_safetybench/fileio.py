@@ -102,13 +102,14 @@ class JsonLine:
         return f"{self.path}:{self.number}"
 
 
-def jsonl_lines(path: Path, skip_bad: bool = False) -> list[JsonLine]:
+def jsonl_lines(path: Path, skip_bad: bool = False, torn_tail_ok: bool = True) -> list[JsonLine]:
     """Every JSON object line of `path`, numbered; blank lines are skipped.
 
     A last line that lacks its newline and is not a whole JSON object is a torn write and is ignored, wherever the
     cut fell (inside a string, a number, a multi-byte UTF-8 character). Any other line that is not valid UTF-8,
     not JSON or not an object is an InputError naming the file and the line, or skipped with `skip_bad` (a
-    cache whose lost line costs only its recomputation). A missing file is an InputError too."""
+    cache whose lost line costs only its recomputation). A missing file is an InputError too. With `torn_tail_ok`
+    false (a file a person wrote, not one a killed writer may have cut), a bad last line is an error like any other."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -131,6 +132,8 @@ def jsonl_lines(path: Path, skip_bad: bool = False) -> list[JsonLine]:
         value, problem = _parse(tail)
         if problem is None:  # a complete object whose newline was never written: keep it
             lines.append(JsonLine(path, len(chunks) + 1, value))
+        elif not torn_tail_ok and not skip_bad:
+            raise InputError(f"{path}:{len(chunks) + 1}: {problem}")
     return lines
 
 
