@@ -44,12 +44,7 @@ def build(
             "embedding": str((emb_dir / entry["file"]).resolve()),
             "prompt": f"{settings.align_prefix(item['type'])} {item['detoxified']}",
         }
-        rec.update(
-            {"chosen": item["chosen"], "rejected": item["rejected"]}
-            if method == "dpo"
-            else {"response": item["chosen"]}
-        )
-        records.append(rec)
+        records.append({**rec, **_answers(item, method)})
     if mix is not None:
         records += _read_mix(mix, method)
     if not records:
@@ -57,6 +52,19 @@ def build(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return len(records)
+
+
+def text_only_records(prepared: list[dict], method: str) -> list[dict]:
+    """The text-only baseline's records: each prepared item's own instruction with its safe (and unsafe) response,
+    no medium and no embedding, so that the same SFT/DPO on the same text measures what SEA adds."""
+    if not prepared:
+        raise InputError("no prepared items to train the text-only baseline on (run `sea-align prepare` first)")
+    return [{"id": it["id"], "prompt": it["prompt"], **_answers(it, method)} for it in prepared]
+
+
+def _answers(item: dict, method: str) -> dict:
+    """What a record trains towards: chosen and rejected (DPO) or the safe response (SFT)."""
+    return {"chosen": item["chosen"], "rejected": item["rejected"]} if method == "dpo" else {"response": item["chosen"]}
 
 
 def _read_mix(path: Path, method: str) -> list[dict]:

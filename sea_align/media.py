@@ -21,7 +21,8 @@ from va_safetybench.models.base import MediaKind
 
 
 def load(spec: str, dtype: str = "float32", device: str | None = None) -> tuple[Any, dict]:
-    """(adapter, checkpoint metadata) for `tiny:NAME` or `hf:PATH` (a bare PATH or hub id means hf:)."""
+    """(adapter, checkpoint metadata) for `tiny:NAME` or `hf:PATH` (a bare PATH or hub id means hf:); the
+    metadata says `random_weights` for tiny models and checkpoints marked so."""
     from va_safetybench.models.hf import HFBackend
     from va_safetybench.models.registry import make_backend
 
@@ -30,7 +31,7 @@ def load(spec: str, dtype: str = "float32", device: str | None = None) -> tuple[
     args = {} if spec.startswith("tiny:") else {"dtype": dtype}
     backend = make_backend(spec, {**args, "device": device} if device else args)
     assert isinstance(backend, HFBackend)  # tiny: and hf: both run through transformers
-    return backend.adapter, backend.info.metadata
+    return backend.adapter, {**backend.info.metadata, "random_weights": backend.info.random_weights}
 
 
 def _write_blank(modality: str, folder: Path) -> Path:
@@ -70,6 +71,7 @@ class MediaModel:
 
     adapter: Any
     modality: MediaKind
+    checkpoint: dict = field(default_factory=dict)  # the base checkpoint's metadata (random_weights, ...)
     _blank: dict | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +81,9 @@ class MediaModel:
                 f"{', '.join(sorted(self.adapter.modalities))}"
             )
         self.tokenizer = self.adapter.tokenizer
+        attention = getattr(self.adapter, "gradient_attention", None)
+        if attention and self.model.config._attn_implementation != attention:
+            self.model.set_attn_implementation(attention)  # SEA differentiates through the model
         self._dir = tempfile.TemporaryDirectory(prefix="sea-blank-")
         self.blank_path = _write_blank(self.modality, Path(self._dir.name))
 
@@ -94,30 +99,37 @@ class MediaModel:
         """A text target as the tokens greedy decoding must produce: the text, then end of turn."""
         return self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
 
-    def _prepare(self, question: str, medium: str | None = None) -> Any:
+    def _prepare(self, question: str, medium: str | None = None, with_medium: bool = True) -> Any:
         """One row: the question's chat text around `medium` (a file), or around the blank medium, which is
         decoded once and shared by every row (a training set has thousands of distinct questions; a video
-        decoded per question would not fit)."""
-        from va_safetybench.models.adapters.base import Prepared
+        decoded per question would not fit), or (with_medium=False) the question alone."""
         from va_safetybench.models.base import GenerationRequest, Media
 
+        if not with_medium:
+            return self.adapter.prepared(GenerationRequest(question), {})
         if medium is not None:
             return self.adapter.prepare(GenerationRequest(question, (Media(self.modality, Path(medium)),)))
-        request = GenerationRequest(question, (Media(self.modality, self.blank_path),))
+        blank = Media(self.modality, self.blank_path)
         if self._blank is None:
-            self._blank = self.adapter.prepare(request).media
-        return Prepared(self.adapter.chat_text(request), self._blank)
+            key, decoded = self.adapter.load_media(blank)
+            self._blank = {key: [decoded]}
+        return self.adapter.prepared(GenerationRequest(question, (blank,)), self._blank)
 
     def batch(
-        self, questions: list[str], answers: list[list[int]] | None = None, media: list[str | None] | None = None
+        self,
+        questions: list[str],
+        answers: list[list[int]] | None = None,
+        media: list[str | None] | None = None,
+        with_medium: bool = True,
     ) -> tuple[Any, Any]:
-        """(adapter inputs, labels or None): one medium per row (media[i], a file, or the blank medium),
-        prompts left padded; answers (token ids) are appended after the prompt, right padded, and only
-        they are labelled."""
+        """(adapter inputs, labels or None): one medium per row (media[i], a file, or the blank medium; none at
+        all with with_medium=False, the text-only baseline), prompts left padded; answers (token ids) are
+        appended after the prompt, right padded, and only they are labelled."""
         import torch
 
         rows = list(zip(questions, media or [None] * len(questions)))
-        prepared = {row: self._prepare(*row) for row in dict.fromkeys(rows)}  # DPO repeats each row: decode once
+        # DPO repeats each row: decode once
+        prepared = {row: self._prepare(*row, with_medium=with_medium) for row in dict.fromkeys(rows)}
         inputs = self.adapter.collate([prepared[row] for row in rows])
         if not answers:
             return inputs, None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ class OptimConfig:
 class _Slot:
     item: dict
     steps: int = 0
+    first_loss: float = math.nan  # at the starting point, before any step
 
 
 def _row_losses(logits: Any, labels: Any) -> tuple[Any, Any]:
@@ -117,6 +119,10 @@ def optimize(
         slot_loss = slot_loss / torch.bincount(rows, minlength=n_slots)
         misses = torch.zeros(n_slots, dtype=torch.long, device=mm.device).index_add(0, rows, (~hit).long())
         slot_done = (misses == 0).cpu().tolist()
+        losses = slot_loss.detach().cpu().tolist()
+        for s, slot in enumerate(slots):
+            if math.isnan(slot.first_loss):
+                slot.first_loss = losses[s]
         finished = [s for s in range(n_slots) if slot_done[s] or slots[s].steps >= cfg.max_steps]
         grad = None if len(finished) == n_slots else torch.autograd.grad(slot_loss.sum(), E)[0]
         E = E.detach()
@@ -127,7 +133,8 @@ def optimize(
                 "phrase": slot.item["phrase"],
                 "type": slot.item["type"],
                 "steps": slot.steps,
-                "loss": round(float(slot_loss[s].detach()), 6),
+                "loss": round(losses[s], 6),
+                "first_loss": round(slot.first_loss, 6),
                 "success": bool(slot_done[s]),
                 "lr": cfg.lr,
                 "optimizer": cfg.optimizer,

@@ -20,6 +20,7 @@ import copy
 import hashlib
 import json
 import logging
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,9 @@ from va_safetybench.errors import InputError
 from .media import MediaModel
 
 log = logging.getLogger("sea_align")
-LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+# the language model's linear layers LoRA adapts (fused qkv / gate_up where a family has them), after the family's
+# language-model prefix (GenericAdapter.language_model_pattern)
+LORA_LAYERS = r".*\.(q_proj|k_proj|v_proj|o_proj|qkv_proj|gate_proj|up_proj|gate_up_proj|down_proj)"
 FINGERPRINT_FILE = "sea_fingerprint.json"
 
 
@@ -47,6 +50,7 @@ class TrainConfig:
     activation_checkpointing: bool = False
     max_response_tokens: int = 256
     seed: int = 0
+    text_only: bool = False  # the baseline: the same records' text, no medium, nothing injected
 
 
 class SeaCollator:
@@ -59,8 +63,8 @@ class SeaCollator:
     either a precomputed encoder output (`embedding`) or none, in which case the frozen encoder computes it
     once. Rows of one batch may so have encoder outputs of different lengths."""
 
-    def __init__(self, mm: MediaModel, method: str, max_response_tokens: int) -> None:
-        self.mm, self.method, self.max_tokens = mm, method, max_response_tokens
+    def __init__(self, mm: MediaModel, method: str, max_response_tokens: int, text_only: bool = False) -> None:
+        self.mm, self.method, self.max_tokens, self.text_only = mm, method, max_response_tokens, text_only
         self._encoder_outputs: dict[tuple[str, str], Any] = {}
 
     def _answer(self, text: str) -> list[int]:
@@ -84,14 +88,15 @@ class SeaCollator:
 
         prompts = [r["prompt"] for r in records]
         media = [r.get("media") for r in records]
-        embeds = [self._encoder_output(r) for r in records]
+        embeds = [] if self.text_only else [self._encoder_output(r) for r in records]
         if self.method == "sft":
             answers = [self._answer(r["response"]) for r in records]
         else:
             answers = [self._answer(r["chosen"]) for r in records] + [self._answer(r["rejected"]) for r in records]
             prompts, media, embeds = prompts * 2, media * 2, embeds * 2
-        inputs, labels = self.mm.batch(prompts, answers, media)
-        batch = {"sea_inputs": dict(inputs), "sea_embeds": torch.cat(embeds).to(self.mm.device, self.mm.model.dtype)}
+        inputs, labels = self.mm.batch(prompts, answers, media, with_medium=not self.text_only)
+        rows = torch.cat(embeds).to(self.mm.device, self.mm.model.dtype) if embeds else None
+        batch = {"sea_inputs": dict(inputs), "sea_embeds": rows}
         if self.method == "sft":
             batch["labels"] = labels
         else:
@@ -107,10 +112,25 @@ class InjectEmbeddings:
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001, ANN201
         inputs = dict(inputs)
-        kwargs = self.sea_adapter.forward_kwargs(inputs.pop("sea_inputs"), inputs.pop("sea_embeds"))
-        return super().compute_loss(  # type: ignore[misc]  # the trl trainer mixed in has it
-            model, {**kwargs, **inputs}, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
-        )
+        sea_inputs, sea_embeds = inputs.pop("sea_inputs"), inputs.pop("sea_embeds")
+        kwargs = self.sea_adapter.forward_kwargs(sea_inputs, sea_embeds)
+        with self.sea_adapter.encoder_swap(sea_inputs, sea_embeds):
+            return super().compute_loss(  # type: ignore[misc]  # the trl trainer mixed in has it
+                model, {**kwargs, **inputs}, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+            )
+
+
+def progress_callback() -> Any:
+    """A TrainerCallback that logs `train: step s/S, loss L` as trl logs each step (the trainer's own progress bar
+    is off); built on first use, as transformers is imported only when training."""
+    from transformers import TrainerCallback
+
+    class _StepProgress(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001, ANN201
+            if logs and "loss" in logs:
+                log.info("train: step %d/%d, loss %.4f", state.global_step, state.max_steps, float(logs["loss"]))
+
+    return _StepProgress()
 
 
 def _trainer_classes() -> dict[str, type]:
@@ -175,18 +195,19 @@ def build_trainer(mm: MediaModel, records: list[dict], cfg: TrainConfig, work: P
     for n, record in enumerate(records, 1):
         if needed - record.keys():
             raise InputError(f"dataset record {n}: missing {', '.join(sorted(needed - record.keys()))}")
-        if not (record.get("embedding") or record.get("media")):
+        if not (cfg.text_only or record.get("embedding") or record.get("media")):
             raise InputError(f"dataset record {n}: needs an embedding or a media file")
     model = mm.model
+    language_model = mm.adapter.language_model_pattern
     for name, p in model.named_parameters():
-        p.requires_grad_(cfg.full and ("language_model" in name or "lm_head" in name))
+        p.requires_grad_(cfg.full and (re.match(language_model, name) is not None or "lm_head" in name))
     torch.manual_seed(cfg.seed)  # LoRA's random init
     extra: dict[str, Any] = {}
     if cfg.full and cfg.method == "dpo":
         extra["ref_model"] = copy.deepcopy(model).eval().requires_grad_(False)
     if not cfg.full:
         extra["peft_config"] = LoraConfig(
-            r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0, target_modules=LORA_TARGETS
+            r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0, target_modules=language_model + LORA_LAYERS
         )
     columns = sorted(needed | {"embedding", "media"})
     dataset = Dataset.from_list([{k: r.get(k) for k in columns} for r in records])
@@ -195,7 +216,8 @@ def build_trainer(mm: MediaModel, records: list[dict], cfg: TrainConfig, work: P
         args=_arguments(cfg, work, save_every),
         train_dataset=dataset,
         processing_class=mm.tokenizer,
-        data_collator=SeaCollator(mm, cfg.method, cfg.max_response_tokens),
+        data_collator=SeaCollator(mm, cfg.method, cfg.max_response_tokens, cfg.text_only),
+        callbacks=[progress_callback()],
         **extra,
     )
     trainer.sea_adapter = mm.adapter
@@ -246,6 +268,16 @@ def save(model: Any, mm: MediaModel, out: Path, alignment: dict) -> None:
     """The trained model merged into a plain checkpoint, with the processor and the alignment recipe."""
     out.mkdir(parents=True, exist_ok=True)
     model = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
+    for config in {id(c): c for c in (model.config, model.config.get_text_config())}.values():
+        if getattr(config, "use_cache", None) is False:
+            config.use_cache = True  # the trainer turns the KV cache off; generation from the checkpoint wants it
     model.eval().save_pretrained(out)
+    backend = getattr(mm.tokenizer, "backend_tokenizer", None)
+    if backend is not None:  # batches left their padding setting on the fast tokenizer: not part of the checkpoint
+        backend.no_padding()
+        backend.no_truncation()
     mm.adapter.processor.save_pretrained(out)
-    (out / "va_safetybench.json").write_text(json.dumps({"alignment": alignment}, indent=1))
+    metadata: dict[str, Any] = {"alignment": alignment}
+    if mm.checkpoint.get("random_weights"):  # a tiny or random base stays marked, so its scores say they mean nothing
+        metadata["random_weights"] = True
+    (out / "va_safetybench.json").write_text(json.dumps(metadata, indent=1))

@@ -11,6 +11,7 @@ the flattened batch, injected in place of the pixels/audio.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -76,11 +77,17 @@ class Adapter(ABC):
         return self.processor.apply_chat_template(self.messages(request), tokenize=False, add_generation_prompt=True)
 
     def prepare(self, request: GenerationRequest) -> Prepared:
-        prepared = Prepared(self.chat_text(request))
+        self.check_media(request)  # before decoding anything
+        media: dict[str, list] = {}
         for m in request.media:
             key, value = self.load_media(m)
-            prepared.media.setdefault(key, []).append(value)
-        return prepared
+            media.setdefault(key, []).append(value)
+        return self.prepared(request, media)
+
+    def prepared(self, request: GenerationRequest, media: dict[str, list]) -> Prepared:
+        """The request with its media already decoded (`prepare`'s second half: SEA decodes one blank medium
+        and pairs it with many questions)."""
+        return Prepared(self.chat_text(request), media)
 
     def processor_media(self, media: dict[str, list]) -> dict[str, Any]:
         """Processor arguments for the batch's decoded media (families add e.g. video metadata)."""
@@ -110,6 +117,12 @@ class Adapter(ABC):
     def inject(self, inputs: Any, media_embeds: Any) -> dict[str, Any]:
         """Model keyword arguments that use `media_embeds` in place of the raw media inputs."""
 
+    def encoder_swap(self, inputs: Any, media_embeds: Any) -> AbstractContextManager[None]:
+        """Where a family's forward recomputes an encoder output from raw inputs and takes no precomputed one,
+        this makes that encoder call answer with `media_embeds` inside the block; every call of the model with
+        injected kwargs runs inside it. Other families: nothing to do."""
+        return nullcontext()
+
     def model_kwargs(self, inputs: Any, media_embeds: Any = None) -> dict[str, Any]:
         return dict(inputs) if media_embeds is None else self.inject(inputs, media_embeds)
 
@@ -124,7 +137,8 @@ class Adapter(ABC):
 
     def forward(self, inputs: Any, media_embeds: Any = None, **kwargs: Any) -> Any:
         """One forward pass (logits for every position); extra kwargs (labels, ...) go to the model."""
-        return self.model(**{**self.forward_kwargs(inputs, media_embeds), **kwargs})
+        with self.encoder_swap(inputs, media_embeds):
+            return self.model(**{**self.forward_kwargs(inputs, media_embeds), **kwargs})
 
     def generate(self, inputs: Any, settings: GenerationSettings, media_embeds: Any = None) -> list[str]:
         """Decoded continuations, one per row; greedy when settings.temperature is 0."""
@@ -135,7 +149,7 @@ class Adapter(ABC):
             torch.manual_seed(settings.seed)
             sampling = {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p, "top_k": None}
         pad = self.tokenizer.pad_token_id
-        with torch.inference_mode():
+        with torch.inference_mode(), self.encoder_swap(inputs, media_embeds):
             out = self.model.generate(
                 **self.model_kwargs(inputs, media_embeds),
                 max_new_tokens=settings.max_new_tokens,

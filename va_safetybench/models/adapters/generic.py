@@ -77,6 +77,12 @@ class GenericAdapter(Adapter):
     video_kwargs: ClassVar[dict[str, Any]] = {}
     # Families whose model can hear a video's audio track, interleaved with its frames (MediaOptions.audio_in_video).
     hears_video_audio: ClassVar[bool] = False
+    # The attention implementation gradients through this family need (None: the loaded one serves).
+    gradient_attention: ClassVar[str | None] = None
+    # Where the language model's parameters are (regex on parameter and module names): SEA trains only them.
+    language_model_pattern: ClassVar[str] = r".*language_model\."
+    # Modalities whose forward reads mm_encoder_outputs' pooled output as one tensor rather than a per-medium tuple.
+    pooled_as_tensor: ClassVar[frozenset[str]] = frozenset()
     # (pyproject extra, modules it installs) for families whose processor or model needs an optional package.
     extra: ClassVar[tuple[str, tuple[str, ...]] | None] = None
 
@@ -193,11 +199,25 @@ class GenericAdapter(Adapter):
         return None
 
     # ---- SEA hooks: the model's own encoders and mm_encoder_outputs ------------------------------
+    #
+    # The encoder output of a medium is one row per placeholder token: what the language model receives at that
+    # token. Families whose encoder also feeds later layers (DeepStack) put those per-layer features in the same
+    # row, side by side (row_width), so that they are injected, and optimised, together.
 
     def placeholder_ids(self) -> dict[str, int]:
         """Placeholder token id per modality this checkpoint takes, in a fixed order."""
         ids = {kind: placeholder_token_id(self.processor, kind) for kind in _PARTS if kind in self.modalities}
         return {kind: i for kind, i in ids.items() if i is not None}
+
+    @property
+    def hidden_size(self) -> int:
+        """The width of the language model's token embeddings."""
+        return int(self.model.get_input_embeddings().weight.shape[1])
+
+    def row_width(self, modality: str) -> int:
+        """The width of one encoder-output row of `modality` (the hidden size, times the number of layers the
+        encoder feeds for DeepStack families)."""
+        return self.hidden_size
 
     def _encoder_call(self, modality: str, inputs: Any) -> tuple[Any, dict[str, Any]]:
         """The model's get_<modality>_features and the arguments for it found in `inputs`."""
@@ -205,7 +225,7 @@ class GenericAdapter(Adapter):
         params = inspect.signature(fn).parameters
         return fn, {k: v for k, v in inputs.items() if k in params}
 
-    def _raw_keys(self, modality: str, inputs: Any) -> set[str]:
+    def raw_input_keys(self, modality: str, inputs: Any) -> set[str]:
         """Inputs that carry raw pixels (replaced on injection); grids and sizes stay."""
         _, kw = self._encoder_call(modality, inputs)
         return {k for k in kw if k.startswith("pixel_values")}
@@ -224,41 +244,87 @@ class GenericAdapter(Adapter):
             kinds[ids == tok] = i
         return kinds[kinds >= 0]
 
+    def encoder_parts(self, modality: str, output: Any) -> list[Any]:
+        """The tensors of a get_<modality>_features output that reach the language model (the pooled output;
+        DeepStack families add their per-layer features), each a tensor or a per-medium tuple of them."""
+        return [output.pooler_output]
+
     def modality_features(self, modality: str, inputs: Any) -> Any:
-        """One modality's encoder output after the projector, rows in placeholder order."""
+        """One modality's encoder output after the projector, rows in placeholder order, row_width wide."""
         import torch
 
         fn, kw = self._encoder_call(modality, inputs)
-        feats = fn(**kw, return_dict=True).pooler_output
-        return torch.cat(list(feats)) if isinstance(feats, (list, tuple)) else feats
+        parts = self.encoder_parts(modality, fn(**kw, return_dict=True))
+        return torch.cat([_rows(part, self.hidden_size) for part in parts], dim=-1)
 
     def encode_media(self, inputs: Any) -> Any:
+        """Rows of every placeholder in the batch; in a batch mixing modalities of different row widths, the
+        narrower rows are zero-padded on the right (inject reads each modality's own width)."""
         import torch
 
         kinds = self._kinds(inputs)
-        hidden = self.model.get_input_embeddings().weight.shape[1]
-        rows = torch.empty(len(kinds), hidden, dtype=self.model.dtype, device=self.model.device)
+        present = self._present(inputs)
+        features = {m: self.modality_features(m, inputs) for m in present}
+        width = max((self.row_width(m) for m in present), default=self.hidden_size)
+        rows = torch.zeros(len(kinds), width, dtype=self.model.dtype, device=self.model.device)
         for i, modality in enumerate(self.placeholder_ids()):
-            if modality in self._present(inputs):
-                rows[kinds == i] = self.modality_features(modality, inputs).reshape(-1, hidden).to(rows.dtype)
+            if modality in features:
+                feats = features[modality].to(rows.dtype)
+                rows[kinds == i, : feats.shape[-1]] = feats
         return rows
 
-    def inject(self, inputs: Any, media_embeds: Any) -> dict[str, Any]:
+    def encoder_output(self, modality: str, rows: Any) -> Any:
+        """What the model's forward takes in mm_encoder_outputs for `rows` (one modality's, row_width wide): the
+        pooled output as a one-medium tuple, or as one [1, rows, hidden] tensor for the modalities in
+        pooled_as_tensor."""
         from transformers.modeling_outputs import BaseModelOutputWithPooling
 
+        pooled = rows[None] if modality in self.pooled_as_tensor else (rows,)
+        return BaseModelOutputWithPooling(pooler_output=pooled)  # type: ignore[arg-type]
+
+    def _modality_rows(self, inputs: Any, media_embeds: Any) -> dict[str, Any]:
+        """The injected rows of each modality present in the batch, each cut to that modality's row width."""
         kinds = self._kinds(inputs)
         if len(kinds) != media_embeds.shape[0]:
             raise ValueError(f"{media_embeds.shape[0]} injected rows for {len(kinds)} placeholder tokens")
+        present = self._present(inputs)
+        return {
+            modality: media_embeds[kinds == i, : self.row_width(modality)]
+            for i, modality in enumerate(self.placeholder_ids())
+            if modality in present
+        }
+
+    def inject(self, inputs: Any, media_embeds: Any) -> dict[str, Any]:
         kw = dict(inputs)
         outputs = {}
-        for i, modality in enumerate(self.placeholder_ids()):
-            if modality in self._present(inputs):
-                for key in self._raw_keys(modality, inputs):
-                    kw.pop(key)
-                # a tuple of per-medium tensors, as the models' own get_<modality>_features return it
-                outputs[modality] = BaseModelOutputWithPooling(pooler_output=(media_embeds[kinds == i],))  # type: ignore[arg-type]
+        for modality, rows in self._modality_rows(inputs, media_embeds).items():
+            for key in self.raw_input_keys(modality, inputs):
+                kw.pop(key)
+            outputs[modality] = self.encoder_output(modality, rows)
         kw["mm_encoder_outputs"] = outputs
         return kw
+
+    def inject_embeds(self, inputs: Any, media_embeds: Any) -> dict[str, Any]:
+        """Injection for families whose forward takes an encoder output only through `inputs_embeds`: the rows in
+        place of the placeholder token embeddings, raw media inputs dropped; input_ids stay so that generate()
+        returns them as the prompt part (the model reads inputs_embeds)."""
+        import torch
+
+        ids = inputs["input_ids"]
+        placeholders = torch.isin(ids, torch.tensor(list(self.placeholder_ids().values()), device=ids.device))
+        if int(placeholders.sum()) != media_embeds.shape[0]:
+            raise ValueError(f"{media_embeds.shape[0]} injected rows for {int(placeholders.sum())} placeholder tokens")
+        embeds = self.model.get_input_embeddings()(ids)
+        embeds = embeds.masked_scatter(placeholders[..., None], media_embeds[:, : embeds.shape[-1]].to(embeds.dtype))
+        return {"input_ids": ids, "inputs_embeds": embeds, "attention_mask": inputs["attention_mask"]}
+
+
+def _rows(part: Any, hidden: int) -> Any:
+    """A tensor or a per-medium tuple of tensors as [rows, hidden], media in order."""
+    import torch
+
+    flat = torch.cat([p.reshape(-1, hidden) for p in part]) if isinstance(part, (list, tuple)) else part
+    return flat.reshape(-1, hidden)
 
 
 def pick_frames(video: Video, count: int) -> Video:

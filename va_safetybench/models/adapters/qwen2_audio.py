@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .generic import GenericAdapter, embeds_with
+from .generic import GenericAdapter
 
 
 class Qwen2AudioAdapter(GenericAdapter):
@@ -47,6 +47,4 @@ class Qwen2AudioAdapter(GenericAdapter):
         return projected[keep]
 
     def inject(self, inputs: Any, media_embeds: Any) -> dict[str, Any]:
-        embeds = embeds_with(self.model, inputs["input_ids"], self.model.config.audio_token_id, media_embeds)
-        # input_ids stay so that generate() returns them as the prompt part; the model reads inputs_embeds.
-        return {"input_ids": inputs["input_ids"], "inputs_embeds": embeds, "attention_mask": inputs["attention_mask"]}
+        return self.inject_embeds(inputs, media_embeds)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from .deepstack import DeepStackAdapter
 from .generic import GenericAdapter
 
 
@@ -17,7 +18,8 @@ class Qwen2VLAdapter(GenericAdapter):
     video_kwargs: ClassVar[dict[str, Any]] = {"cap_pixels_per_frame": False}  # capped by media_loading
 
 
-class Qwen3VLAdapter(Qwen2VLAdapter):
-    """Qwen3-VL writes each frame's timestamp into the prompt from the video metadata (vLLM needs it too)."""
+class Qwen3VLAdapter(DeepStackAdapter, Qwen2VLAdapter):
+    """Qwen3-VL writes each frame's timestamp into the prompt from the video metadata (vLLM needs it too); its
+    vision encoder feeds DeepStack layers (deepstack.py)."""
 
     vllm_video_metadata: ClassVar[bool] = True

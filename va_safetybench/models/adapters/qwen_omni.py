@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from ..base import GenerationRequest
 from ..media_loading import load_audio
 from .base import Prepared
+from .deepstack import DeepStackAdapter
 from .generic import embeds_with
 from .qwen2_vl import Qwen2VLAdapter
 
@@ -73,19 +74,17 @@ class QwenOmniAdapter(Qwen2VLAdapter):
         return fn(**kw, return_dict=True).last_hidden_state  # valid frames of every audio, in batch order
 
     def inject(self, inputs: Any, media_embeds: Any) -> dict[str, Any]:
-        kinds = self._kinds(inputs)
         kw = super().inject(inputs, media_embeds)
         if "audio" not in self._present(inputs):
             return kw
-        audio = list(self.placeholder_ids()).index("audio")
         kw.pop("input_features")
-        kw["mm_encoder_outputs"].pop("audio")
-        kw["inputs_embeds"] = embeds_with(
-            self.model, inputs["input_ids"], self.placeholder_ids()["audio"], media_embeds[kinds == audio]
-        )
+        audio = kw["mm_encoder_outputs"].pop("audio").pooler_output[0]
+        kw["inputs_embeds"] = embeds_with(self.model, inputs["input_ids"], self.placeholder_ids()["audio"], audio)
         return kw
 
 
-class Qwen3OmniAdapter(QwenOmniAdapter):
+class Qwen3OmniAdapter(DeepStackAdapter, QwenOmniAdapter):
+    """Qwen3-Omni's thinker: Qwen3-VL's vision tower, DeepStack layers included (deepstack.py)."""
+
     transformers_class: ClassVar[str | None] = "Qwen3OmniMoeThinkerForConditionalGeneration"
     vllm_video_metadata: ClassVar[bool] = True  # Qwen3-VL's timestamped frames

@@ -26,21 +26,20 @@ class VoxtralAdapter(GenericAdapter):
         return frozenset({"audio"}) if getattr(processor, "feature_extractor", None) is not None else frozenset()
 
     @classmethod
-    def conversation(cls, request: GenerationRequest, rate: int) -> list[dict]:
-        """The request as mistral-common's chat: audio parts (decoded here, handed over as WAV), then the prompt."""
-        content: list[dict] = [
-            {"type": "audio", "base64": _wav_base64(load_audio(m.path, rate), rate)} for m in request.media
-        ]
-        if request.prompt is not None:
-            content.append({"type": "text", "text": request.prompt})
+    def conversation(cls, prompt: str | None, waves: list[Any], rate: int) -> list[dict]:
+        """A request as mistral-common's chat: its decoded audio (handed over as WAV), then the prompt."""
+        content: list[dict] = [{"type": "audio", "base64": _wav_base64(wave, rate)} for wave in waves]
+        if prompt is not None:
+            content.append({"type": "text", "text": prompt})
         return [{"role": "user", "content": content}]
 
     @classmethod
     def vllm_input(cls, processor: Any, request: Any) -> dict | None:
         """vLLM takes Voxtral as mistral-common's token ids and its (padded) audio arrays."""
         rate = cls.audio_rate(processor) or 16000
+        waves = [load_audio(m.path, rate) for m in request.media]
         encoded = processor.tokenizer.apply_chat_template(
-            [cls.conversation(request, rate)], tokenize=True, return_dict=True
+            [cls.conversation(request.prompt, waves, rate)], tokenize=True, return_dict=True
         )
         item: dict[str, Any] = {"prompt_token_ids": list(encoded["input_ids"][0])}
         if request.media:
@@ -50,9 +49,10 @@ class VoxtralAdapter(GenericAdapter):
     def placeholder_ids(self) -> dict[str, int]:
         return {"audio": self.processor.audio_token_id}
 
-    def prepare(self, request: GenerationRequest) -> Prepared:
+    def prepared(self, request: GenerationRequest, media: dict[str, list]) -> Prepared:
         self.check_media(request)
-        return Prepared("", {"conversation": [self.conversation(request, self.sampling_rate)]})
+        conversation = self.conversation(request.prompt, media.get("audio", []), self.sampling_rate)
+        return Prepared("", {"conversation": [conversation]})
 
     def collate(self, prepared: list[Prepared]) -> Any:
         conversations = [c for p in prepared for c in p.media["conversation"]]
@@ -60,6 +60,14 @@ class VoxtralAdapter(GenericAdapter):
             conversations, tokenize=True, return_dict=True, processor_kwargs={"padding": True, "return_tensors": "pt"}
         )
         return inputs.to(device=self.model.device, dtype=self.model.dtype)
+
+    # ---- SEA: the projected audio rows go in through inputs_embeds (the forward takes no precomputed output)
+
+    def modality_features(self, modality: str, inputs: Any) -> Any:
+        return self.model.get_audio_features(inputs["input_features"], return_dict=True).pooler_output
+
+    def inject(self, inputs: Any, media_embeds: Any) -> dict[str, Any]:
+        return self.inject_embeds(inputs, media_embeds)
 
 
 def _wav_base64(wave: Any, rate: int) -> str:
