@@ -16,6 +16,7 @@ from va_safetybench.scenarios import MM_SCENARIOS, VA_SCENARIOS
 from va_safetybench.taskspec import GROUPS, TASKS
 
 from .charts import Cell, Point, heatmap_svg, scatter_svg
+from .compare_html import aligned_runs, aligned_section, base_link, comparison_html
 from .html import asr_colour, esc, ink, page, pct, script_json
 from .results import Run, latest_per_key
 from .samples import write_samples
@@ -293,7 +294,8 @@ def _kv_table(title: str, items: dict) -> str:
     return f"<table class=kv><caption>{esc(title)}</caption>{rows}</table>"
 
 
-def model_html(run: Run, samples: dict[str, tuple[str, int]]) -> str:
+def model_html(run: Run, samples: dict[str, tuple[str, int]], related: str = "") -> str:
+    """A row's page; `related`: its aligned checkpoints, or the base it was aligned from (compare_html)."""
     tasks = _ordered(set(run.tasks), list(TASKS))
     heat = "".join(_heatmap(run, [t for t in tasks if benchmark(t) == b], title) for b, title in BENCHMARKS.items())
     trs = []
@@ -351,7 +353,7 @@ def model_html(run: Run, samples: dict[str, tuple[str, int]]) -> str:
     random = f"<p class=warning>⚠ {esc(RANDOM_NOTE)}</p>" if run.random_weights else ""
     content = (
         f"<p><a href='../index.html'>← leaderboard</a></p><h1>{esc(run.model)}{_badges(run)}</h1>{random}{err_note}"
-        f"{_kv_table('Alignment', run.alignment or {})}"
+        f"{_kv_table('Alignment', run.alignment or {})}{related}"
         f"<h2>ASR by scenario and task</h2><div class=heatmaps>{heat}</div>"
         f"<div class=side>{counts}<div>{side}</div></div>"
         f"{_sample_browser(samples)}<h2>Run</h2>{_kv_table('Run details', meta)}"
@@ -397,16 +399,33 @@ def build_site(runs: list[Run], out: Path) -> SiteInfo:
     slugs = {id(r): slug(r) for r in rows}
     counts = {"files": 0, "index": 0}
 
+    aligned = aligned_runs(rows)
+    base_of = {id(a): base for base in rows for a in aligned.get(id(base), [])}
+
+    def compare_href(base: Run) -> str:
+        return f"../compare/{slugs[id(base)]}.html"
+
+    def related(r: Run) -> str:
+        if id(r) in aligned:
+            return aligned_section(r, aligned[id(r)], slugs, compare_href(r))
+        return base_link(base_of[id(r)], slugs, compare_href(base_of[id(r)])) if id(r) in base_of else ""
+
     def render(site: Path) -> None:
         (site / "models").mkdir()
         shutil.copytree(ASSETS, site / "assets")
         for r in rows:
             samples = write_samples(r, slugs[id(r)], site, served_from=out)
             counts["files"] += len(samples)
-            (site / "models" / f"{slugs[id(r)]}.html").write_text(model_html(r, samples), encoding="utf-8")
+            (site / "models" / f"{slugs[id(r)]}.html").write_text(model_html(r, samples, related(r)), encoding="utf-8")
+        if aligned:
+            (site / "compare").mkdir()
+        for base in rows:
+            if id(base) in aligned:
+                html = comparison_html(base, aligned[id(base)], slugs)
+                (site / "compare" / f"{slugs[id(base)]}.html").write_text(html, encoding="utf-8")
         index = index_html(rows, slugs, superseded)
         (site / "index.html").write_text(index, encoding="utf-8")
         counts["index"] = len(index.encode("utf-8"))
 
     write(out, owned, render)
-    return SiteInfo(len(rows), len(rows) + 1, counts["files"], counts["index"])
+    return SiteInfo(len(rows), len(rows) + 1 + len(aligned), counts["files"], counts["index"])

@@ -27,7 +27,7 @@ from va_safetybench.fileio import atomic_write
 ASSETS = Path(__file__).parent / "assets"  # the site's CSS and JS, copied into every build
 MARKER = ".va-bench-site.json"
 STAGING_PREFIX = ".va-bench-staging-"
-TOP = ("index.html", "assets", "models", "samples")  # what a site consists of
+TOP = ("index.html", "assets", "models", "samples", "compare")  # what a site consists of
 LEGACY_SHAPE = {"models": ".html", "samples": ".js"}  # an unmarked site's folders: only these files
 
 

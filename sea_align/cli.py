@@ -259,6 +259,7 @@ def _train_config(args: argparse.Namespace, method: str):
 
 
 def do_train(args: argparse.Namespace) -> dict:
+    from .media import model_spec
     from .train import fit, save
 
     records, method, path = _train_records(args)
@@ -275,7 +276,7 @@ def do_train(args: argparse.Namespace) -> dict:
             {
                 "method": f"{'Text-only' if args.text_only else 'SEA'}-{method.upper()}",
                 "trainer": f"trl {_trl_version()}",
-                "base": args.model,
+                "base": model_spec(args.model),  # as the base model's own runs name it
                 "modality": None if args.text_only else args.modality,
                 "data": str(path.resolve()),
                 "n": len(records),

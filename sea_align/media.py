@@ -20,14 +20,18 @@ from va_safetybench.errors import InputError
 from va_safetybench.models.base import MediaKind
 
 
+def model_spec(spec: str) -> str:
+    """`tiny:NAME` or `hf:PATH` as `va-bench eval --model` spells it (a bare PATH or hub id means hf:)."""
+    return spec if spec.startswith(("tiny:", "hf:")) else f"hf:{spec}"
+
+
 def load(spec: str, dtype: str = "float32", device: str | None = None) -> tuple[Any, dict]:
     """(adapter, checkpoint metadata) for `tiny:NAME` or `hf:PATH` (a bare PATH or hub id means hf:); the
     metadata says `random_weights` for tiny models and checkpoints marked so."""
     from va_safetybench.models.hf import HFBackend
     from va_safetybench.models.registry import make_backend
 
-    if not spec.startswith(("tiny:", "hf:")):
-        spec = f"hf:{spec}"
+    spec = model_spec(spec)
     args = {} if spec.startswith("tiny:") else {"dtype": dtype}
     backend = make_backend(spec, {**args, "device": device} if device else args)
     assert isinstance(backend, HFBackend)  # tiny: and hf: both run through transformers

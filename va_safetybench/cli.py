@@ -24,6 +24,7 @@ COMMANDS = {
     "judge-agreement": "va_safetybench.commands.judge_agreement",
     "leaderboard": "va_safetybench.commands.leaderboard",
     "regress": "va_safetybench.commands.regress",
+    "compare": "va_safetybench.commands.compare",
     "demo": "va_safetybench.commands.demo",
     "lm-eval": "va_safetybench.commands.lm_eval",
     "lmms-eval": "va_safetybench.commands.lmms_eval",

@@ -1,0 +1,51 @@
+"""va-bench compare: runs side by side (a base model and its aligned checkpoints), per task, with what changed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HELP = (
+    "per task, each run's ASR with its 95%% interval and its change against the first run, significant or not "
+    "(regress's test, two-sided); capability and over-refusal beside; refuses runs that are not comparable"
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "runs",
+        nargs="+",
+        type=Path,
+        metavar="RUN",
+        help="run directories or summary.json files; the first is the one the others are set against",
+    )
+    p.add_argument(
+        "--metric",
+        choices=("asr", "asr_official"),
+        default="asr",
+        help="asr: ours, unsafe / judged (default); asr_official: the official scripts' rule, exact 'unsafe' / all items",
+    )
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level of each task's test (default 0.05)")
+    p.add_argument(
+        "--json", type=Path, default=None, metavar="FILE", help="also write the comparison as JSON ('-': stdout only)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from leaderboard.compare import compare_runs, text_report, to_json
+    from leaderboard.results import load_summary
+
+    from ..fileio import atomic_write
+
+    comparison = compare_runs([load_summary(p) for p in args.runs], args.metric, args.alpha)
+    data = json.dumps(to_json(comparison), indent=1) + "\n"
+    if args.json is not None and str(args.json) == "-":
+        sys.stdout.write(data)
+        return 0
+    sys.stdout.write(text_report(comparison))
+    if args.json is not None:
+        atomic_write(args.json, data)
+        print(f"comparison written to {args.json}")
+    return 0
