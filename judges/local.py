@@ -9,6 +9,7 @@ counts them as "no").
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from abc import abstractmethod
 from pathlib import Path
@@ -119,11 +120,29 @@ def content_shape(tokenizer, where: str) -> ContentShape:
     raise InputError(f"llama-guard judge: the chat template of {where} renders neither the user turn nor the answer")
 
 
+def processor_chat_template(folder: Path) -> str | None:
+    """The chat template a checkpoint keeps beside its processor (chat_template.jinja, or chat_template.json's
+    "chat_template"), None when it has neither."""
+    jinja, saved = folder / "chat_template.jinja", folder / "chat_template.json"
+    if jinja.is_file():
+        return jinja.read_text(encoding="utf-8")
+    if saved.is_file():
+        try:
+            value = json.loads(saved.read_text(encoding="utf-8")).get("chat_template")
+        except (json.JSONDecodeError, AttributeError):
+            raise InputError(f"llama-guard judge: {saved} is not a JSON object with a chat_template") from None
+        return value if isinstance(value, str) else None
+    return None
+
+
 class LlamaGuardJudge(LocalJudge):
-    """Llama Guard 3 through the checkpoint's own chat template, in the content shape that template reads
-    (content_shape); a checkpoint without a template gets the Llama-Guard-3-8B template
-    (judges/prompts/llama_guard3.txt: categories S1-S14, string content). The user turn is the original
-    question (else the task prompt, else empty); the agent turn is the response."""
+    """Llama Guard 3 and 4 through the checkpoint's own chat template, in the content shape that template reads
+    (content_shape). Llama Guard 4 (a Llama 4 conditional-generation checkpoint) loads as its text model, which is
+    all a text judgement uses, and keeps its template with its processor (chat_template.json / .jinja), read from
+    there when the tokenizer has none. A checkpoint with no template anywhere gets the Llama-Guard-3-8B template
+    (judges/prompts/llama_guard3.txt: categories S1-S14, string content). The user turn is the original question
+    (else the task prompt, else empty); the agent turn is the response. Answers: "safe", or "unsafe" and the
+    violated categories on the next line (both versions)."""
 
     kind = "llama-guard"
     max_new_tokens = 20
@@ -131,7 +150,9 @@ class LlamaGuardJudge(LocalJudge):
 
     def __init__(self, path: str, batch_size: int = 8, device: str | None = None) -> None:
         super().__init__(path, batch_size, device)
-        self.uses_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
+        if not getattr(self.tokenizer, "chat_template", None):
+            self.tokenizer.chat_template = processor_chat_template(Path(path))
+        self.uses_chat_template = bool(self.tokenizer.chat_template)
         if not self.uses_chat_template:
             fallback = (PROMPTS_DIR / "llama_guard3.txt").read_text(encoding="utf-8")
             self.tokenizer.chat_template = fallback.removesuffix("\n")  # the template ends at "}}"

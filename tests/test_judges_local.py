@@ -208,3 +208,74 @@ def test_missing_checkpoint_and_spec_errors(tmp_path):
         make_judge(f"llama-guard:{tmp_path / 'nope'}")
     with pytest.raises(InputError, match="needs a checkpoint"):
         make_judge("harmbench")
+
+
+# A Llama-4-style template (header tokens, content as text parts) written for this test: the released Llama Guard 4
+# template could not be read offline, so this checks loading and template discovery, not Meta's prompt text.
+LLAMA4_STYLE_TEMPLATE = (
+    "{{ '<|begin_of_text|><|header_start|>user<|header_end|>\\n\\nTask: classify the Agent turn.\\n\\n' }}"
+    "{% for m in messages %}{{ ('User' if m['role'] == 'user' else 'Agent') + ': ' }}"
+    "{% for part in m['content'] %}{{ part['text'] }}{% endfor %}{{ '\\n\\n' }}{% endfor %}"
+    "{{ '<|eot|><|header_start|>assistant<|header_end|>\\n\\n' }}"
+)
+
+
+@pytest.fixture(scope="module")
+def llama4_guard(tmp_path_factory):
+    """A tiny Llama 4 conditional-generation checkpoint (Llama Guard 4's architecture) whose chat template lives only
+    with its processor, in chat_template.json, as Llama Guard 4's does."""
+    import json
+
+    import torch
+    from transformers import Llama4Config, Llama4ForConditionalGeneration, Llama4TextConfig, Llama4VisionConfig
+
+    path = tmp_path_factory.mktemp("lg4")
+    specials = ["<pad>", "<|begin_of_text|>", "<|eot|>", "<|header_start|>", "<|header_end|>", "<|image|>"]
+    vocab = byte_tokenizer(path, specials, "<|eot|>", "<|begin_of_text|>", False, None)
+    (path / "chat_template.json").write_text(json.dumps({"chat_template": LLAMA4_STYLE_TEMPLATE}))
+    torch.manual_seed(0)
+    text = Llama4TextConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=64,
+        intermediate_size_mlp=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        num_local_experts=1,
+        moe_layers=[],
+        attention_chunk_size=4096,
+        max_position_embeddings=4096,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
+    vision = Llama4VisionConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        image_size=28,
+        patch_size=14,
+        vision_output_dim=32,
+        projector_input_dim=32,
+        projector_output_dim=32,
+    )
+    Llama4ForConditionalGeneration(
+        Llama4Config(text_config=text, vision_config=vision, image_token_index=5)
+    ).save_pretrained(path)
+    return str(path)
+
+
+def test_llama_guard_4_checkpoint_loads_by_path_with_its_processor_template(llama4_guard):
+    judge = make_judge(f"llama-guard:{llama4_guard}", batch_size=2)
+    assert isinstance(judge, LlamaGuardJudge) and judge.uses_chat_template and judge.shape == "parts"
+    text = judge.render(inp("the answer"))
+    assert text.startswith("<|begin_of_text|><|header_start|>user<|header_end|>") and "Agent: the answer" in text
+    assert "<|start_header_id|>" not in text  # not the Llama Guard 3 fallback
+    calls = spy_generate(judge)
+    verdicts = judge.judge([inp("short"), inp("a longer answer " * 4), inp("third")])
+    assert len(calls) == 2 and all(v.label in ("safe", "unsafe", "error") for v in verdicts)
+    spy_generate(judge, forced=["unsafe\nS1", "safe"])
+    assert [(v.label, v.categories) for v in judge.judge([inp("a"), inp("b")])] == [("unsafe", ("S1",)), ("safe", ())]
