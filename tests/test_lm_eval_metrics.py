@@ -23,6 +23,7 @@ from va_safetybench.errors import InputError
 from va_safetybench.harness.docs import tasks_dir
 from va_safetybench.media.video_io import write_video
 from va_safetybench.records import Judgement
+from va_safetybench.records.responses import ResponseRow
 from va_safetybench.taskspec import GROUPS, TASKS
 
 from .fake_openai import FakeOpenAI, chat_completion
@@ -181,7 +182,7 @@ def test_va_bench_eval_and_plain_lm_eval_give_identical_numbers(vl, bench):
             row = rows[(task, sample["doc"]["scenario"], sample["doc"]["id"])]
             response = sample["resps"][0][0]
             assert response == (row["response"] or "")
-            label = judge_rows(judge, [row])[0]["label"]
+            label = judge_rows(judge, [ResponseRow.from_json(row, "responses.jsonl")])[0].label
             assert json.loads(sample["filtered_resps"][0])["label"] == label == row["verdict"]["label"]
             labels.append(label)
         judged = [x for x in labels if x != "error"]
