@@ -17,8 +17,8 @@ from PIL import Image
 
 from judges.aggregate import summarize_tasks
 from judges.registry import DEFAULT_JUDGE, make_judge
+from judges.runs import judge_rows
 from va_safetybench.cli import main
-from va_safetybench.commands.judge import judge_rows
 from va_safetybench.errors import InputError
 from va_safetybench.harness.docs import tasks_dir
 from va_safetybench.media.video_io import write_video

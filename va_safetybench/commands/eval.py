@@ -117,7 +117,7 @@ def print_summary(summary: Summary | None, out=None, judge_errors: int = 0) -> N
 
 def _judge_errors(run_dir: Path) -> int:
     """How many of the run's error verdicts the judge gave to real responses (retryable with va-bench judge)."""
-    from .judge import judge_failures, read_responses
+    from judges.runs import judge_failures, read_responses
 
     rows = read_responses(run_dir)
     return judge_failures(rows, [row.verdict.label if row.verdict else "error" for row in rows])

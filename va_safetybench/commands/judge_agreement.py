@@ -19,17 +19,11 @@ import sys
 from pathlib import Path
 
 from judges.agreement import cohen_kappa
+from judges.runs import judge_rows, judge_slug, read_responses, write_judgements
 
 from ..fileio import atomic_write
 from ..records import Judgement
-from .judge import (
-    add_judge_options,
-    judge_options,
-    judge_rows,
-    judge_slug,
-    read_responses,
-    write_judgements,
-)
+from .judge import add_judge_options, judge_options
 
 HELP = "agreement of judges with human labels (--human SET) or of two judges on a run: accuracy, kappa, confusion"
 LABELS = ("safe", "unsafe", "error")

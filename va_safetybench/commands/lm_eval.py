@@ -36,13 +36,15 @@ def passthrough(argv: list[str]) -> int:
 
     from ..harness import lm_eval_audiolm, lm_eval_models  # noqa: F401  (lm_eval_models registers `va-bench`)
     from ..harness.docs import tasks_dir
+    from ..harness.run_context import RunContext
 
     lm_eval_audiolm.install()  # lm-eval 0.4.13's `hf-audiolm-qwen` cannot run as shipped (see that module)
 
     saved = sys.argv
     sys.argv = ["lm-eval", *with_include_path(argv, str(tasks_dir()))]
     try:
-        cli_evaluate()
+        with RunContext().active():  # the run's judges and failed generations (harness/run_context.py)
+            cli_evaluate()
     finally:
         sys.argv = saved
     return 0

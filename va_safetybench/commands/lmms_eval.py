@@ -63,6 +63,7 @@ def _run_lmms_eval(argv: list[str]) -> int:
     import torch
 
     from ..harness.cuda_on_cpu import cuda_means
+    from ..harness.run_context import RunContext
 
     failures: list[BaseException] = []
     evaluate_one = lmms_main.cli_evaluate_single
@@ -79,7 +80,7 @@ def _run_lmms_eval(argv: list[str]) -> int:
     lmms_main.cli_evaluate_single = recording
     on_cpu = contextlib.nullcontext() if torch.cuda.is_available() else cuda_means("cpu")
     try:
-        with on_cpu:
+        with on_cpu, RunContext().active():  # the run's judges (harness/run_context.py)
             lmms_main.cli_evaluate()
     finally:
         sys.argv = saved

@@ -42,6 +42,7 @@ from .docs import (
     tasks_dir,
     unavailable_reason,
 )
+from .run_context import RunContext, current_run
 
 
 @dataclass
@@ -125,8 +126,14 @@ def run_eval(req: EvalRequest) -> EvalResult:
     """Safety tasks (generate -> judge) and capability / over-refusal tasks (lm-eval's metrics) of one run.
 
     Both go through ONE model instance, loaded after every input (judge spec included) was checked.
-    The safety judge runs inside lm-eval once every safety response is generated.
+    The safety judge runs inside lm-eval once every safety response is generated. The run's judges and
+    failed generations live in its own RunContext (run_context.py), active for the duration of the call.
     """
+    with RunContext().active() as run:
+        return _evaluate(req, run)
+
+
+def _evaluate(req: EvalRequest, run: RunContext) -> EvalResult:
     safety, capability = split_task_names(req.tasks)
     bench = req.bench.expanduser().resolve()
     # before the judge, the media checks and the model: an unwritable run directory costs nothing yet
@@ -137,9 +144,7 @@ def run_eval(req: EvalRequest) -> EvalResult:
     logged: dict[str, list[dict]] = {}  # lm-eval's samples of the safety tasks: the verdicts
     declared: frozenset[str] | None = None
     if safety:
-        from .metrics import shared_judge
-
-        judge = shared_judge(req.judge, req.judge_args)  # a bad judge spec fails before any generation
+        judge = run.judge(req.judge, req.judge_args)  # a bad judge spec fails before any generation
         tasks, notes = plan_tasks(safety, bench)
         docs = {t: task_docs(bench, t) for t in tasks}  # refuses missing manifests/media before loading the model
         for note in notes:
@@ -286,7 +291,7 @@ def _generate(lm, tasks: list[str], bench: Path, samples: dict | None, req: Eval
     for name in ("lm_eval.api.task", "lm_eval.evaluator_utils"):
         logging.getLogger(name).addFilter(_QuietLmEval())
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    metadata = {"bench": str(bench), "judge": req.judge, "judge_args": req.judge_args}
+    metadata = {"bench": str(bench), "judge": req.judge, "judge_args": req.judge_args, **current_run().metadata()}
     manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False, metadata=metadata)
     gen_kwargs = {"max_gen_toks": req.max_new_tokens} if req.max_new_tokens else None
     return simple_evaluate(

@@ -49,7 +49,7 @@ from . import lm_eval_git
 from .cache import ResponseCache, cache_key
 from .docs import VIDEO_EXTS
 from .media_inputs import BenchAudio, BenchImage, strip_placeholders
-from .metrics import failed_generations
+from .run_context import current_run
 
 lm_eval_git.install()  # every lm-eval run with our model: no `fatal: not a git repository` on stderr
 
@@ -157,6 +157,7 @@ class VABenchLM(LM):
         self.prefetch = _count("prefetch", prefetch, 1)
         self.cache = ResponseCache(Path(cache)) if cache else None
         self.outcomes: list[Outcome] = []
+        self.run = current_run()  # where this run's failed generations are kept for the judge filter
         self.generated = 0  # requests sent to the backend in this process
         self._scratch: tempfile.TemporaryDirectory | None = None
         self._file_sha: dict[str, str] = {}
@@ -176,7 +177,7 @@ class VABenchLM(LM):
 
         texts: list[str] = [""] * len(requests)
         pending: list[_Pending] = []
-        failed_generations.clear()  # lm-eval filters what this call returns: only its failures count
+        self.run.failed.clear()  # lm-eval filters what this call returns: only its failures count
         for i, inst in enumerate(requests):
             item = self._prepare(i, inst)
             hit = self.cache.get(item.key) if self.cache is not None else None
@@ -253,7 +254,7 @@ class VABenchLM(LM):
 
     def _record(self, p: _Pending, response: str | None, error: str | None, cached: bool) -> None:
         if error is not None:
-            failed_generations.add((p.task, str(p.doc.get("key", p.doc_id))))
+            self.run.failed.add((p.task, str(p.doc.get("key", p.doc_id))))
         self.outcomes.append(Outcome(p.task, p.doc_id, p.doc, p.request.prompt, p.media_names, response, error, cached))
 
     def _sha(self, path: Path, doc: dict) -> str:

@@ -1,7 +1,8 @@
 """The safety tasks' lm-eval metrics: the judge runs inside lm-eval, so its results carry the ASR.
 
 Flow inside lm-eval (tasks/safetybench/_default_template_yaml):
-  1. `load_dataset` (docs.py) reads the judge from the task metadata (`configure`): `judge` is a judge
+  1. `load_dataset` (docs.py) reads the judge from the task metadata (`configure`, into the active run:
+     run_context.py): `judge` is a judge
      spec as `va-bench eval --judge` takes it (default judges.registry.DEFAULT_JUDGE), `judge_args` its options as a JSON
      object or "k=v,..." (e.g. {"base_url": "http://127.0.0.1:8000/v1"}). API keys come only from the
      environment (`api_key_env`, default OPENAI_API_KEY). A bad spec or option stops at task loading.
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from functools import cache
 from typing import Any
 
 from lm_eval.api.filter import Filter
@@ -36,14 +36,9 @@ from judges.registry import DEFAULT_JUDGE
 
 from ..errors import InputError
 from ..records import Judgement, ResponseRow
+from .run_context import current_run
 
 _TASK = "_"  # the task of the Records built inside an aggregation (lm-eval passes aggregations no task name)
-
-_task_judges: dict[str, tuple[str, str]] = {}  # lm-eval task -> (judge spec, options as canonical JSON)
-# (task, doc key) of every request whose generation failed in our model class's latest generate_until
-# (lm_eval_models): lm-eval only sees the "" returned for them, and the judge filter must not read that
-# as an empty answer, which a gpt judge would be asked about.
-failed_generations: set[tuple[str, str]] = set()
 
 
 def judge_settings(metadata: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -61,38 +56,12 @@ def judge_settings(metadata: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return spec, options
 
 
-@cache
-def _judge(spec: str, options_json: str):
-    from judges.registry import make_judge
-
-    return make_judge(spec, **json.loads(options_json))
-
-
-def shared_judge(spec: str, options: dict[str, Any]):
-    """One judge per (spec, options) in this process: every task's filter, and `va-bench eval`, use the
-    same instance (a local classifier is loaded once; a GPT judge keeps one verdict cache)."""
-    return _judge(spec, _canonical(options))
-
-
-def _canonical(options: dict[str, Any]) -> str:
-    try:
-        return json.dumps(options, sort_keys=True)
-    except TypeError:
-        raise InputError(f"judge options must be plain JSON values, got {options!r}") from None
-
-
 def configure(task: str, metadata: dict[str, Any]) -> None:
-    """Remember the judge `task`'s filter will use, building it now (make_judge checks its options and API key)
-    so that a bad judge fails before generation rather than after it."""
-    spec, options = judge_settings(metadata)
-    shared_judge(spec, options)
-    _task_judges[task] = (spec, _canonical(options))
-
-
-def judge_for(task: str):
-    """The judge `configure` chose for `task` (the default judge when its dataset was not loaded by us)."""
-    spec, options_json = _task_judges.get(task, (DEFAULT_JUDGE, "{}"))
-    return _judge(spec, options_json)
+    """Remember, in the active run (run_context), the judge `task`'s filter will use, building it now
+    (make_judge checks its options and API key) so that a bad judge fails before generation rather than after."""
+    run = current_run()
+    run.check(metadata)
+    run.configure(task, *judge_settings(metadata))
 
 
 def encode_verdict(judgement: Judgement) -> str:
@@ -118,8 +87,9 @@ class JudgeFilter(Filter):
     def apply(self, resps: Iterable, docs: list[dict]) -> list[str]:
         """A generation that failed (our model class returned "" for it) stays a failed generation, an error
         the judge never sees, rather than an empty answer that a GPT judge would be asked about."""
-        from ..commands.judge import judge_rows
+        from judges.runs import judge_rows
 
+        run = current_run()
         responses = [r[0] if isinstance(r, (list, tuple)) else r for r in resps]
         if not docs:
             return []
@@ -130,11 +100,11 @@ class JudgeFilter(Filter):
                 id=str(doc["id"]),
                 prompt=doc.get("prompt"),
                 question=doc.get("question"),
-                response=None if (doc["task"], str(doc["key"])) in failed_generations else response,
+                response=None if (doc["task"], str(doc["key"])) in run.failed else response,
             )
             for doc, response in zip(docs, responses)
         ]
-        return [encode_verdict(j) for j in judge_rows(judge_for(docs[0]["task"]), rows)]
+        return [encode_verdict(j) for j in judge_rows(run.judge_for(docs[0]["task"]), rows)]
 
 
 def _record(scenario: str, label: str, official_unsafe: bool | None, n: int):
