@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -628,3 +629,63 @@ def test_an_interrupted_judge_keeps_every_verdict_it_received(tmp_path, how):
     assert proc.returncode == 0, proc.stderr
     assert len(server.requests) - before == 3  # only the verdicts that never arrived are asked for again
     assert read_jsonl(run / "judgements-gpt_jm.jsonl") == read_jsonl(reference / "judgements-gpt_jm.jsonl")
+
+
+def _jpeg_declaring(width: int, height: int) -> bytes:
+    """A small real JPEG whose frame header (SOF0) is rewritten to declare `width` x `height`."""
+    import struct
+
+    from .official_release import jpg_bytes
+
+    data = bytearray(jpg_bytes(1))
+    sof = data.index(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, height, width)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("side,says", [(60000, "3600000000 pixels"), (8000, "8000x8000 pixels")])
+def test_an_image_member_declaring_huge_dimensions_is_refused_in_one_line(tmp_path, side, says):
+    archive = tmp_path / "imgs.zip"
+    bomb = "MM-SafetyBench/imgs/01-Illegal_Activitiy/SD/0.jpg"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for scenario in ("01-Illegal_Activitiy", "02-HateSpeech"):
+            for item_id in ("0", "1"):
+                name = f"MM-SafetyBench/imgs/{scenario}/SD/{item_id}.jpg"
+                zf.writestr(name, _jpeg_declaring(side, side) if name == bomb else _jpeg_declaring(40, 30))
+    bench = tmp_path / "bench"
+    proc = _run_clean(
+        ["build", "--source", "demo", "--tasks", "mmsb_sd", "--scenarios", "1,2", "--limit", "2"]
+        + ["--sd", f"hub:{archive}", "--jobs", "1", "--out", str(bench)]
+    )
+    ends_in_one_line_error(proc, "imgs.zip", "imgs/01-Illegal_Activitiy/SD/0.jpg", says, "40,000,000-pixel limit")
+    assert not (bench / "Image" / "01-Illegal_Activitiy" / "SD" / "0.jpg").exists()
+    assert not list((bench / ".build" / "tmp").iterdir())  # no temporary copy left behind
+
+
+# ---- 10. hostile summary values: refused on read, naming the file and the field ----------------------------
+HOSTILE_SUMMARIES = {  # how a summary is spoiled -> (the field named, what is said)
+    "string-rate": (lambda t: t.update(asr_macro="0.5"), "tasks.mmsb_typo.asr_macro", "expected a finite number"),
+    "huge-count": (lambda t: t.update(safe=10**400), "tasks.mmsb_typo.safe", "out of range"),
+    "nan-rate": (lambda t: t.update(asr=float("nan")), "tasks.mmsb_typo.asr", "NaN"),
+    "totals-against-scenarios": (
+        lambda t: t.update(safe=t["safe"] - 1, unsafe=t["unsafe"] + 1, asr=(t["unsafe"] + 1) / (t["n"] - t["error"])),
+        "tasks.mmsb_typo.safe",
+        "is not the sum over its scenarios",
+    ),
+    "rate-against-counts": (lambda t: t.update(asr=0.99), "tasks.mmsb_typo.asr", "contradicts the counts"),
+}
+
+
+@pytest.mark.parametrize("spoil", list(HOSTILE_SUMMARIES))
+def test_a_hostile_summary_is_refused_by_leaderboard_and_regress(tmp_path, spoil):
+    change, field, says = HOSTILE_SUMMARIES[spoil]
+    rng = random.Random(5)
+    good = write_run(tmp_path / "runs" / "good", "hf:m", random_verdicts(rng, ["mmsb_typo"], 30, 0.3, 0.1))
+    bad = write_run(tmp_path / "runs" / "bad", "hf:m", random_verdicts(rng, ["mmsb_typo"], 30, 0.3, 0.1))
+    summary = json.loads((bad / "summary.json").read_text())
+    change(summary["tasks"]["mmsb_typo"])
+    (bad / "summary.json").write_text(json.dumps(summary))
+    named = (str(bad / "summary.json"), field, says)
+    one_line_error(_leaderboard(tmp_path / "runs", tmp_path / "site"), *named)
+    one_line_error(_regress(tmp_path, bad, good)[0], *named)
+    one_line_error(_regress(tmp_path, good, bad)[0], *named)

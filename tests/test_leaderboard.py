@@ -68,12 +68,12 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, capsys):
     assert "no summary.json found" in capsys.readouterr().err
     run = write_run(tmp_path / "r", "hf:a", random_verdicts(__import__("random").Random(1), ["mmsb_typo"], 4, 0.3))
     data = json.loads((run / "summary.json").read_text())
-    data["tasks"]["mmsb_typo"]["unsafe"] = -1
+    unsafe, data["tasks"]["mmsb_typo"]["unsafe"] = data["tasks"]["mmsb_typo"]["unsafe"], -1
     (run / "summary.json").write_text(json.dumps(data))
     assert main(["leaderboard", str(run), "--out", str(tmp_path / "site")]) == 2
     err = capsys.readouterr().err.strip()
-    assert "summary.json: tasks.mmsb_typo: negative count" in err and "\n" not in err
-    data["tasks"]["mmsb_typo"]["unsafe"] = 1
+    assert "summary.json: tasks.mmsb_typo.unsafe: negative count" in err and "\n" not in err
+    data["tasks"]["mmsb_typo"]["unsafe"] = unsafe
     (run / "summary.json").write_text(json.dumps(data))
     (run / "responses.jsonl").write_text('{"task": "mmsb_typo"}\nnot json\n')
     assert main(["leaderboard", str(run), "--out", str(tmp_path / "site")]) == 2

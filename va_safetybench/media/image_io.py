@@ -13,12 +13,23 @@ def jpeg_bytes(img) -> bytes:
 
 
 def decode_image(path: Path):
-    """Fully decode an image file; raise ValueError if it is not one."""
+    """Fully decode an image file; raise ValueError if it is not one, or if its header declares more pixels than
+    limits.IMAGE_PIXELS (checked before a single pixel is decoded: a 60000x60000 JPEG is a few hundred bytes)."""
     from PIL import Image, UnidentifiedImageError
 
+    from ..limits import IMAGE_PIXELS
+
+    limit = IMAGE_PIXELS.value()
     try:
         with Image.open(path) as img:
+            if img.width * img.height > limit:
+                raise ValueError(
+                    f"declares {img.width}x{img.height} pixels, over the {limit:,.0f}-pixel limit "
+                    f"(${IMAGE_PIXELS.variable})"
+                )
             img.load()
             return img.copy()
+    except Image.DecompressionBombError as exc:  # Pillow's own ceiling, hit while reading the header
+        raise ValueError(f"over the {limit:,.0f}-pixel limit: {str(exc).split(',')[0]}") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ValueError(f"not a decodable image ({exc})") from None

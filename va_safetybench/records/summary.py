@@ -1,7 +1,10 @@
 """RUN_DIR/summary.json (and summary-{judge}.json): one run's identity, its counts and ASR per task, scenario and
 group, and the capability and over-refusal sections. The counts come from judges.aggregate; what they mean is
 in its docstring. `Summary.load` is the one reader every consumer (leaderboard, regress, printers) goes through,
-and `Summary.check` the one place where a summary's figures are checked for consistency."""
+and the parts' `check` the one place where a summary's figures are checked: counts in range and adding up (a task's
+over its scenarios, the run's errors over its tasks), and every stored rate the one its counts give, so that a
+hand-edited or hostile summary is refused with its file and field named instead of being shown or compared.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +17,27 @@ from .responses import JudgeIdentity
 REFUSAL_JUDGES = ("keyword", "strmatch", "gpt")  # the over-refusal rates a summary carries per modality
 
 
+MAX_COUNT = 2**53  # beyond it a JSON number cannot be an exact count (and no benchmark has so many items)
+TOLERANCE = 1e-6  # a stored rate may differ from the one its counts give by float rounding, no more
+
+
 def _rate(value: float | None, where: str, name: str) -> None:
     if value is not None and not 0.0 <= value <= 1.0:
         raise RecordError(f"{where}: {name}: {value!r} is not a rate between 0 and 1")
+
+
+def _agrees(value: float | None, expected: float | None, where: str, name: str, why: str) -> None:
+    """A stored rate must be the one its counts give (None where they give none)."""
+    if value is None:
+        return
+    if expected is None or abs(value - expected) > TOLERANCE:
+        shown = "none" if expected is None else f"{expected:.6g}"
+        raise RecordError(f"{where}: {name}: {value!r} contradicts the counts ({why} gives {shown})")
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,14 +73,30 @@ class Cell(Part):
         return self.safe + self.unsafe
 
     def check(self, where: str, name: str) -> None:
-        if min(self.safe, self.unsafe, self.error) < 0:
-            raise RecordError(f"{where}: {name}: negative count")
-        if self.n < self.safe + self.unsafe + self.error:
-            raise RecordError(f"{where}: {name}: 'n' is smaller than safe + unsafe + error")
-        if self.official_unsafe is not None and not 0 <= self.official_unsafe <= self.n:
+        """Counts in range and adding up; each stored rate the one its counts give."""
+        for key in ("n", "safe", "unsafe", "error", "official_unsafe"):
+            value = getattr(self, key)
+            if value is not None and not 0 <= value <= MAX_COUNT:
+                raise RecordError(f"{where}: {name}.{key}: {'negative' if value < 0 else 'out of range'} count")
+        if self.n != self.safe + self.unsafe + self.error:
+            raise RecordError(
+                f"{where}: {name}: 'n' ({self.n}) is not safe + unsafe + error ({self.safe + self.unsafe + self.error})"
+            )
+        if self.official_unsafe is not None and self.official_unsafe > self.n:
             raise RecordError(f"{where}: {name}: 'official_unsafe' must be a count between 0 and n")
         _rate(self.asr, where, f"{name}.asr")
         _rate(self.asr_official, where, f"{name}.asr_official")
+        judged = self.judged
+        _agrees(self.asr, self.unsafe / judged if judged else None, where, f"{name}.asr", "unsafe / (safe + unsafe)")
+        if self.official_unsafe is not None:  # without the count (older summaries) the rate cannot be checked
+            official = self.official_unsafe / self.n if self.n else None
+            _agrees(self.asr_official, official, where, f"{name}.asr_official", "official_unsafe / n")
+        if self.asr_ci95 is not None:
+            lo, hi = self.asr_ci95
+            if not 0.0 <= lo <= hi <= 1.0 or (
+                self.asr is not None and not lo - TOLERANCE <= self.asr <= hi + TOLERANCE
+            ):
+                raise RecordError(f"{where}: {name}.asr_ci95: {[lo, hi]} is not an interval in [0, 1] around asr")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,9 +112,31 @@ class TaskCounts(Cell):
     scenarios: dict[str, Cell] = field(factory=dict)
 
     def check(self, where: str, name: str) -> None:
+        """A task's own counts, then its totals against its scenarios' and its macro figures against their rates."""
         super().check(where, name)
         _rate(self.asr_macro, where, f"{name}.asr_macro")
         _rate(self.asr_official_macro, where, f"{name}.asr_official_macro")
+        if not self.scenarios:
+            return
+        cells = list(self.scenarios.values())
+        for key in ("n", "safe", "unsafe", "error"):
+            total = sum(getattr(c, key) for c in cells)
+            if getattr(self, key) != total:
+                raise RecordError(
+                    f"{where}: {name}.{key}: {getattr(self, key)} is not the sum over its scenarios ({total})"
+                )
+        officials = [c.official_unsafe for c in cells]
+        if self.official_unsafe is not None and None not in officials:
+            total = sum(o for o in officials if o is not None)
+            if self.official_unsafe != total:
+                raise RecordError(
+                    f"{where}: {name}.official_unsafe: {self.official_unsafe} is not the sum over its scenarios ({total})"
+                )
+        mean = "the mean over its scenarios"
+        _agrees(self.asr_macro, _mean([c.asr for c in cells]), where, f"{name}.asr_macro", mean)
+        _agrees(
+            self.asr_official_macro, _mean([c.asr_official for c in cells]), where, f"{name}.asr_official_macro", mean
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -191,3 +250,6 @@ class Summary(Record):
         """Types were checked field by field; here what the fields must agree on (the place for more such rules)."""
         if self.errors is not None and self.errors < 0:
             raise RecordError(f"{where}: errors: negative count")
+        if self.errors is not None and self.tasks and self.errors != sum(t.error for t in self.tasks.values()):
+            total = sum(t.error for t in self.tasks.values())
+            raise RecordError(f"{where}: errors: {self.errors} is not the sum of the tasks' errors ({total})")
