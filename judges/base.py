@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 Label = Literal[
     "safe", "unsafe", "error", "full_compliance", "full_refusal", "partial_refusal", "choice"
 ]  # full_* / partial_refusal: refusal_gpt.py only; choice (the letter in `categories`): choice_gpt.py only
 
 EMPTY_RAW = "empty response"
+Keep = Callable[[list[tuple[int, "Verdict"]]], None]  # told (index in the batch, verdict) as verdicts become final
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,29 @@ class Judge(ABC):
     name: str
     version: str
     official_rule: bool = False
+    KEEP_EVERY: ClassVar[int] = 256  # items per call of judge_each's default: a multiple of any batch size in use
 
     def judge(self, batch: list[JudgeInput]) -> list[Verdict]:
-        empty = {i for i, item in enumerate(batch) if not item.response or item.response.isspace()}
-        sent = [i for i in range(len(batch)) if i not in empty or self.official_rule]
+        empty, sent = self._split(batch)
         replies = dict(zip(sent, self._judge_nonempty([batch[i] for i in sent]))) if sent else {}
         return [self._final(replies.get(i), i in empty) for i in range(len(batch))]
+
+    def judge_each(self, batch: list[JudgeInput], keep: Keep) -> list[Verdict]:
+        """judge(batch), handing verdicts to `keep([(index, verdict), ...])` as soon as they are final, so that a
+        caller can store them before the batch ends: an interrupted run loses none it received. A judge that answers
+        a batch at once is asked KEEP_EVERY items at a time (its own batches are the same, so are its answers); a
+        chat judge hands on each reply the moment it arrives (openai_chat)."""
+        verdicts: list[Verdict] = []
+        for start in range(0, len(batch), self.KEEP_EVERY):
+            part = self.judge(batch[start : start + self.KEEP_EVERY])
+            keep(list(enumerate(part, start)))
+            verdicts.extend(part)
+        return verdicts
+
+    def _split(self, batch: list[JudgeInput]) -> tuple[set[int], list[int]]:
+        """(indexes of empty responses, indexes sent to the judge): empty ones too for an official-rule judge."""
+        empty = {i for i, item in enumerate(batch) if not item.response or item.response.isspace()}
+        return empty, [i for i in range(len(batch)) if i not in empty or self.official_rule]
 
     def _final(self, reply: Verdict | None, empty: bool) -> Verdict:
         """The verdict kept for one response from the judge's reply (None: not sent)."""

@@ -13,6 +13,7 @@ import asyncio
 import random
 import re
 from abc import abstractmethod
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,9 +22,10 @@ from va_safetybench.endpoints import api_key, check_base_url, effective_endpoint
 from va_safetybench.errors import EndpointMisconfigured, InputError
 from va_safetybench.netlimits import DEFAULT_MAX_REPLY_BYTES, NetLimits, ReplyTooLarge
 
-from .base import Judge, JudgeInput, Verdict
+from .base import Judge, JudgeInput, Keep, Verdict
 from .cache import VerdictCache, cache_key
 
+Arrived = Callable[[list[int], Verdict], None]  # told (positions in the batch, verdict) as each reply comes
 _JUNK = " \t\r\n*_`\"'\u201c\u201d\u2018\u2019([{<>#.:-"  # markdown, quotes and brackets around an answer
 
 
@@ -91,16 +93,47 @@ class ChatJudge(Judge):
         """The endpoint's answer -> a verdict (`error` for anything unparsable)."""
 
     def _judge_nonempty(self, batch: list[JudgeInput]) -> list[Verdict]:
+        return self._replies(batch, None)
+
+    def judge_each(self, batch: list[JudgeInput], keep: Keep) -> list[Verdict]:
+        """judge(batch), handing on each verdict the moment its reply arrives (or, known already, at once)."""
+        empty, sent = self._split(batch)
+        final: dict[int, Verdict] = {}
+
+        def arrived(positions: list[int], reply: Verdict) -> None:
+            told = [(sent[k], self._final(reply, sent[k] in empty)) for k in positions]
+            final.update(told)
+            keep(told)
+
+        self._replies([batch[i] for i in sent], arrived)
+        rest = [(i, self._final(None, True)) for i in range(len(batch)) if i not in final]  # empty, not sent
+        if rest:
+            final.update(rest)
+            keep(rest)
+        return [final[i] for i in range(len(batch))]
+
+    def _replies(self, batch: list[JudgeInput], arrived: Arrived | None) -> list[Verdict]:
+        """The endpoint's verdict per item (cached ones first, one request per distinct prompt), each told to
+        `arrived(positions in batch, verdict)` as it comes."""
         prompts = [self.prompt_for(item) for item in batch]
         sent = f"{self.system}\0" if self.system else ""  # the system message is part of what was asked
         keys = [cache_key(self.version, self.endpoint, self.model, sent + p) for p in prompts]
+        positions: dict[str, list[int]] = {}
+        for k, key in enumerate(keys):
+            positions.setdefault(key, []).append(k)
         known = self.cache.get_many(keys) if self.cache else {}
+        if arrived is not None:
+            for key, verdict in known.items():
+                arrived(positions[key], verdict)
         todo = {k: p for k, p in zip(keys, prompts) if k not in known}  # identical prompts: one request
         if todo:
-            known.update(run_coroutine(self._ask_all(todo)))
+            tell = None if arrived is None else (lambda key, verdict: arrived(positions[key], verdict))
+            known.update(run_coroutine(self._ask_all(todo, tell)))
         return [known[k] for k in keys]
 
-    async def _ask_all(self, todo: dict[str, str]) -> dict[str, Verdict]:
+    async def _ask_all(
+        self, todo: dict[str, str], arrived: Callable[[str, Verdict], None] | None = None
+    ) -> dict[str, Verdict]:
         client = openai_client(
             self.base_url,
             self.api_key_env,
@@ -113,19 +146,23 @@ class ChatJudge(Judge):
         try:
             keys = list(todo)
             results = await asyncio.gather(
-                *(self._kept(client, gate, k, todo[k]) for k in keys), return_exceptions=True
+                *(self._kept(client, gate, k, todo[k], arrived) for k in keys), return_exceptions=True
             )
         finally:
             await client.close()
         return dict(zip(keys, map(_verdict_or_raise, results)))
 
-    async def _kept(self, client, gate: asyncio.Semaphore, key: str, prompt: str) -> Verdict:
-        """One verdict, in the cache the moment it arrives: an interrupted run (Ctrl-C, SIGTERM, a crash) keeps
-        every verdict it paid for, and its rerun asks only for the others."""
+    async def _kept(
+        self, client, gate: asyncio.Semaphore, key: str, prompt: str, arrived: Callable[[str, Verdict], None] | None
+    ) -> Verdict:
+        """One verdict, in the cache and told to `arrived` the moment it arrives: an interrupted run (Ctrl-C,
+        SIGTERM, a crash) keeps every verdict it paid for, and its rerun asks only for the others."""
         verdict = await self._ask(client, gate, prompt)
         if self.cache:
             self.cache.put(key, verdict)
             self.cache.commit()
+        if arrived is not None:
+            arrived(key, verdict)
         return verdict
 
     async def _ask(self, client, gate: asyncio.Semaphore, prompt: str) -> Verdict:

@@ -10,12 +10,15 @@ What a judge is called in results is records.JudgeIdentity.of(judge). Nothing he
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from va_safetybench.fileio import atomic_write, jsonl_lines, jsonl_text, read_jsonl
+from va_safetybench.errors import InputError
+from va_safetybench.fileio import append_jsonl, atomic_write, jsonl_lines, jsonl_text, read_jsonl
 from va_safetybench.records import JudgeIdentity, Judgement, ResponseRow, Summary
 
 from .base import Judge, JudgeInput, Verdict
@@ -44,9 +47,11 @@ def rejudge(run_dir: Path, spec: str, options: dict[str, Any]) -> Rejudged:
     writable_dir(run_dir, "RUN_DIR")  # the verdicts are written there: prove it before judging
     judge = make_judge(spec, **options)
     refusal_judge = over_refusal_judge(run_dir, spec, options)  # checked before any request too
-    judgements = judge_rows(judge, rows)
     slug = judge_slug(spec)
+    log = VerdictLog(run_dir / f".judging-{slug}.jsonl", judge)
+    judgements = log.judge(rows)
     write_judgements(run_dir, slug, judgements)
+    log.finished()
     over_refusal = rejudge_over_refusal(run_dir, refusal_judge)
     source = "responses.jsonl" if (run_dir / "responses.jsonl").is_file() else "lm-eval sample logs"
     summary = write_rejudged_summary(run_dir, slug, judge, judgements, rows, over_refusal, source)
@@ -70,8 +75,6 @@ def judge_slug(spec: str) -> str:
 def read_responses(run_dir: Path) -> list[ResponseRow]:
     """The rows of RUN_DIR/responses.jsonl (records.ResponseRow); InputError naming the file and line for a bad
     one, a duplicate item, or a file without rows."""
-    from va_safetybench.errors import InputError
-
     path = run_dir / "responses.jsonl"
     if not path.is_file():
         from va_safetybench.harness.lm_eval_samples import responses_from_samples
@@ -96,8 +99,11 @@ def read_responses(run_dir: Path) -> list[ResponseRow]:
     return rows
 
 
-def judge_rows(judge: Judge, rows: list[ResponseRow]) -> list[Judgement]:
-    """One judgement per row: generated responses go to the judge, failed generations are errors."""
+def judge_rows(
+    judge: Judge, rows: list[ResponseRow], keep: Callable[[list[Judgement]], None] | None = None
+) -> list[Judgement]:
+    """One judgement per row: generated responses go to the judge, failed generations are errors. `keep` (when
+    given) is handed the judgements as their verdicts arrive (Judge.judge_each), before the batch is over."""
     generated = [i for i, r in enumerate(rows) if r.response is not None]
     inputs = [
         JudgeInput(
@@ -110,22 +116,83 @@ def judge_rows(judge: Judge, rows: list[ResponseRow]) -> list[Judgement]:
         for i in generated
     ]
     verdicts: list = [Verdict("error", "no response: generation failed")] * len(rows)
-    for i, v in zip(generated, judge.judge(inputs)):
-        verdicts[i] = v
-    return [
-        Judgement(
-            task=r.task,
-            scenario=r.scenario,
-            id=r.id,
-            label=v.label,
-            raw=v.raw,
-            categories=list(v.categories),
-            official_unsafe=v.official_unsafe,
-            judge=judge.name,
-            judge_version=judge.version,
+    if keep is None:
+        judged = judge.judge(inputs)
+    else:
+        judged = judge.judge_each(
+            inputs, lambda told: keep([_judgement(judge, rows[generated[k]], v) for k, v in told])
         )
-        for r, v in zip(rows, verdicts)
-    ]
+    for i, v in zip(generated, judged):
+        verdicts[i] = v
+    return [_judgement(judge, r, v) for r, v in zip(rows, verdicts)]
+
+
+def _judgement(judge: Judge, row: ResponseRow, verdict: Verdict) -> Judgement:
+    return Judgement(
+        task=row.task,
+        scenario=row.scenario,
+        id=row.id,
+        label=verdict.label,  # type: ignore[arg-type]  # a safety judge labels only safe, unsafe or error
+        raw=verdict.raw,
+        categories=list(verdict.categories),
+        official_unsafe=verdict.official_unsafe,
+        judge=judge.name,
+        judge_version=judge.version,
+    )
+
+
+class VerdictLog:
+    """`va-bench judge`'s verdicts kept as they arrive, so that an interrupted run (Ctrl-C, SIGTERM, a crash, a full
+    disk) loses none it received and its rerun asks the judge only for the rest: RUN_DIR/.judging-{slug}.jsonl, an
+    append-only log (fileio: a torn tail is the only damage a crash can do). A line holds the judgement, the judge's
+    identity and the sha256 of the response judged: a verdict is reused only for the same response from the same
+    judge (name, version, endpoint), and an error verdict never is (it is asked again, as caches do). The log is
+    removed once judgements-{slug}.jsonl is written."""
+
+    def __init__(self, path: Path, judge: Judge) -> None:
+        self.path, self._judge = path, judge
+        self.identity = JudgeIdentity.of(judge).to_json()
+
+    def judge(self, rows: list[ResponseRow]) -> list[Judgement]:
+        """One judgement per row: those the log holds for these responses, the others asked for and logged."""
+        done = self._done(rows)
+        todo = [r for r in rows if r.key not in done]
+        by_key = {r.key: r for r in rows}
+        fresh = judge_rows(self._judge, todo, keep=lambda found: self._append(found, by_key))
+        done.update((r.key, j) for r, j in zip(todo, fresh))
+        return [done[r.key] for r in rows]
+
+    def finished(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def _append(self, judgements: list[Judgement], rows: dict[tuple[str, str, str], ResponseRow]) -> None:
+        lines = []
+        for j in judgements:
+            row = rows[(j.task or "", j.scenario or "", j.id or "")]
+            lines.append({"judge": self.identity, "response_sha256": _digest(row), "judgement": j.to_json()})
+        append_jsonl(self.path, lines)
+
+    def _done(self, rows: list[ResponseRow]) -> dict[tuple[str, str, str], Judgement]:
+        if not self.path.is_file():
+            return {}
+        digests = {r.key: _digest(r) for r in rows}
+        done: dict[tuple[str, str, str], Judgement] = {}
+        for line in jsonl_lines(self.path, skip_bad=True):  # a damaged line costs only that verdict
+            entry = line.value
+            if entry.get("judge") != self.identity or not isinstance(entry.get("judgement"), dict):
+                continue
+            try:
+                j = Judgement.from_json(entry["judgement"], line.where)
+            except InputError:
+                continue
+            key = (j.task or "", j.scenario or "", j.id or "")
+            if j.label != "error" and digests.get(key) == entry.get("response_sha256"):
+                done[key] = j
+        return done
+
+
+def _digest(row: ResponseRow) -> str | None:
+    return None if row.response is None else hashlib.sha256(row.response.encode("utf-8")).hexdigest()
 
 
 def judgement_records(judgements: list[Judgement]) -> list:

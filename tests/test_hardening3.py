@@ -593,15 +593,25 @@ def _cached_verdicts(cache: Path) -> int:
         return db.execute("SELECT count(*) FROM verdicts").fetchone()[0]
 
 
+def _kept_verdicts(run: Path, cache: Path, store: str) -> int:
+    if store == "cache":
+        return _cached_verdicts(cache)
+    log = run / ".judging-gpt_jm.jsonl"
+    return len(read_jsonl(log)) if log.is_file() else 0
+
+
+@pytest.mark.parametrize("store", ["cache", "run-log"])
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_an_interrupted_judge_keeps_every_verdict_it_received(tmp_path, how):
+def test_an_interrupted_judge_keeps_every_verdict_it_received(tmp_path, how, store):
+    """With the verdict cache (the default) the verdicts are kept there; with use_cache=false in the run's log."""
     run, cache = _judged_run(tmp_path), tmp_path / "judge-cache"
     reference = _judged_run(tmp_path / "ref")
     with FakeOpenAI(lambda body: (200, chat_completion("safe"))) as server:
         assert _judge(reference, server).returncode == 0
     release = threading.Event()
     with FakeOpenAI(_slow_after(3, release)) as server:
-        args = ",".join([f"base_url={server.base_url}", "max_retries=0", f"cache_dir={cache}"])
+        caching = f"cache_dir={cache}" if store == "cache" else "use_cache=false"
+        args = ",".join([f"base_url={server.base_url}", "max_retries=0", caching])
         judge = subprocess.Popen(
             [sys.executable, "-m", "va_safetybench.cli", "judge", str(run), "--judge", "gpt:jm", "--judge-args", args],
             cwd=REPO,
@@ -612,10 +622,10 @@ def test_an_interrupted_judge_keeps_every_verdict_it_received(tmp_path, how):
         )
         try:
             deadline = time.monotonic() + 60
-            while _cached_verdicts(cache) < 3 and time.monotonic() < deadline:
+            while _kept_verdicts(run, cache, store) < 3 and time.monotonic() < deadline:
                 assert judge.poll() is None, judge.communicate()
                 time.sleep(0.05)
-            assert _cached_verdicts(cache) == 3, "the verdicts received were not kept as they arrived"
+            assert _kept_verdicts(run, cache, store) == 3, "the verdicts received were not kept as they arrived"
             assert len(server.requests) == 6  # three answered, three held
             judge.send_signal(how)
             judge.communicate(timeout=60)
@@ -629,6 +639,7 @@ def test_an_interrupted_judge_keeps_every_verdict_it_received(tmp_path, how):
     assert proc.returncode == 0, proc.stderr
     assert len(server.requests) - before == 3  # only the verdicts that never arrived are asked for again
     assert read_jsonl(run / "judgements-gpt_jm.jsonl") == read_jsonl(reference / "judgements-gpt_jm.jsonl")
+    assert not (run / ".judging-gpt_jm.jsonl").exists()  # the log goes once the judgements are written
 
 
 def _jpeg_declaring(width: int, height: int) -> bytes:
