@@ -145,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
     )
     result = run_eval(req)
+    if not result.primary:  # another rank of a data-parallel run: rank 0 reports
+        return 0
     print_summary(result.summary, judge_errors=_judge_errors(result.run_dir) if result.errors else 0)
     print(
         f"{result.run_dir}: {result.generated} generated, {result.cached} from cache, {result.errors} error(s); "

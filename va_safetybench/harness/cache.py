@@ -6,6 +6,10 @@ loses at most the requests in flight; a restart
 with the same model, task, item, prompt, media and generation settings finds the key and does
 not generate again. Failed generations are not cached: they are retried on the next run.
 A torn last line (kill during a write) is ignored on reading.
+
+Data-parallel runs (harness/distributed.py) give each rank a shard file of its own beside the main one
+(`generations.rank{N}.jsonl`); every rank reads them all, so a rerun with any number of processes, or with
+one, skips what any rank finished.
 """
 
 from __future__ import annotations
@@ -17,19 +21,27 @@ from pathlib import Path
 from ..fileio import append_jsonl, read_jsonl
 
 
+def shard_path(path: Path, rank: int) -> Path:
+    """The cache shard a data-parallel rank appends to."""
+    return path.with_name(f"{path.stem}.rank{rank}{path.suffix}")
+
+
 def cache_key(fields: dict) -> str:
     """sha256 over the canonical JSON of everything that determines a response."""
     return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
 class ResponseCache:
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: Path, shard: int | None = None):
+        """`path` is the cache; `shard` (a data-parallel rank) makes this process append to its own shard file."""
+        self.path = path if shard is None else shard_path(path, shard)
         self._entries: dict[str, str] = {}
-        if path.is_file():
+        for file in (path, *sorted(path.parent.glob(f"{path.stem}.rank*{path.suffix}"))):
+            if not file.is_file():
+                continue
             # a torn tail is ignored; so is a damaged line elsewhere (caches written before append_jsonl isolated
             # a torn line with a newline): a lost line only means that response is generated again
-            for entry in read_jsonl(path, skip_bad=True):
+            for entry in read_jsonl(file, skip_bad=True):
                 if isinstance(entry.get("key"), str) and isinstance(entry.get("response"), str):
                     self._entries[entry["key"]] = entry["response"]
 

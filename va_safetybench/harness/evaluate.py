@@ -35,6 +35,7 @@ from ..models.registry import declared_modalities
 from ..outdirs import writable_dir
 from ..records import ItemVerdict, JudgeIdentity, ResponseRow, Summary
 from ..taskspec import GROUPS, TASKS
+from .distributed import launched
 from .docs import (
     first_per_scenario,
     read_manifest,
@@ -68,6 +69,7 @@ class EvalResult:
     cached: int
     errors: int  # safety items whose generation failed
     sections: dict = field(default_factory=dict)  # this run's capability / over_refusal results
+    primary: bool = True  # False on the other ranks of a data-parallel run: rank 0 wrote the run directory
 
 
 def split_task_names(names: list[str]) -> tuple[list[str], list[str]]:
@@ -135,6 +137,11 @@ def run_eval(req: EvalRequest) -> EvalResult:
 
 def _evaluate(req: EvalRequest, run: RunContext) -> EvalResult:
     safety, capability = split_task_names(req.tasks)
+    if capability and launched().distributed:
+        raise InputError(
+            f"capability and over-refusal tasks ({', '.join(capability)}) run in one process: "
+            "start them without accelerate launch / torchrun"
+        )
     bench = req.bench.expanduser().resolve()
     # before the judge, the media checks and the model: an unwritable run directory costs nothing yet
     run_dir = writable_dir(req.out, "--out", inside=("cache", "lm_eval", "capability"))
@@ -173,7 +180,12 @@ def _evaluate(req: EvalRequest, run: RunContext) -> EvalResult:
                 for note in notes:
                     print(note, file=sys.stderr)
             samples = {t: first_per_scenario(docs[t], req.limit) for t in tasks} if req.limit else None
-            logged = _write_lm_eval_outputs(run_dir / "lm_eval", _generate(lm, tasks, bench, samples, req))
+            _check_shards(tasks, {t: len(samples[t]) if samples else len(docs[t]) for t in tasks})
+            results = _generate(lm, tasks, bench, samples, req)
+            lm.gather_outcomes()  # data-parallel: rank 0 now holds every rank's outcomes
+            if lm.rank != 0:
+                return EvalResult(run_dir, {}, lm.generated, sum(o.cached for o in lm.outcomes), 0, primary=False)
+            logged = _write_lm_eval_outputs(run_dir / "lm_eval", results)
         if capability:
             from ..capability.run import run_capability
 
@@ -215,6 +227,18 @@ def _evaluate(req: EvalRequest, run: RunContext) -> EvalResult:
         (summary.errors or 0) if safety and summary else 0,
         sections,
     )
+
+
+def _check_shards(tasks: list[str], sizes: dict[str, int]) -> None:
+    """Under a data-parallel launch every process needs at least one item of every task (lm-eval's evaluator
+    stops on a process with none): a task smaller than the launch is refused in one line."""
+    ranks = launched()
+    small = [t for t in tasks if sizes[t] < ranks.world_size]
+    if small:
+        raise InputError(
+            f"task {small[0]} has {sizes[small[0]]} item(s), fewer than the {ranks.world_size} processes launched: "
+            "run it with fewer processes"
+        )
 
 
 def _refusal_judge(capability: list[str], req: EvalRequest):

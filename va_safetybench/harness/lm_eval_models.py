@@ -47,6 +47,7 @@ from ..models.base import (
 )
 from . import lm_eval_git
 from .cache import ResponseCache, cache_key
+from .distributed import ProcessGroup, launched
 from .docs import VIDEO_EXTS
 from .media_inputs import BenchAudio, BenchImage, strip_placeholders
 from .run_context import current_run
@@ -150,12 +151,22 @@ class VABenchLM(LM):
         self.batch_size = _batch_size(batch_size, max_batch_size)
         if "batch_size" not in backend_args and _factory_accepts(self.spec, "batch_size"):
             backend_args["batch_size"] = self.batch_size  # hf/tiny: also the forward-pass batch
+        ranks = launched()  # under accelerate launch / torchrun: this process's share of a data-parallel run
+        self._rank, self._world_size = ranks.rank, ranks.world_size
+        if ranks.distributed and "device" not in backend_args and _factory_accepts(self.spec, "device"):
+            import torch
+
+            if torch.cuda.is_available():
+                backend_args["device"] = f"cuda:{ranks.local_rank}"  # one GPU per process
+        self._device = str(backend_args.get("device") or "cpu")
+        self._group = ProcessGroup(ranks, self._device) if ranks.distributed else None
         self.backend_args = backend_args
         self.backend = make_backend(self.spec, self.backend_args)
         self.max_new_tokens = int(max_new_tokens)
         self.decode_workers = _count("decode_workers", decode_workers, 0) if decode_workers is not None else None
         self.prefetch = _count("prefetch", prefetch, 1)
-        self.cache = ResponseCache(Path(cache)) if cache else None
+        shard = ranks.rank if ranks.distributed else None
+        self.cache = ResponseCache(Path(cache), shard) if cache else None
         self.outcomes: list[Outcome] = []
         self.run = current_run()  # where this run's failed generations are kept for the judge filter
         self.generated = 0  # requests sent to the backend in this process
@@ -178,7 +189,10 @@ class VABenchLM(LM):
         texts: list[str] = [""] * len(requests)
         pending: list[_Pending] = []
         self.run.failed.clear()  # lm-eval filters what this call returns: only its failures count
+        first: dict[int, int] = {}  # a request lm-eval repeats (data-parallel padding) is answered once
         for i, inst in enumerate(requests):
+            if first.setdefault(id(inst), i) != i:
+                continue
             item = self._prepare(i, inst)
             hit = self.cache.get(item.key) if self.cache is not None else None
             if hit is not None:
@@ -213,13 +227,37 @@ class VABenchLM(LM):
                     self.cache.append(fresh)
                 bar.update(len(done))
         self.outcomes.sort(key=lambda o: (o.task, o.doc_id))
-        return texts
+        return [texts[first[id(inst)]] for inst in requests]
+
+    # ---- data parallelism (harness/distributed.py): lm-eval's evaluator shards, gathers and syncs through these
+    def all_gather(self, tensor):
+        return tensor if self._group is None else self._group.all_gather(tensor)
+
+    def gather_object(self, obj, dst=0):
+        return [obj] if self._group is None else self._group.gather_object(obj, dst)
+
+    def barrier(self) -> None:
+        if self._group is not None:
+            self._group.barrier()
+
+    def gather_outcomes(self) -> None:
+        """Rank 0 takes every rank's outcomes (and generation count), in (task, document) order; the others
+        keep their own. One process: nothing to do."""
+        if self._group is None:
+            return
+        gathered = self._group.gather_object((self.outcomes, self.generated))
+        if gathered is not None:
+            self.outcomes = sorted((o for outcomes, _ in gathered for o in outcomes), key=lambda o: (o.task, o.doc_id))
+            self.generated = sum(count for _, count in gathered)
 
     def close(self) -> None:
         self.backend.close()
         if self._scratch is not None:
             self._scratch.cleanup()
             self._scratch = None
+        if self._group is not None:
+            self._group.close()
+            self._group = None
 
     # ---- internals ---------------------------------------------------------------------
     def _prepare(self, index: int, inst) -> _Pending:
