@@ -103,6 +103,13 @@ def test_engine_and_sampling_arguments():
     }
     assert "max_model_len" not in engine_kwargs("m") and "limit_mm_per_prompt" not in engine_kwargs("m")
     assert engine_kwargs("m")["enforce_eager"] is False  # CUDA graphs on a GPU unless asked (CPU users ask)
+    across_nodes = engine_kwargs(
+        "m", tensor_parallel_size=8, pipeline_parallel_size=2, distributed_executor_backend="ray"
+    )
+    assert (across_nodes["pipeline_parallel_size"], across_nodes["distributed_executor_backend"]) == (2, "ray")
+    assert "pipeline_parallel_size" not in engine_kwargs("m") and "distributed_executor_backend" not in engine_kwargs(
+        "m"
+    )
     greedy = sampling_kwargs(GenerationSettings())
     assert greedy == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 300, "seed": 0}
     assert sampling_kwargs(GenerationSettings(max_new_tokens=12, stop=("</s>",)))["stop"] == ["</s>"]

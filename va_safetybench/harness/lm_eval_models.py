@@ -68,6 +68,10 @@ _NOT_IN_CACHE_KEY = frozenset(
         "max_retries",
         "tensor_parallel_size",
         "data_parallel_size",
+        "pipeline_parallel_size",
+        "distributed_executor_backend",
+        "max_in_flight",
+        "enforce_eager",
         "gpu_memory_utilization",
     }
 )

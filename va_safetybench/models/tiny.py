@@ -163,6 +163,27 @@ def _qwen2_vl(shape: str) -> tuple[Any, Any]:
     return Qwen2VLForConditionalGeneration(config), processor
 
 
+# Qwen2-Audio sizes: (Whisper-style encoder, Qwen language model). "7b": Qwen/Qwen2-Audio-7B-Instruct's dimensions
+# (Whisper-large-v3 encoder, Qwen-7B), for GPU throughput runs (bench/vllm_full_gpu.py).
+QWEN2_AUDIO_SHAPES: dict[str, tuple[dict, dict]] = {
+    "tiny": (
+        dict(encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=256, d_model=64),
+        dict(hidden_size=128, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
+    ),
+    "7b": (
+        dict(encoder_layers=32, encoder_attention_heads=20, encoder_ffn_dim=5120, d_model=1280),
+        dict(
+            hidden_size=4096,
+            intermediate_size=11008,
+            num_hidden_layers=32,
+            num_attention_heads=32,
+            num_key_value_heads=32,
+        ),
+    ),
+}
+RELEASED_AUDIO_VOCAB = 156032  # Qwen2-Audio-7B-Instruct's vocabulary size
+
+
 def _qwen2_audio(shape: str) -> tuple[Any, Any]:
     """Qwen2-Audio with a 2-layer Whisper-style encoder over 30 s windows of 128-bin log-mel features: the released
     processor's window (Qwen/Qwen2-Audio-7B-Instruct), the only one vLLM's Qwen2-Audio takes."""
@@ -176,23 +197,13 @@ def _qwen2_audio(shape: str) -> tuple[Any, Any]:
     tok = byte_tokenizer(_QWEN_SPECIALS + _QWEN_AUDIO_SPECIALS, eos="<|im_end|>", pad="<|endoftext|>")
     ids = tok.convert_tokens_to_ids
     chunk_seconds = 30
+    audio, text = QWEN2_AUDIO_SHAPES[shape]
     config = Qwen2AudioConfig(
-        audio_config=dict(
-            num_mel_bins=128,
-            encoder_layers=2,
-            encoder_attention_heads=2,
-            encoder_ffn_dim=256,
-            d_model=64,
-            max_source_positions=chunk_seconds * 50,
-        ),
+        audio_config=dict(num_mel_bins=128, max_source_positions=chunk_seconds * 50, **audio),
         text_config=dict(
             model_type="qwen2",
             vocab_size=len(tok),
-            hidden_size=128,
-            intermediate_size=512,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
+            **text,
             bos_token_id=ids("<|endoftext|>"),
             eos_token_id=ids("<|im_end|>"),
             pad_token_id=ids("<|endoftext|>"),
@@ -352,7 +363,7 @@ class TinySpec:
 
 TINY_MODELS: dict[str, TinySpec] = {
     "qwen2-vl": TinySpec(_qwen2_vl, frozenset({"image", "video"}), tuple(QWEN2_VL_SHAPES)),
-    "qwen2-audio": TinySpec(_qwen2_audio, frozenset({"audio"})),
+    "qwen2-audio": TinySpec(_qwen2_audio, frozenset({"audio"}), tuple(QWEN2_AUDIO_SHAPES)),
     "llava": TinySpec(_llava, frozenset({"image"})),
     "qwen2.5-omni": TinySpec(qwen2_5_omni_thinker, frozenset({"image", "video", "audio"})),
 }

@@ -73,6 +73,8 @@ def engine_kwargs(
     model: str,
     *,
     tensor_parallel_size: int = 1,
+    pipeline_parallel_size: int = 1,
+    distributed_executor_backend: str | None = None,
     max_model_len: int | None = None,
     limit_mm_per_prompt: dict[str, int] | None = None,
     dtype: str = "auto",
@@ -81,7 +83,9 @@ def engine_kwargs(
     seed: int = 0,
     trust_remote_code: bool = False,
 ) -> dict:
-    """Keyword arguments for `vllm.LLM(...)` of one engine (one data-parallel rank)."""
+    """Keyword arguments for `vllm.LLM(...)` of one engine (one data-parallel rank). Several machines: one engine
+    over a Ray cluster, `distributed_executor_backend="ray"` with tensor (within a node) x pipeline (across nodes)
+    parallelism."""
     kwargs: dict[str, Any] = {
         "model": model,
         "tensor_parallel_size": tensor_parallel_size,
@@ -91,6 +95,10 @@ def engine_kwargs(
         "seed": seed,
         "trust_remote_code": trust_remote_code,
     }
+    if pipeline_parallel_size != 1:
+        kwargs["pipeline_parallel_size"] = pipeline_parallel_size
+    if distributed_executor_backend is not None:
+        kwargs["distributed_executor_backend"] = distributed_executor_backend
     if max_model_len is not None:
         kwargs["max_model_len"] = max_model_len
     if limit_mm_per_prompt is not None:
@@ -363,6 +371,8 @@ class VLLMBackend(ModelBackend):
         name: str,
         tensor_parallel_size: int | str = 1,
         data_parallel_size: int | str = 1,
+        pipeline_parallel_size: int | str = 1,
+        distributed_executor_backend: str | None = None,
         max_model_len: int | str | None = None,
         limit_mm_per_prompt: dict | str | None = None,
         dtype: str = "auto",
@@ -386,6 +396,8 @@ class VLLMBackend(ModelBackend):
         kwargs = engine_kwargs(
             name,
             tensor_parallel_size=tp,
+            pipeline_parallel_size=int(pipeline_parallel_size),
+            distributed_executor_backend=distributed_executor_backend,
             max_model_len=int(max_model_len) if max_model_len is not None else None,
             limit_mm_per_prompt=parse_limit_mm(limit_mm_per_prompt),
             dtype=dtype,
