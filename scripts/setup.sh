@@ -2,14 +2,18 @@
 # Set up a fresh Debian/Ubuntu machine: system packages the build and tests use, then a venv in .venv.
 # Idempotent: re-running it only installs what is missing.
 #   --lmms-eval   also lmms-eval, in a venv of its own (scripts/setup_lmms.sh: .venv-lmms, or $VA_BENCH_LMMS_VENV)
+#   --vllm        also the real vLLM engine (CPU build) for the vLLM tests, in a venv of its own
+#                 (scripts/setup_vllm.sh: .venv-vllm, or $VA_BENCH_VLLM_VENV; about 7 GB and 10 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WITH_LMMS=0
+WITH_VLLM=0
 for arg in "$@"; do
   case "$arg" in
     --lmms-eval) WITH_LMMS=1 ;;
-    *) echo "setup.sh: unknown option $arg (known: --lmms-eval)" >&2; exit 2 ;;
+    --vllm) WITH_VLLM=1 ;;
+    *) echo "setup.sh: unknown option $arg (known: --lmms-eval, --vllm)" >&2; exit 2 ;;
   esac
 done
 
@@ -36,3 +40,4 @@ PYTHON="${PYTHON:-python3}"
 .venv/bin/python -m pip install -q -e ".[dev,tts]"
 
 if [ "$WITH_LMMS" = 1 ]; then bash scripts/setup_lmms.sh; fi
+if [ "$WITH_VLLM" = 1 ]; then bash scripts/setup_vllm.sh; fi
