@@ -139,7 +139,7 @@ def _hf_token_ids(checkpoint: Path, requests: list, max_new_tokens: int) -> list
 # Random weights put near-ties in the logits, where the engine's CPU kernels and transformers' can round apart:
 # on the tiny Qwen2-VL one of 8 videos first differs at token 88 of 100; 32 tokens are equal for every item.
 @pytest.mark.parametrize(
-    "family,tasks,max_new_tokens", [("vl", ["va_video_typo"], 32), ("audio", ["va_audio_kpt", "va_audio_only"], 300)]
+    "family,tasks,max_new_tokens", [("vl", ["va_video_typo"], 32), ("audio", ["va_audio_kpt"], 300)]
 )
 def test_greedy_token_ids_equal_hf(checkpoints, bench, tmp_path, family, tasks, max_new_tokens):
     requests = [r for task in tasks for r in _requests(bench, task)]
@@ -170,7 +170,7 @@ def test_an_input_that_kills_the_engine_fails_alone_and_the_run_goes_on(checkpoi
     (model / "processor_config.json").write_text(json.dumps(config))
     done = vllm_eval(model, bench, tmp_path / "run", "va_audio_text_only,va_audio_kpt", "--max-new-tokens", "16")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "EngineDeadError" in done.stdout + done.stderr  # it really died
+    assert "the engine died (EngineDeadError)" in done.stderr  # it really died
     rows = responses(tmp_path / "run")
     text, audio = (next(r for k, r in rows.items() if k[0] == task) for task in ("va_audio_text_only", "va_audio_kpt"))
     assert text["error"] is None and text["response"]
@@ -194,7 +194,13 @@ def test_openai_backend_and_gpt_judge_against_vllms_own_server(checkpoints, benc
         "vllm.entrypoints.openai.api_server",
         *("--model", str(checkpoints["vl"]), "--served-model-name", "tiny-vl"),
         *("--host", "127.0.0.1", "--port", str(port)),
-        *("--enforce-eager", "--dtype", "float32", "--max-model-len", "8192"),
+        *(
+            "--enforce-eager",
+            "--dtype",
+            "float32",
+            "--max-model-len",
+            "2048",
+        ),  # the judge's answer: at most ~900 tokens
     ]
     log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(command, env=engine_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

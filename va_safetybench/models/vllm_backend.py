@@ -17,6 +17,7 @@ rank holding the fewest.
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
 from collections.abc import Iterator
@@ -35,6 +36,8 @@ from va_safetybench.models.base import (
     ModelBackend,
     ModelInfo,
 )
+
+log = logging.getLogger(__name__)
 
 DEFAULT_VIDEO_FPS = 2.0  # media_loading's default, the official Qwen-VL evaluation's rate
 DEFAULT_SAMPLE_RATE = 16000
@@ -295,7 +298,7 @@ class _Engine:
         except Exception as exc:
             if _engine_died(exc):
                 self._lose_engine()  # restarted when there is more to do
-                return GenerationError("vllm: this request killed the engine (restarted); see its log above")
+                return GenerationError("vllm: this request killed the engine (its log is above)")
             return GenerationError(f"vllm: {type(exc).__name__}: {str(exc)[:200]}")
         return self._text(out)
 
@@ -304,6 +307,9 @@ class _Engine:
         return self._tokenizer.decode(list(output.outputs[0].token_ids), skip_special_tokens=True)
 
     def _lose_engine(self) -> None:
+        held = len(self._in_flight)
+        if held:
+            log.warning("vllm: the engine died (EngineDeadError); restarting it, its %d request(s) one at a time", held)
         self._suspects.extend(self._in_flight.values())
         self._in_flight.clear()
         self.shutdown()
