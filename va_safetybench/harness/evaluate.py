@@ -184,7 +184,7 @@ def _evaluate(req: EvalRequest, run: RunContext) -> EvalResult:
             results = _generate(lm, tasks, bench, samples, req)
             lm.gather_outcomes()  # data-parallel: rank 0 now holds every rank's outcomes
             if lm.rank != 0:
-                return EvalResult(run_dir, {}, lm.generated, sum(o.cached for o in lm.outcomes), 0, primary=False)
+                return EvalResult(run_dir, None, lm.generated, sum(o.cached for o in lm.outcomes), 0, primary=False)
             logged = _write_lm_eval_outputs(run_dir / "lm_eval", results)
         if capability:
             from ..capability.run import run_capability
