@@ -202,6 +202,8 @@ def pipelined_vs_serial(args: argparse.Namespace, tmp: Path) -> None:
         f"   serial / pipelined: {best['serial'] / best['pipelined']:.2f}; decode time hidden behind "
         f"generation: {hidden:.1f} s of {decode:.1f} s ({100 * hidden / decode:.0f}%); responses identical: {same}"
     )
+    if not 0 <= hidden <= decode * 1.1:
+        print("   (the gap is not within the decode time: this machine's run-to-run noise exceeds what is measured)")
 
 
 def decode_seconds(bench: Path, entries: list[dict]) -> float:
