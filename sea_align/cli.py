@@ -230,7 +230,9 @@ def _train_records(args: argparse.Namespace) -> tuple[list[dict], str, Path]:
     path = args.out / "dataset.jsonl"
     if not path.is_file():
         raise InputError(f"{path}: no dataset (run `sea-align dataset` first)")
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    from va_safetybench.fileio import read_jsonl
+
+    records = read_jsonl(path)  # every line an object; a bad byte, JSON or line is named
     if not records:
         raise InputError(f"{path}: no records to train on")
     method = "dpo" if "chosen" in records[0] else "sft"

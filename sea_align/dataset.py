@@ -12,10 +12,10 @@ encoder on it once. Paths are relative to the mix file.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from va_safetybench.errors import InputError
+from va_safetybench.fileio import atomic_write, jsonl_lines, jsonl_text
 
 from .settings import SeaSettings
 from .store import read_index
@@ -49,8 +49,7 @@ def build(
         records += _read_mix(mix, method)
     if not records:
         raise InputError(f"{emb_dir}: no optimised embeddings match the prepared items")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    atomic_write(out, jsonl_text(records))
     return len(records)
 
 
@@ -72,21 +71,22 @@ def _read_mix(path: Path, method: str) -> list[dict]:
         raise InputError(f"--mix: {path} does not exist")
     need = ("prompt", "media", "chosen", "rejected") if method == "dpo" else ("prompt", "media", "response")
     rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            raise InputError(f"{path}:{n}: not valid JSON") from None
+    for line in jsonl_lines(path):  # every line an object; a bad byte, JSON or line is named
+        row, where = line.value, line.where
         missing = [k for k in need if k not in row]
         if missing:
-            raise InputError(f"{path}:{n}: missing {', '.join(missing)}")
+            raise InputError(f"{where}: missing {', '.join(missing)}")
+        optional = [k for k in ("embedding", "id") if row.get(k) is not None]
+        wrong = [k for k in (*need, *optional) if not isinstance(row[k], str)]
+        if wrong:
+            raise InputError(f"{where}: {wrong[0]!r} must be a string, found {type(row[wrong[0]]).__name__}")
+        if not row["media"].strip():
+            raise InputError(f"{where}: 'media' names no file")
         files = {k: _beside(path, row[k]) for k in ("media", "embedding") if row.get(k)}
         for key, file in files.items():
             if not Path(file).is_file():
-                raise InputError(f"{path}:{n}: {key} file {file} does not exist")
-        rows.append({"id": row.get("id", f"mix-{n}"), **{k: row[k] for k in need}, **files})
+                raise InputError(f"{where}: {key} file {file} does not exist")
+        rows.append({"id": row.get("id") or f"mix-{line.number}", **{k: row[k] for k in need}, **files})
     return rows
 
 

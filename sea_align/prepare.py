@@ -67,10 +67,23 @@ def prepare(pairs: list[SafetyPair], extractor, settings: SeaSettings, out: Path
     return {"kept": kept, "dropped": dropped, "fallbacks": getattr(extractor, "fallbacks", 0)}
 
 
+PREPARED_TEXT = ("id", "prompt", "chosen", "rejected", "phrase", "type", "detoxified")  # what later stages read
+
+
 def read_prepared(path: Path) -> list[dict]:
+    """prepared.jsonl's items (a torn last line, left by a kill, is ignored); InputError naming the file, line and
+    field of an item a later stage could not use (a hand-edited or damaged line)."""
     from va_safetybench.errors import InputError
-    from va_safetybench.fileio import read_jsonl
+    from va_safetybench.fileio import jsonl_lines
 
     if not path.is_file():
         raise InputError(f"{path}: no prepared items (run `sea-align prepare` first)")
-    return read_jsonl(path)
+    items = []
+    for line in jsonl_lines(path):
+        for key in PREPARED_TEXT:
+            if not isinstance(line.value.get(key), str):
+                raise InputError(f"{line.where}: {key!r} must be a string (rerun `sea-align prepare`)")
+        if not isinstance(line.value.get("controls", []), list):
+            raise InputError(f"{line.where}: 'controls' must be a list (rerun `sea-align prepare`)")
+        items.append(line.value)
+    return items

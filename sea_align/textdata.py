@@ -8,7 +8,6 @@ field mapping (`ours=theirs`). Ids are content hashes, so reruns and resumes see
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,14 +41,9 @@ def _rows(source: str, split: str) -> tuple[str, list[dict]]:
     if path.suffix == ".jsonl":
         if not path.is_file():
             raise InputError(f"--data: {path} does not exist")
-        rows = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise InputError(f"{path}:{n}: not valid JSON ({e.msg})") from None
-        return str(path), rows
+        from va_safetybench.fileio import read_jsonl
+
+        return str(path), read_jsonl(path)  # every line an object; a bad byte, JSON or line is named
     if path.suffix == ".parquet":
         if not path.is_file():
             raise InputError(f"--data: {path} does not exist")
