@@ -101,7 +101,7 @@ def fetch_files(public: PublicSet, cache: Path | None = None, timeout: float = 6
     """{upstream path: bytes} of a public set, from the cache when its sha256 still matches, else downloaded.
 
     A download whose sha256 differs from the recorded one is refused (upstream moved, or the transfer broke)."""
-    from va_safetybench.netlimits import DownloadFailed, download
+    from va_safetybench.netlimits import download
 
     folder = (cache or default_cache()) / public.name / public.commit[:12]
     out = {}
@@ -111,13 +111,8 @@ def fetch_files(public: PublicSet, cache: Path | None = None, timeout: float = 6
             out[upstream_path] = local.read_bytes()
             continue
         url = raw_url(public, upstream_path)
-        try:
-            data = download(url, deadline=timeout)  # bounded in time and size: netlimits
-        except DownloadFailed as exc:
-            raise InputError(
-                f"cannot download {url} ({exc}); without network pass --human FILE.jsonl "
-                "(prompt, response, human_label per line)"
-            ) from None
+        offline = "without network pass --human FILE.jsonl (prompt, response, human_label per line)"
+        data = download(url, deadline=timeout, offline=offline)  # bounded in time and size: netlimits
         got = hashlib.sha256(data).hexdigest()
         if got != sha:
             raise InputError(f"{url}: sha256 {got} is not the recorded {sha}; not used")

@@ -467,8 +467,9 @@ def _digest(prompt: str) -> str:
     return hashlib.sha256(prompt.encode()).hexdigest()[:12]
 
 
-def _responses(run: Path) -> dict[tuple[str, str], str]:
-    return {(r["task"], str(r["id"])): r["response"] for r in read_jsonl(run / "responses.jsonl")}
+def _responses(run: Path) -> dict[tuple[str, str], tuple[str, dict]]:
+    """Each item's response and verdict, as responses.jsonl holds them."""
+    return {(r["task"], str(r["id"])): (r["response"], r["verdict"]) for r in read_jsonl(run / "responses.jsonl")}
 
 
 def _cached_digests(run: Path) -> set[str]:

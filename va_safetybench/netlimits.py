@@ -22,6 +22,8 @@ from typing import Any
 
 import httpx2
 
+from .errors import InputError
+
 DEFAULT_DEADLINE = 120.0  # seconds: a chat completion of a few hundred tokens takes a few
 DEFAULT_MAX_REPLY_BYTES = 1 << 20  # 1 MiB: a chat completion of 300 tokens is a few KiB of JSON
 DOWNLOAD_DEADLINE = 600.0  # the official question files and judge sets: at most a few MiB each
@@ -181,19 +183,23 @@ def _defaults(limits: NetLimits, kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-class DownloadFailed(Exception):
-    """A download that did not complete; the message says why (status, error, limit), never a header."""
+class DownloadFailed(InputError):
+    """A download that did not complete: the message names the URL, says why (status, error, limit; never a header)
+    and what to do without the network."""
 
 
-def download(url: str, deadline: float = DOWNLOAD_DEADLINE, max_bytes: int = DOWNLOAD_MAX_BYTES) -> bytes:
+def download(
+    url: str, deadline: float = DOWNLOAD_DEADLINE, max_bytes: int = DOWNLOAD_MAX_BYTES, offline: str = ""
+) -> bytes:
     """The body of a GET of `url` (redirects followed) within `deadline` seconds and `max_bytes`; DownloadFailed
-    for a 4xx/5xx reply, a network error or a limit exceeded."""
+    for a 4xx/5xx reply, a network error or a limit exceeded, ending with the hint `offline` when given."""
     try:
         with BoundedClient(NetLimits(deadline, max_bytes)) as client:
             response = client.get(url)
             response.raise_for_status()
             return response.content
     except httpx2.HTTPStatusError as exc:
-        raise DownloadFailed(f"HTTP {exc.response.status_code}") from None
+        why = f"HTTP {exc.response.status_code}"
     except (httpx2.HTTPError, ReplyTooLarge, OSError) as exc:
-        raise DownloadFailed(str(exc) or type(exc).__name__) from None
+        why = str(exc) or type(exc).__name__
+    raise DownloadFailed(f"cannot download {url} ({why})" + (f"; {offline}" if offline else ""))

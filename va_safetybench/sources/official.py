@@ -11,7 +11,6 @@ import json
 import os
 from pathlib import Path
 
-from ..errors import InputError
 from ..fileio import atomic_write
 from ..scenarios import MM_SCENARIOS, VA_SCENARIOS
 from .layout import VA_KINDS, mm_file, va_file
@@ -26,6 +25,12 @@ CHECKSUMS = "checksums.json"
 def cache_base() -> Path:
     """Root of everything the sources cache: $VA_BENCH_CACHE, else ~/.cache/va-safetybench."""
     return Path(os.environ.get("VA_BENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "va-safetybench"))
+
+
+OFFLINE_HINT = (
+    "without network pass --source DIR with the question files laid out as va-safetybench/{Video,Audio}_questions/ "
+    "and mm-safetybench/processed_questions/"
+)
 
 
 def default_cache_dir() -> Path:
@@ -49,7 +54,7 @@ def _sha256(data: bytes) -> str:
 
 def fetch_official(cache: Path | None = None, timeout: float = 30.0) -> Path:
     """Make sure every official file is in `cache` with a matching checksum; return the cache root."""
-    from ..netlimits import DownloadFailed, download
+    from ..netlimits import download
 
     cache = cache or default_cache_dir()
     sums_path = cache / CHECKSUMS
@@ -58,13 +63,7 @@ def fetch_official(cache: Path | None = None, timeout: float = 30.0) -> Path:
         rel = str(path.relative_to(cache))
         if path.exists() and rel in sums and _sha256(path.read_bytes()) == sums[rel]["sha256"]:
             continue
-        try:
-            data = download(url, deadline=timeout)  # bounded in time and size: netlimits
-        except DownloadFailed as exc:
-            raise InputError(
-                f"cannot download {url} ({exc}); without network pass --source DIR with the question "
-                "files laid out as va-safetybench/{Video,Audio}_questions/ and mm-safetybench/processed_questions/"
-            ) from None
+        data = download(url, deadline=timeout, offline=OFFLINE_HINT)  # bounded in time and size: netlimits
         atomic_write(path, data)
         sums[rel] = {"url": url, "sha256": _sha256(data)}
         atomic_write(sums_path, json.dumps(sums, indent=1, sort_keys=True))
