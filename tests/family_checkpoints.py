@@ -545,6 +545,28 @@ BUILDERS: dict[str, Callable[[], tuple[Any, Any]]] = {
 }
 
 
+QWEN2_TEXT_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def save_text_lm(path: Path, seed: int = 0) -> Path:
+    """A text-only Qwen2 checkpoint (the language model of the Qwen VL / Audio families), for lm-eval's `hf`."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(seed)
+    tok = byte_tokenizer(QWEN_SPECIALS, eos="<|im_end|>", pad="<|endoftext|>")
+    tok.chat_template = QWEN2_TEXT_CHAT_TEMPLATE
+    ids = tok.convert_tokens_to_ids
+    config = Qwen2Config(
+        vocab_size=len(tok), eos_token_id=ids("<|im_end|>"), pad_token_id=ids("<|endoftext|>"), **TINY_TEXT
+    )
+    Qwen2ForCausalLM(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
 def save_family(name: str, path: Path, seed: int = 0, weights: bool = True) -> Path:
     """One family's checkpoint folder (config, processor, chat template; weights unless weights=False)."""
     import torch

@@ -1,6 +1,7 @@
-"""Our safety tasks as an lmms-eval task pack (va_safetybench/lmms_eval_tasks): one lmms-eval run of a video and an
-audio task with lmms-eval's own Qwen3-Omni model class on a tiny released-layout checkpoint saved by path, its
-results holding our ASR; our bad input through `va-bench lmms-eval` is one line and exit 2.
+"""Our safety tasks as an lmms-eval task pack (va_safetybench/lmms_eval_tasks): one lmms-eval run of a video, an
+audio, an image and a text-only task with lmms-eval's own Qwen3-Omni model class on a tiny released-layout
+checkpoint saved by path, its results holding our ASR; our bad input through `va-bench lmms-eval` is one line and
+exit 2.
 
 lmms-eval lives in a venv of its own (scripts/setup_lmms.sh: $VA_BENCH_LMMS_VENV, else .venv-lmms). Without it these
 runs skip, except where VA_BENCH_LMMS_REQUIRED=1 (CI sets it), where they fail."""
@@ -24,7 +25,7 @@ from va_safetybench.harness.docs import tasks_dir
 from va_safetybench.harness.lmms_eval_hooks import pack_dir
 from va_safetybench.taskspec import GROUPS, TASKS
 
-TASKS_RUN = ("va_video_typo", "va_audio_kpt")
+TASKS_RUN = ("va_video_typo", "va_audio_kpt", "mmsb_typo", "mmsb_text_only")
 METRICS = ("asr", "asr_macro", "asr_official", "asr_official_macro")
 
 
@@ -85,7 +86,7 @@ def lmms_run(tmp_path_factory) -> dict:
     out = root / "out"
     done = _va_bench_lmms_eval(
         "--model",
-        "qwen3_omni",  # lmms-eval's class for Qwen3-Omni: video and audio
+        "qwen3_omni",  # lmms-eval's class for Qwen3-Omni: video, audio, images and text
         "--model_args",
         f"pretrained={checkpoint},device=cpu,device_map=auto,attn_implementation=sdpa",
         "--tasks",

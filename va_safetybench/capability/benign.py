@@ -51,5 +51,5 @@ def load_dataset(benign_task: str, **metadata: Any):
             f"{bench}/manifests/{twin}.jsonl not found: run "
             f"`va-bench build --source benign --tasks {twin} --out {bench}` first"
         )
-    docs = task_docs(bench, twin)
+    docs = [{**doc, "task": benign_task} for doc in task_docs(bench, twin)]  # errors name the task the user ran
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})

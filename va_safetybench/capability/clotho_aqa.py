@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..harness.docs import audio_sampling_rate
+from ..harness.media_inputs import DEFAULT_AUDIO_SAMPLING_RATE, BenchAudio, with_placeholders
+from ..harness.model_checks import refuse_unfit_model
 from .extract import parse_yes_no
 from .sources import local_copy, read_rows
 
@@ -60,15 +63,25 @@ def load_dataset(**metadata: Any):
     missing = next((d["file"] for d in docs if not Path(d["file"]).is_file()), None)
     if missing:
         raise InputError(f"clotho_aqa: audio {missing} not found")
+    rate = audio_sampling_rate(metadata)  # Clotho is 44.1 kHz; Whisper-family encoders take 16 kHz
+    for doc in docs:
+        doc["audio_sampling_rate"] = rate
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
 
 
-def doc_to_text(doc: dict) -> str:
+def prompt(doc: dict) -> str:
     return PROMPT.format(question=doc["question"])
 
 
+def doc_to_text(doc: dict) -> str:
+    """The question after lm-eval's audio placeholder (lm-eval's audio model classes put the audio there)."""
+    return with_placeholders(prompt(doc), ["audio"])
+
+
 def doc_to_audio(doc: dict) -> list:
-    return [doc["file"]]
+    """lm-eval's audio dict, decoded on first use at the document's rate."""
+    refuse_unfit_model("clotho_aqa", "audio")
+    return [BenchAudio(Path(doc["file"]), doc.get("audio_sampling_rate") or DEFAULT_AUDIO_SAMPLING_RATE)]
 
 
 def first_word(response: str) -> str:

@@ -10,11 +10,13 @@ lmms-eval's is "Please recognize the speech and only output the recognized conte
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..harness.docs import audio_sampling_rate
+from ..harness.media_inputs import DEFAULT_AUDIO_SAMPLING_RATE, BenchAudio, EncodedAudio, with_placeholders
+from ..harness.model_checks import refuse_unfit_model
 from .sources import hub_rows, local_copy, read_rows
 from .wer import words
 
@@ -57,22 +59,32 @@ def load_rows(metadata: dict[str, Any]) -> list[dict]:
 
 
 def load_dataset(**metadata: Any):
+    """The documents, each with the rate its audio is decoded at (task metadata `audio_sampling_rate`, default
+    16 kHz, as for the safety tasks)."""
     import datasets
 
-    return datasets.DatasetDict({"test": datasets.Dataset.from_list(load_rows(metadata))})
+    rate = audio_sampling_rate(metadata)
+    docs = [{**doc, "audio_sampling_rate": rate} for doc in load_rows(metadata)]
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
 
 
-def doc_to_text(doc: dict) -> str:
+def prompt(doc: dict) -> str:
     return PROMPT
 
 
-def doc_to_audio(doc: dict) -> list:
-    if doc["audio_path"]:
-        return [doc["audio_path"]]
-    import soundfile
+def doc_to_text(doc: dict) -> str:
+    """The prompt after lm-eval's audio placeholder (lm-eval's audio model classes put the audio there)."""
+    return with_placeholders(prompt(doc), ["audio"])
 
-    array, rate = soundfile.read(io.BytesIO(doc["audio_bytes"]), dtype="float32")
-    return [{"array": array, "sampling_rate": rate}]
+
+def doc_to_audio(doc: dict) -> list:
+    """lm-eval's audio dict, decoded on first use at the document's rate: from the utterance's file, or from the
+    encoded bytes the hub's parquet holds."""
+    refuse_unfit_model("librispeech_test_clean", "audio")
+    rate = doc.get("audio_sampling_rate") or DEFAULT_AUDIO_SAMPLING_RATE
+    if doc["audio_path"]:
+        return [BenchAudio(Path(doc["audio_path"]), rate)]
+    return [EncodedAudio(doc["audio_bytes"], rate, name=f"librispeech {doc['id']}")]
 
 
 def process_results(doc: dict, results: list[str]) -> dict:

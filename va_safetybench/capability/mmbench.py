@@ -18,9 +18,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..harness.media_inputs import EncodedImage, with_placeholders
+from ..harness.model_checks import refuse_unfit_model
 from .mcq import can_infer, can_infer_text, mmbench_letter
 from .metrics import circular_accuracy
-from .sources import hub_rows, image_bytes, local_copy, open_image, read_rows
+from .sources import hub_rows, image_bytes, local_copy, read_rows
 
 HUB_ID = "lmms-lab/MMBench"
 LETTERS = "ABCDEFGHI"
@@ -84,7 +86,7 @@ def load_dataset(**metadata: Any):
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(build_docs(rows, base))})
 
 
-def doc_to_text(doc: dict) -> str:
+def prompt(doc: dict) -> str:
     """lmms-eval's prompt, character for character (hint and question joined by a space, not a newline)."""
     options = json.loads(doc["options"])
     listed = "\n".join([OPTIONS_HEADER, *(f"{k}. {v}" for k, v in options.items())])
@@ -92,8 +94,15 @@ def doc_to_text(doc: dict) -> str:
     return f"{head} {listed}\n\n{INSTRUCTION}"
 
 
+def doc_to_text(doc: dict) -> str:
+    """The prompt after lm-eval's image placeholder (lm-eval's image model classes put the image there)."""
+    return with_placeholders(prompt(doc), ["image"])
+
+
 def doc_to_image(doc: dict) -> list:
-    return [open_image(doc["image"])]
+    """The image as an RGB PIL image decoded on first use (media_inputs.EncodedImage)."""
+    refuse_unfit_model("mmbench_en_dev", "image")
+    return [EncodedImage(doc["image"])]
 
 
 def process_results(doc: dict, results: list[str]) -> dict:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..harness.media_inputs import EncodedImage, with_placeholders
+from ..harness.model_checks import refuse_unfit_model
 from . import metrics
 from .extract import parse_yes_no
-from .sources import hub_rows, image_bytes, local_copy, open_image, read_rows
+from .sources import hub_rows, image_bytes, local_copy, read_rows
 
 HUB_ID = "lmms-lab/MME"
 
@@ -42,12 +44,19 @@ def load_dataset(**metadata: Any):
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(load_rows(metadata))})
 
 
-def doc_to_text(doc: dict) -> str:
+def prompt(doc: dict) -> str:
     return doc["question"]
 
 
+def doc_to_text(doc: dict) -> str:
+    """MME's question after lm-eval's image placeholder (lm-eval's image model classes put the image there)."""
+    return with_placeholders(prompt(doc), ["image"])
+
+
 def doc_to_image(doc: dict) -> list:
-    return [open_image(doc["image"])]
+    """The image as an RGB PIL image decoded on first use (media_inputs.EncodedImage)."""
+    refuse_unfit_model("mme", "image")
+    return [EncodedImage(doc["image"])]
 
 
 def process_results(doc: dict, results: list[str]) -> dict:

@@ -124,10 +124,3 @@ def image_bytes(value: Any, base: Path | None = None) -> bytes:
         except ValueError:
             pass
     raise InputError(f"image {str(value)[:80]!r}: neither bytes, a file nor base64")
-
-
-def open_image(data: bytes):
-    """bytes -> RGB PIL image (what lm-eval's `visual` list and our LM class take)."""
-    from PIL import Image
-
-    return Image.open(io.BytesIO(data)).convert("RGB")

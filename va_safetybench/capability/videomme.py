@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..harness.model_checks import refuse_unfit_model
 from .mcq import check_reading, videomme_letter
 from .sources import hub_rows, local_copy, read_rows
 
@@ -91,6 +92,9 @@ def doc_to_text(doc: dict) -> str:
 
 
 def doc_to_image(doc: dict) -> list:
+    """{"type": "video", "path": ...}: a model class that takes no video (all of lm-eval's) is refused in one
+    line while lm-eval builds the requests (harness.model_checks)."""
+    refuse_unfit_model("videomme", "video")
     if not Path(doc["video"]).is_file():
         raise InputError(f"videomme {doc['question_id']}: video {doc['video']} is missing")
     return [{"type": "video", "path": doc["video"]}]

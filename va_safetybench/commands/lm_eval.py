@@ -1,7 +1,8 @@
 """va-bench lm-eval ARGS: lm-eval's own command line, with our model class and tasks available.
 
 Everything after `lm-eval` goes to lm-eval unchanged; we only register the `va-bench` model
-class first (and lm-eval's own `hf-audiolm-qwen`, repaired: lm_eval_audiolm.py) and add
+class first (and lm-eval's own `hf-audiolm-qwen`, repaired: lm_eval_audiolm.py; and lm-eval's `hf-multimodal`
+taking text-only requests beside image ones, as our groups give them: lm_eval_mixed.py) and add
 `--include_path <our tasks>` when the user did not pass one. Example:
   va-bench lm-eval run --model va-bench --model_args model=tiny:qwen2-vl \
       --tasks va_video_typo --metadata '{"bench": "bench", "judge": "keyword"}' --limit 4 --output_path out --log_samples
@@ -34,11 +35,12 @@ def with_include_path(argv: list[str], tasks_dir: str) -> list[str]:
 def passthrough(argv: list[str]) -> int:
     from lm_eval.__main__ import cli_evaluate
 
-    from ..harness import lm_eval_audiolm, lm_eval_models  # noqa: F401  (lm_eval_models registers `va-bench`)
+    from ..harness import lm_eval_audiolm, lm_eval_mixed, lm_eval_models  # noqa: F401  (it registers `va-bench`)
     from ..harness.docs import tasks_dir
     from ..harness.run_context import RunContext
 
     lm_eval_audiolm.install()  # lm-eval 0.4.13's `hf-audiolm-qwen` cannot run as shipped (see that module)
+    lm_eval_mixed.install()  # nor can its `hf-multimodal` run text-only and image tasks together
 
     saved = sys.argv
     sys.argv = ["lm-eval", *with_include_path(argv, str(tasks_dir()))]

@@ -29,8 +29,9 @@ from ..errors import InputError
 from ..fileio import jsonl_lines
 from ..records import ManifestEntry, RecordError
 from ..taskspec import TASKS
-from .media_inputs import DEFAULT_AUDIO_SAMPLING_RATE, BenchAudio, BenchImage, refuse_video, with_placeholders
+from .media_inputs import DEFAULT_AUDIO_SAMPLING_RATE, BenchAudio, BenchImage, with_placeholders
 from .media_paths import ManifestLine, MediaVerifier
+from .model_checks import refuse_unfit_model
 from .task_errors import report_in_one_line
 
 BENCH_ENV = "VA_BENCH_DIR"
@@ -186,13 +187,14 @@ def doc_to_text(doc: dict) -> str:
 
 
 def doc_to_image(doc: dict) -> list:
-    """`visual` entries: a lazily decoded PIL image, or {"type": "video", "path": ...} for a video (refused
-    when lm-eval builds the requests of a model class that takes no video)."""
+    """`visual` entries: a lazily decoded PIL image, or {"type": "video", "path": ...} for a video (a model class
+    that cannot take them is refused when lm-eval builds the requests: model_checks)."""
     if not doc["media"]:
         return []
     if Path(doc["media"]).suffix.lower() in VIDEO_EXTS:
-        refuse_video(doc["task"])
+        refuse_unfit_model(doc["task"], "video")
         return [{"type": "video", "path": doc["media"]}]
+    refuse_unfit_model(doc["task"], "image")
     return [BenchImage(Path(doc["media"]))]
 
 
@@ -200,4 +202,5 @@ def doc_to_audio(doc: dict) -> list:
     """`audio` entries: {"array", "sampling_rate", "path"}, the array decoded when a model class first reads it."""
     if not doc["media"]:
         return []
+    refuse_unfit_model(doc["task"], "audio")
     return [BenchAudio(Path(doc["media"]), doc.get("audio_sampling_rate") or DEFAULT_AUDIO_SAMPLING_RATE)]

@@ -1,4 +1,4 @@
-"""lm-eval's own `hf-audiolm-qwen` model class, runnable: three repairs of lm-eval 0.4.13, nothing else changed.
+"""lm-eval's own `hf-audiolm-qwen` model class, runnable: three repairs of lm-eval 0.4.13 and mixed runs.
 
 As shipped, lm-eval 0.4.13 cannot run `--model hf-audiolm-qwen` on any task:
   1. its lazy model registry names `lm_eval.models.hf_audiolm:HFAudioLM`, a class that does not exist (the
@@ -9,7 +9,8 @@ As shipped, lm-eval 0.4.13 cannot run `--model hf-audiolm-qwen` on any task:
 `install` (called by `va-bench lm-eval`) registers `RepairedHFAudioLMQwen` under lm-eval's own name, only while
 the registry holds the broken entry: lm-eval's class, its prompts, placeholders, batching and decoding, with the
 audio passed as `audio=` (where lm-eval passes `audios=`) and, only when the model is not on CUDA, "cuda" read as
-the model's device.
+the model's device. Like `hf-multimodal` under `va-bench lm-eval`, it also takes the text-only requests of a run
+that mixes them with audio ones (a fourth gap: lm-eval's class takes audio requests only; lm_eval_mixed.py).
 """
 
 from __future__ import annotations
@@ -17,46 +18,43 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from .lm_eval_mixed import TextAndMediaRequests, lm_eval_class, repoint
+
 ALIAS = "hf-audiolm-qwen"
-_LM_EVAL_MODULE = "lm_eval.models.hf_audiolm"
-_BROKEN_ENTRY = f"{_LM_EVAL_MODULE}:HFAudioLM"  # lm-eval 0.4.13's MODEL_MAPPING entry
+_BROKEN_ENTRY = "lm_eval.models.hf_audiolm:HFAudioLM"  # lm-eval 0.4.13's MODEL_MAPPING entry
+_LM_EVAL_ENTRY = "lm_eval.models.hf_audiolm:HFAUDIOLMQWEN"
 _REPAIRED_ENTRY = f"{__name__}:RepairedHFAudioLMQwen"
 
 
 def install() -> None:
     """Point `hf-audiolm-qwen` at the repaired class, loaded when a run asks for it (importing lm-eval's module
     and transformers' model classes only then). A registry entry other than lm-eval 0.4.13's is left alone."""
-    import lm_eval.models  # noqa: F401  (lm-eval's own entries, registered on import)
-    from lm_eval.api.registry import model_registry
-
-    if model_registry._objs.get(ALIAS) == _BROKEN_ENTRY:  # the registry has no public way to replace an alias
-        model_registry._objs[ALIAS] = _REPAIRED_ENTRY
+    repoint(ALIAS, (_BROKEN_ENTRY,), _REPAIRED_ENTRY)
 
 
 @functools.cache
 def _repaired_class() -> type:
     import torch
-    from lm_eval.api.registry import model_registry
 
     from .cuda_on_cpu import cuda_means
 
-    # lm-eval's module registers its class under ALIAS when imported; it may replace only the placeholder that
-    # names that very class, so the entry names it while the module loads (the registry then stores ours).
-    model_registry._objs[ALIAS] = f"{_LM_EVAL_MODULE}:HFAUDIOLMQWEN"
-    from lm_eval.models.hf_audiolm import HFAUDIOLMQWEN
+    base = lm_eval_class(ALIAS, _LM_EVAL_ENTRY)
 
-    class RepairedHFAudioLMQwen(HFAUDIOLMQWEN):
-        """lm-eval's HFAUDIOLMQWEN with the audio keyword transformers 5 takes and a device that exists."""
+    class RepairedHFAudioLMQwen(TextAndMediaRequests, base):  # type: ignore[valid-type,misc]
+        """lm-eval's HFAUDIOLMQWEN with the audio keyword transformers 5 takes and a device that exists, taking
+        text-only requests beside the audio ones (lm_eval_mixed)."""
+
+        LM_EVAL_CLASS = base
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.processor = _AudioKeyword(self.processor)  # type: ignore[has-type]
 
-        def generate_until(self, requests: list, disable_tqdm: bool = False) -> list[str]:
+        def media_generate_until(self, requests: list, disable_tqdm: bool) -> list[str]:
             if torch.device(self.device).type == "cuda":
-                return super().generate_until(requests, disable_tqdm)
+                return super().media_generate_until(requests, disable_tqdm)
             with cuda_means(torch.device(self.device)):
-                return super().generate_until(requests, disable_tqdm)
+                return super().media_generate_until(requests, disable_tqdm)
 
     return RepairedHFAudioLMQwen
 

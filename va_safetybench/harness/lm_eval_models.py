@@ -11,10 +11,11 @@ metadata (lm-eval merges model_args into it) and is ignored here; every other ke
 backend. lm-eval's `--device` is ignored: pass `device=` in model_args where the backend takes one.
 
 generate_until turns each Instance (context, gen_kwargs, aux {"visual": [...], "audio": [...]})
-into a GenerationRequest: visual entries are our tasks' images (their bench file, never decoded here),
-image paths, {"type": "video"|"image", "path": ...}, video paths (by extension) or other PIL images
-(lm-eval's own image tasks; written to a scratch PNG); audio entries are our tasks' audio (their bench
-file), paths, {"path": ...} or {"array", "sampling_rate"} (written to a scratch WAV). The context's
+into a GenerationRequest: visual entries are our tasks' images (their bench file, or a capability data set's
+encoded bytes written to a scratch file as they are; never decoded here), image paths, {"type": "video"|"image",
+"path": ...}, video paths (by extension) or other PIL images (lm-eval's own image tasks; written to a scratch
+PNG); audio entries are our tasks' audio (their bench file, or encoded bytes as for images), paths,
+{"path": ...} or {"array", "sampling_rate"} (written to a scratch WAV). The context's
 leading media placeholders (`<image>`, `<audio>`: lm-eval's, for its own model classes) are dropped, since
 our backends place the media themselves. An empty prompt with media means the media carry the whole
 question (prompt None). The class takes video (`ACCEPTS_VIDEO`), which our video tasks check.
@@ -49,7 +50,7 @@ from . import lm_eval_git
 from .cache import ResponseCache, cache_key
 from .distributed import ProcessGroup, launched
 from .docs import VIDEO_EXTS
-from .media_inputs import BenchAudio, BenchImage, strip_placeholders
+from .media_inputs import BenchAudio, BenchImage, EncodedAudio, EncodedImage, strip_placeholders
 from .run_context import current_run
 
 lm_eval_git.install()  # every lm-eval run with our model: no `fatal: not a git repository` on stderr
@@ -130,7 +131,7 @@ def truncate_at_stop(text: str, stop: tuple[str, ...]) -> str:
 @register_model("va-bench")
 class VABenchLM(LM):
     MULTIMODAL = True  # lm-eval only sends doc_to_image / doc_to_audio tasks to models that say so
-    ACCEPTS_VIDEO = True  # our video tasks refuse any model class that does not say so (media_inputs)
+    ACCEPTS_VIDEO = True  # our video tasks refuse any model class that does not say so (model_checks)
 
     def __init__(
         self,
@@ -323,6 +324,13 @@ class VABenchLM(LM):
             self._scratch = tempfile.TemporaryDirectory(prefix="va-bench-media-")
         return Path(self._scratch.name)
 
+    def _scratch_file(self, data: bytes, suffix: str) -> Path:
+        """An encoded medium (a capability data set's image or audio bytes) as a file named by its content."""
+        path = self._scratch_dir() / f"{hashlib.sha256(data).hexdigest()[:32]}{suffix}"
+        if not path.exists():
+            path.write_bytes(data)
+        return path
+
     def _visual(self, entry: Any) -> Media:
         if isinstance(entry, dict):
             kind = entry.get("type", "image")
@@ -334,6 +342,8 @@ class VABenchLM(LM):
             return Media("video" if path.suffix.lower() in VIDEO_EXTS else "image", path)
         if isinstance(entry, BenchImage):
             return Media("image", entry.path)
+        if isinstance(entry, EncodedImage):
+            return Media("image", self._scratch_file(entry.data, entry.suffix))
         if hasattr(entry, "save") and hasattr(entry, "tobytes"):  # a PIL image from an lm-eval task
             digest = hashlib.sha256(entry.tobytes() + repr((entry.mode, entry.size)).encode()).hexdigest()[:32]
             path = self._scratch_dir() / f"{digest}.png"
@@ -347,6 +357,8 @@ class VABenchLM(LM):
             return Media("audio", Path(entry))
         if isinstance(entry, BenchAudio):
             return Media("audio", entry.path)
+        if isinstance(entry, EncodedAudio):
+            return Media("audio", self._scratch_file(entry.data, entry.suffix))
         if not isinstance(entry, Mapping):
             raise TypeError(f"unsupported audio entry of type {type(entry).__name__}")
         if entry.get("path") and (entry.get("array") is None or Path(entry["path"]).is_file()):

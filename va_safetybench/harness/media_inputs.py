@@ -2,28 +2,27 @@
 
 lm-eval's multimodal model classes read a request's media from its `visual` / `audio` lists:
 `hf-multimodal` and `vllm-vlm` take PIL images, `hf-audiolm-qwen` takes {"array", "sampling_rate"} dicts, and
-each finds where the media go by a placeholder in the prompt (`<image>`, `<audio>`). Our tasks give exactly that,
-decoded from the bench's verified files, and our own `va-bench` class reads the file path each object carries
-(`BenchImage.path`, `BenchAudio["path"]`), so it never decodes them here and its backends read the file as
-before. Both objects decode on first use: lm-eval builds every request of a run before generating, and an
-eagerly decoded MM-SafetyBench task (1,680 images of about 1024x1024) would hold about 5 GB of pixels before the
-first forward pass.
+each finds where the media go by a placeholder in the prompt (`<image>`, `<audio>`). Our tasks give exactly that:
+the safety tasks from the bench's verified files (`BenchImage`, `BenchAudio`, whose file our own `va-bench` class
+reads: `.path`, `["path"]`), the capability tasks from the encoded bytes their data sets hold (`EncodedImage`,
+`EncodedAudio`, whose bytes our class writes out as they are) or from their files. Our class never decodes them
+here; its backends read the files as before. Every one decodes on first use: lm-eval builds every request of a
+run before generating, and an eagerly decoded MM-SafetyBench task (1,680 images of about 1024x1024) would hold
+about 5 GB of pixels before the first forward pass (MME's 2,374 images, a few GB more).
 
 lm-eval has no video input. A video task's `visual` entries are {"type": "video", "path": ...}, which only a
 model class that declares `ACCEPTS_VIDEO = True` reads (ours does); any other class is refused when lm-eval
-builds the task's requests, before a model generates anything (`refuse_video`).
+builds the task's requests, before a model generates anything (model_checks.refuse_unfit_model).
 """
 
 from __future__ import annotations
 
-import sys
+import io
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
-
-from ..errors import InputError
 
 IMAGE_PLACEHOLDER = "<image>"  # lm-eval's DEFAULT_IMAGE_PLACEHOLDER (hf-multimodal, vllm-vlm)
 AUDIO_PLACEHOLDER = "<audio>"  # lm-eval's DEFAULT_AUDIO_PLACEHOLDERS (hf-audiolm-qwen)
@@ -33,64 +32,166 @@ PLACEHOLDERS = {"image": IMAGE_PLACEHOLDER, "audio": AUDIO_PLACEHOLDER}
 DEFAULT_AUDIO_SAMPLING_RATE = 16_000
 
 
-class BenchImage(Image.Image):
-    """A bench image as a PIL image: size and mode read from the header now, pixels decoded on first use.
+class _LazyImage(Image.Image):
+    """A PIL image whose size and mode are read from the header now and whose pixels are decoded on first use."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        with self._open() as header:
+            self._mode, self._size = self._mode_of(header), header.size
+            self.format = header.format
+
+    def _open(self) -> Image.Image:
+        raise NotImplementedError
+
+    def _mode_of(self, header: Image.Image) -> str:
+        return header.mode
+
+    def _decoded(self, source: Image.Image) -> Image.Image:
+        return source
+
+    def load(self) -> Any:
+        if self._im is None:
+            with self._open() as source:
+                source.load()
+                decoded = self._decoded(source)
+                self.im, self.info, self.palette = decoded.im, dict(source.info), decoded.palette
+                self._mode, self._size = decoded.mode, decoded.size
+        return super().load()
+
+
+class BenchImage(_LazyImage):
+    """A bench image file as a PIL image, decoded on first use.
 
     `path` is the verified file, for a model class that reads files (ours). Pickled (lm-eval's
     `--cache_requests`), it stays a reference to that file."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__()
         self.path = Path(path)
-        with Image.open(self.path) as header:
-            self._mode, self._size = header.mode, header.size
-            self.format = header.format
+        super().__init__()
 
-    def load(self) -> Any:
-        if self._im is None:
-            with Image.open(self.path) as source:
-                source.load()
-                self.im, self.info, self.palette = source.im, dict(source.info), source.palette
-                self._mode, self._size = source.mode, source.size
-        return super().load()
+    def _open(self) -> Image.Image:
+        return Image.open(self.path)
 
     def __reduce__(self) -> tuple:
         return (BenchImage, (self.path,))
 
 
-class BenchAudio(Mapping):
-    """A bench audio file as lm-eval's audio dict {"array", "sampling_rate", "path"}: mono float32 decoded on
-    first access of "array" at `sampling_rate` (resampled as our hf backend does, media_loading.load_audio)."""
+class EncodedImage(_LazyImage):
+    """An image held encoded (a capability data set's PNG / JPEG bytes, as the hub stores them) as an RGB PIL
+    image, decoded on first use: MME's 2,374 images decoded up front would hold gigabytes of pixels.
 
-    def __init__(self, path: Path, sampling_rate: int = DEFAULT_AUDIO_SAMPLING_RATE) -> None:
-        self.path = Path(path)
+    `data` is the encoded file, which a model class that reads files (ours) writes out as it is."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = bytes(data)
+        super().__init__()
+
+    def _open(self) -> Image.Image:
+        return Image.open(io.BytesIO(self.data))
+
+    def _mode_of(self, header: Image.Image) -> str:
+        return "RGB"
+
+    def _decoded(self, source: Image.Image) -> Image.Image:
+        return source.convert("RGB")
+
+    @property
+    def suffix(self) -> str:
+        """The file extension of `data`'s format (".png", ".jpeg")."""
+        return f".{(self.format or 'img').lower()}"
+
+    def __reduce__(self) -> tuple:
+        return (EncodedImage, (self.data,))
+
+
+class _LazyAudio(Mapping):
+    """lm-eval's audio dict {"array", "sampling_rate"}: mono float32 decoded on first access of "array" at
+    `sampling_rate` (resampled as our hf backend does, media_loading.load_audio)."""
+
+    KEYS: tuple[str, ...] = ("array", "sampling_rate")
+
+    def __init__(self, sampling_rate: int) -> None:
         self.sampling_rate = int(sampling_rate)
         self._array: Any = None
+
+    def _decode(self) -> Any:
+        raise NotImplementedError
+
+    def _extra(self, key: str) -> Any:
+        raise KeyError(key)
 
     def __getitem__(self, key: str) -> Any:
         if key == "array":
             if self._array is None:
-                from ..models.media_loading import load_audio
-
-                self._array = load_audio(self.path, self.sampling_rate)
+                self._array = self._decode()
             return self._array
         if key == "sampling_rate":
             return self.sampling_rate
+        return self._extra(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.KEYS)
+
+    def __len__(self) -> int:
+        return len(self.KEYS)
+
+
+class BenchAudio(_LazyAudio):
+    """A bench audio file as lm-eval's audio dict, plus its "path" (for a model class that reads files: ours)."""
+
+    KEYS = ("array", "sampling_rate", "path")
+
+    def __init__(self, path: Path, sampling_rate: int = DEFAULT_AUDIO_SAMPLING_RATE) -> None:
+        self.path = Path(path)
+        super().__init__(sampling_rate)
+
+    def _decode(self) -> Any:
+        from ..models.media_loading import load_audio
+
+        return load_audio(self.path, self.sampling_rate)
+
+    def _extra(self, key: str) -> Any:
         if key == "path":
             return str(self.path)
         raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(("array", "sampling_rate", "path"))
-
-    def __len__(self) -> int:
-        return 3
 
     def __repr__(self) -> str:  # lm-eval logs a sample's arguments: the path, never a million samples
         return f"BenchAudio({str(self.path)!r}, sampling_rate={self.sampling_rate})"
 
     def __reduce__(self) -> tuple:
         return (BenchAudio, (self.path, self.sampling_rate))
+
+
+class EncodedAudio(_LazyAudio):
+    """Audio held encoded (a capability data set's FLAC / WAV bytes, as the hub stores them) as lm-eval's audio
+    dict; `data` is the encoded file, which a model class that reads files (ours) writes out as it is."""
+
+    def __init__(self, data: bytes, sampling_rate: int = DEFAULT_AUDIO_SAMPLING_RATE, name: str = "audio") -> None:
+        self.data = bytes(data)
+        self.name = name
+        super().__init__(sampling_rate)
+
+    def _decode(self) -> Any:
+        from ..models.media_loading import load_audio
+
+        return load_audio(io.BytesIO(self.data), self.sampling_rate, name=self.name)
+
+    @property
+    def suffix(self) -> str:
+        """The file extension of `data`'s format (".flac", ".wav"), "" where soundfile cannot tell."""
+        import soundfile
+
+        try:
+            return f".{soundfile.info(io.BytesIO(self.data)).format.lower()}"
+        except (RuntimeError, TypeError, ValueError):  # soundfile.LibsndfileError is a RuntimeError
+            return ""
+
+    def __repr__(self) -> str:
+        return f"EncodedAudio({self.name!r}, {len(self.data)} bytes, sampling_rate={self.sampling_rate})"
+
+    def __reduce__(self) -> tuple:
+        return (EncodedAudio, (self.data, self.sampling_rate, self.name))
 
 
 def with_placeholders(prompt: str, media_kinds: list[str]) -> str:
@@ -106,38 +207,3 @@ def strip_placeholders(context: str, media_kinds: list[str]) -> str:
         if placeholder and context.startswith(placeholder):
             context = context[len(placeholder) :]
     return context
-
-
-def refuse_video(task: str) -> None:
-    """Stop before generation when lm-eval is building `task`'s requests for a model class that takes no video.
-
-    lm-eval hands a task no handle on the model, so the model is read from lm-eval's `evaluate` frame, the
-    caller of the task's request building; outside lm-eval's evaluate nothing is refused here."""
-    lm = _evaluating_model()
-    if lm is None or getattr(lm, "ACCEPTS_VIDEO", False):
-        return
-    raise InputError(
-        f"task {task} gives the model video, which lm-eval model class {_model_name(lm)} cannot take "
-        f"(lm-eval has no video input): run it with --model va-bench (`va-bench lm-eval` or `va-bench eval`), "
-        f"or with lmms-eval through tasks/lmms_eval"
-    )
-
-
-def _evaluating_model() -> Any:
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == "evaluate" and frame.f_globals.get("__name__") == "lm_eval.evaluator":
-            return frame.f_locals.get("lm")
-        frame = frame.f_back  # type: ignore[assignment]
-    return None
-
-
-def _model_name(lm: Any) -> str:
-    """The `--model` name of lm's class (unwrapping lm-eval's CachingLM), else its class name."""
-    from lm_eval.api.model import CachingLM
-    from lm_eval.api.registry import model_registry
-
-    cls = type(lm.lm if isinstance(lm, CachingLM) else lm)
-    target = f"{cls.__module__}:{cls.__name__}"
-    names = [alias for alias, obj in model_registry.items() if obj is cls or obj == target]
-    return repr(names[0]) if names else cls.__name__

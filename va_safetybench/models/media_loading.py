@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .. import limits
 
@@ -189,19 +189,22 @@ def load_video(
     return Video(torch.stack(frames).float(), total, rate, idx)
 
 
-def load_audio(path: Path, sampling_rate: int) -> Any:
-    """Mono float32 waveform at `sampling_rate` (the feature extractor's rate)."""
+def load_audio(path: Path | BinaryIO, sampling_rate: int, name: str | None = None) -> Any:
+    """Mono float32 waveform at `sampling_rate` (the feature extractor's rate), from a file or an open binary
+    stream of one (a data set's encoded bytes; `name` then says which in errors)."""
     import warnings
 
     import librosa
     import numpy as np
 
+    source = path if hasattr(path, "read") else str(path)
+    name = name or str(path)
     try:
         with warnings.catch_warnings():  # librosa warns when it falls back to audioread (mp3)
             warnings.simplefilter("ignore")
-            wave, _ = librosa.load(str(path), sr=sampling_rate, mono=True)
+            wave, _ = librosa.load(source, sr=sampling_rate, mono=True)
     except Exception as exc:  # soundfile.LibsndfileError, audioread.NoBackendError, EOFError
-        raise MediaError(f"cannot read audio {path}: {exc}") from exc
+        raise MediaError(f"cannot read audio {name}: {exc}") from exc
     if wave.size == 0 or not np.isfinite(wave).all():
-        raise MediaError(f"cannot read audio {path}: empty or non-finite samples")
+        raise MediaError(f"cannot read audio {name}: empty or non-finite samples")
     return wave.astype(np.float32)
