@@ -133,6 +133,7 @@ def run_capability(
     results = simple_evaluate(
         model=lm,
         tasks=list(task_dict.values()),
+        task_manager=manager,  # without one, lm-eval indexes every task it ships (~10 s) to load what is loaded
         samples=samples,
         log_samples=True,
         gen_kwargs={"max_gen_toks": max_new_tokens} if max_new_tokens else None,
