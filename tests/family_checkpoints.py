@@ -567,6 +567,7 @@ def save_text_lm(path: Path, seed: int = 0) -> Path:
     tok.save_pretrained(path)
     return path
 
+
 def save_family(name: str, path: Path, seed: int = 0, weights: bool = True) -> Path:
     """One family's checkpoint folder (config, processor, chat template; weights unless weights=False)."""
     import torch

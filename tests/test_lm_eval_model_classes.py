@@ -322,6 +322,36 @@ def test_text_only_tasks_run_with_lm_evals_own_classes(lm_eval_multimodal, check
         assert isinstance(made["results"]["xstest_safe"]["strmatch_refusal_rate,none"], float)
 
 
+@pytest.mark.slow
+def test_a_video_task_is_refused_for_hf_audiolm_qwen(checkpoints, metadata):
+    """The repaired hf-audiolm-qwen, as `va-bench lm-eval` registers it, takes no video: refused before generation."""
+    from lm_eval.api.registry import get_model
+
+    from va_safetybench.harness import lm_eval_audiolm
+
+    lm_eval_audiolm.install()
+    model = get_model("hf-audiolm-qwen")(pretrained=str(checkpoints["qwen2_audio"]), dtype="float32", device="cpu")
+    with pytest.raises(InputError, match="^task va_video_typo gives the model video, which lm-eval model class 'hf-au"):
+        _evaluate(model, ["va_audio_kpt", "va_video_typo"], metadata)
+
+
+def test_one_kind_classes_are_known_by_name():
+    """The checks know lm-eval's one-kind multimodal classes by name (vllm-vlm's module imports vllm and ray, absent
+    here), and none of lm-eval's classes takes video; the classes `va-bench lm-eval` registers take both kinds."""
+    from lm_eval.models.hf_vlms import HFMultimodalLM
+
+    from va_safetybench.harness import lm_eval_audiolm, lm_eval_mixed
+    from va_safetybench.harness.lm_eval_models import VABenchLM
+
+    vllm_vlm = type("VLLM_VLM", (), {"__module__": "lm_eval.models.vllm_vlms"})
+    audiolm = lm_eval_audiolm._repaired_class()
+    for cls in (HFMultimodalLM, audiolm.LM_EVAL_CLASS, vllm_vlm, type("Derived", (vllm_vlm,), {})):
+        assert lm_eval_mixed.takes_one_kind(cls) and not getattr(cls, "ACCEPTS_VIDEO", False), cls
+    for cls in (lm_eval_mixed._text_and_media_multimodal(), audiolm):
+        assert not lm_eval_mixed.takes_one_kind(cls) and not getattr(cls, "ACCEPTS_VIDEO", False), cls
+    assert not lm_eval_mixed.takes_one_kind(VABenchLM) and VABenchLM.ACCEPTS_VIDEO
+
+
 def test_our_class_reads_the_files_and_the_official_prompt(bench, metadata):
     """`va-bench` gets the same objects as lm-eval's classes and sends our backends the verified file (a bench
     file, or a capability data set's encoded bytes as they are) and the benchmark's prompt (placeholders dropped),
