@@ -182,10 +182,14 @@ def test_lm_eval_class_got_the_medium_and_its_placeholder(run, runs):
 @pytest.mark.slow
 @pytest.mark.parametrize("run", list(RUNS))
 def test_va_bench_judge_on_the_same_responses_gives_the_same_asr(run, runs):
+    """The run judged with the tasks' default judge; `va-bench judge` with that judge gives the same figures."""
+    from judges.registry import DEFAULT_JUDGE
+    from judges.runs import judge_slug
+
     made = runs(run)
-    done = run_cli("judge", str(made["out"]), "--judge", "keyword")
+    done = run_cli("judge", str(made["out"]), "--judge", DEFAULT_JUDGE)
     assert done.returncode == 0, done.stderr
-    summary = json.loads((made["out"] / "summary-keyword.json").read_text())
+    summary = json.loads((made["out"] / f"summary-{judge_slug(DEFAULT_JUDGE)}.json").read_text())
     assert summary["rejudged_from"] == "lm-eval sample logs" and summary["model"].startswith("lm-eval:")
     safety = [t for t in RUNS[run][2] if t in SAFETY_TASKS]
     assert sorted(summary["tasks"]) == sorted(safety)
