@@ -288,14 +288,36 @@ def _one_error_rest_kept(run: Path, says: str) -> None:
     assert [e["response"] for e in read_jsonl(run / "cache" / "generations.jsonl")] == [GOOD]  # kept for a rerun
 
 
-@pytest.mark.parametrize("bad", list(BAD_REPLIES))
-def test_a_bad_model_reply_is_an_error_for_its_item_and_the_batch_is_kept(bench, tmp_path, bad):
-    with FakeOpenAI(raw=FirstRequestGetsBad(BAD_REPLIES[bad])) as server:
-        proc = _eval(server, bench, tmp_path / "run", "va_video_text_only")
+class BadRepliesFirst:
+    """A raw reply for FakeOpenAI: each bad reply of BAD_REPLIES goes to one of the first distinct prompts, every
+    other prompt gets a valid reply; `given` records which prompt got which."""
+
+    def __init__(self) -> None:
+        self.given: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, handler, body: dict) -> None:
+        prompt = body["messages"][-1]["content"]
+        with self._lock:
+            if prompt not in self.given and len(self.given) < len(BAD_REPLIES):
+                self.given[prompt] = list(BAD_REPLIES)[len(self.given)]
+            kind = self.given.get(prompt)
+        _write_reply(handler, BAD_REPLIES[kind] if kind else json.dumps(chat_completion(GOOD)).encode())
+
+
+def test_bad_model_replies_are_errors_for_their_items_and_the_batch_is_kept(text_bench, tmp_path):
+    replies = BadRepliesFirst()
+    with FakeOpenAI(raw=replies) as server:
+        proc = _eval(server, text_bench, tmp_path / "run", TEXT_TASKS)
     assert proc.returncode == 0, proc.stderr
-    _one_error_rest_kept(tmp_path / "run", BAD_SAYS[bad])
+    rows = {r["prompt"]: r for r in read_jsonl(tmp_path / "run" / "responses.jsonl")}
+    assert len(rows) == 16 and len(replies.given) == len(BAD_REPLIES)
+    for prompt, kind in replies.given.items():
+        assert rows[prompt]["response"] is None and BAD_SAYS[kind] in rows[prompt]["error"], (kind, rows[prompt])
+    assert [r["response"] for p, r in rows.items() if p not in replies.given] == [GOOD] * 12
+    assert len(read_jsonl(tmp_path / "run" / "cache" / "generations.jsonl")) == 12  # kept for a rerun
     stored = sum(f.stat().st_size for f in (tmp_path / "run").rglob("*") if f.is_file())
-    assert stored < 1 << 20  # nothing of a refused reply is stored
+    assert stored < 1 << 20  # nothing of the oversized reply is stored
 
 
 def test_a_dripping_model_endpoint_is_cut_off_at_the_request_deadline(bench, tmp_path):
@@ -482,11 +504,36 @@ def _asked(server: FakeOpenAI) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(text_bench, tmp_path_factory) -> dict:
+def text_server():
+    """One endpoint for a module's runs: its URL is part of the cache key, so a rerun must ask the same one."""
     with FakeOpenAI(_answer) as server:
-        proc = _eval(server, text_bench, tmp_path_factory.mktemp("ref") / "run", TEXT_TASKS)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def finished_run(text_bench, text_server, tmp_path_factory) -> Path:
+    """An uninterrupted run of the text task against text_server, to copy and damage."""
+    run = tmp_path_factory.mktemp("ref") / "run"
+    proc = _eval(text_server, text_bench, run, TEXT_TASKS)
     assert proc.returncode == 0, proc.stderr
-    return _responses(Path(proc.args[proc.args.index("--out") + 1]))
+    return run
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(finished_run) -> dict:
+    return _responses(finished_run)
+
+
+def _rerun_copy(finished_run: Path, server: FakeOpenAI, bench: Path, tmp_path: Path, damage) -> tuple[Path, int]:
+    """(the run, requests its rerun sent): a copy of the finished run, damaged by `damage(run)`, run again."""
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    (run / "responses.jsonl").unlink()
+    damage(run)
+    before = len(server.requests)
+    proc = _eval(server, bench, run, TEXT_TASKS)
+    assert proc.returncode == 0, proc.stderr
+    return run, len(server.requests) - before
 
 
 def test_a_full_disk_mid_eval_is_one_line_and_the_rerun_finishes_the_run(text_bench, uninterrupted, tmp_path):
@@ -507,23 +554,14 @@ def test_a_full_disk_mid_eval_is_one_line_and_the_rerun_finishes_the_run(text_be
 
 
 @pytest.mark.parametrize("cut", ["inside-a-character", "inside-the-key", "after-the-last-brace"])
-def test_a_cache_torn_at_any_byte_resumes_without_asking_again(text_bench, uninterrupted, tmp_path, cut):
-    run = tmp_path / "run"
-    server = FakeOpenAI(_answer).__enter__()
-    try:
-        assert _eval(server, text_bench, run, TEXT_TASKS).returncode == 0
-        before = len(server.requests)
-        _tear_and_rerun(run, cut)
-        proc = _eval(server, text_bench, run, TEXT_TASKS)
-    finally:
-        server.__exit__(None, None, None)
-    assert proc.returncode == 0, proc.stderr
-    assert _responses(run) == uninterrupted
-    assert len(server.requests) - before == (0 if cut == "after-the-last-brace" else 1)
+def test_a_cache_torn_at_any_byte_resumes_without_asking_again(text_bench, text_server, finished_run, tmp_path, cut):
+    run, asked = _rerun_copy(finished_run, text_server, text_bench, tmp_path, lambda run: _tear(run, cut))
+    assert _responses(run) == _responses(finished_run)
+    assert asked == (0 if cut == "after-the-last-brace" else 1)
 
 
-def _tear_and_rerun(run: Path, cut: str) -> None:
-    """Cut the cache's last line as a kill -9 during its write leaves it, and drop the run's outputs."""
+def _tear(run: Path, cut: str) -> None:
+    """Cut the cache's last line as a kill -9 during its write leaves it."""
     cache = run / "cache" / "generations.jsonl"
     data = cache.read_bytes()
     last = data.rindex(b"\n", 0, len(data) - 1) + 1  # where the last line starts
@@ -533,7 +571,6 @@ def _tear_and_rerun(run: Path, cut: str) -> None:
         "after-the-last-brace": len(data) - 1,  # only the newline is lost
     }[cut]
     cache.write_bytes(data[:at])
-    (run / "responses.jsonl").unlink()
 
 
 # ---- 10. a full disk mid-build: one line, nothing built is lost, the rerun finishes ----------------------
@@ -781,10 +818,8 @@ def test_sea_dataset_names_a_bad_line(tmp_path, how):
 
 
 # ---- 10. hand-edited run files: a cache line costs only its item, a response row is named ---------------
-def test_hand_edited_cache_lines_cost_only_their_items(text_bench, uninterrupted, tmp_path):
-    run = tmp_path / "run"
-    with FakeOpenAI(_answer) as server:
-        assert _eval(server, text_bench, run, TEXT_TASKS).returncode == 0
+def test_hand_edited_cache_lines_cost_only_their_items(text_bench, text_server, finished_run, tmp_path):
+    def edit(run: Path) -> None:
         cache = run / "cache" / "generations.jsonl"
         lines = cache.read_bytes().split(b"\n")
         entry = json.loads(lines[1])
@@ -792,11 +827,10 @@ def test_hand_edited_cache_lines_cost_only_their_items(text_bench, uninterrupted
         lines[1] = json.dumps(entry, ensure_ascii=False).encode()  # a missing key
         lines[3] = lines[3].replace("漢".encode(), b"\xff\xfe", 1)  # a bad byte mid-file
         cache.write_bytes(b"\n".join(lines))
-        before = len(server.requests)
-        proc = _eval(server, text_bench, run, TEXT_TASKS)
-    assert proc.returncode == 0, proc.stderr
-    assert len(server.requests) - before == 2  # those two items are generated again, nothing else
-    assert _responses(run) == uninterrupted
+
+    run, asked = _rerun_copy(finished_run, text_server, text_bench, tmp_path, edit)
+    assert asked == 2  # those two items are generated again, nothing else
+    assert _responses(run) == _responses(finished_run)
 
 
 @pytest.mark.parametrize(
