@@ -249,7 +249,22 @@ def test_our_class_scores_the_same_responses_the_same(run, task, runs, our_class
 
 
 @pytest.mark.slow
-def test_a_video_task_is_refused_in_one_line_before_generation(bench, checkpoints):
+@pytest.mark.parametrize(
+    "tasks, refusal",
+    [
+        (
+            "mmsb_typo,va_video_typo",
+            "task va_video_typo gives the model video, which lm-eval model class 'hf-multimodal'",
+        ),
+        (
+            "xstest_safe,mme",
+            "task mme gives the model image and task xstest_safe text alone, which lm-eval model class",
+        ),
+    ],
+)
+def test_plain_lm_eval_refuses_in_one_line_before_generation(tasks, refusal, checkpoints, metadata):
+    """What lm-eval's hf-multimodal cannot take (video; text-only and image tasks in one run) stops the CLI with
+    one line naming the task and the remedy, before anything is generated (capability tasks as safety ones)."""
     done = _lm_eval(
         "run",
         "--model",
@@ -257,19 +272,19 @@ def test_a_video_task_is_refused_in_one_line_before_generation(bench, checkpoint
         "--model_args",
         f"pretrained={checkpoints['llava_onevision']},dtype=float32",
         "--tasks",
-        "mmsb_typo,va_video_typo",
+        tasks,
         "--include_path",
         str(REPO / "tasks"),
         "--metadata",
-        json.dumps({"bench": str(bench)}),
+        json.dumps(metadata),
         "--device",
         "cpu",
     )
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("lm_eval: error: task va_video_typo gives the model video")
-    assert "'hf-multimodal'" in last and "--model va-bench" in last
+    assert last.startswith(f"lm_eval: error: {refusal}"), last
+    assert "--model va-bench" in last or "`va-bench lm-eval`" in last
     assert "Running generate_until" not in done.stderr + done.stdout  # refused while the requests were built
 
 

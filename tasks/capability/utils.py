@@ -7,6 +7,9 @@ from va_safetybench.capability import benign, clotho_aqa, librispeech, mmbench, 
 from va_safetybench.capability.metrics import mean_present  # noqa: F401
 from va_safetybench.capability.wer import corpus_wer_percent  # noqa: F401
 from va_safetybench.harness import docs
+from va_safetybench.harness.task_errors import report_in_one_line
+
+report_in_one_line()  # our errors (no local copy, a model class refused) under plain lm_eval: one line, not a traceback
 
 mme_load_dataset, mme_doc_to_text, mme_doc_to_image = mme.load_dataset, mme.doc_to_text, mme.doc_to_image
 mme_process_results, mme_perception, mme_cognition = mme.process_results, mme.perception, mme.cognition
