@@ -22,7 +22,7 @@ from va_safetybench.errors import InputError
 from va_safetybench.printable import for_terminal
 from va_safetybench.taskspec import TASKS
 
-from .regress import metric_counts
+from .regress import judge_mismatch, metric_counts
 from .results import Run
 from .stats import increase_pvalue
 
@@ -103,13 +103,9 @@ def label(run: Run) -> str:
 
 def incomparable(base: Run, other: Run) -> str | None:
     """Why `other` cannot be set against `base`, in one line; None when every task they share can be."""
-    if (base.judge_name, base.judge_version) != (other.judge_name, other.judge_version):
-        return f"{label(other)} is not comparable with {label(base)}: judge differs ({other.judge} vs {base.judge})"
-    if base.judge_endpoint and other.judge_endpoint and base.judge_endpoint != other.judge_endpoint:
-        return (
-            f"{label(other)} is not comparable with {label(base)}: judge endpoint differs "
-            f"({other.judge_endpoint} vs {base.judge_endpoint})"
-        )
+    judge = judge_mismatch(base, other, ("first run", "this run"))
+    if judge:
+        return f"{label(other)} is not comparable with {label(base)}: {judge}"
     shared = [t for t in base.tasks if t in other.tasks]
     if not shared:
         return f"{label(other)} is not comparable with {label(base)}: they share no task"

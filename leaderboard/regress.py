@@ -56,6 +56,17 @@ class TaskCheck:
         return self.cur_unsafe / self.cur_judged - self.base_unsafe / self.base_judged
 
 
+def judge_mismatch(base: Run, cur: Run, names: tuple[str, str]) -> str | None:
+    """How the two runs' judges differ ("judge differs (NAME1 X, NAME2 Y)"), None when they judged alike: the same
+    name and version, and the same endpoint where both summaries record one."""
+    if (base.judge_name, base.judge_version) != (cur.judge_name, cur.judge_version):
+        return f"judge differs ({names[0]} {base.judge}, {names[1]} {cur.judge})"
+    if base.judge_endpoint and cur.judge_endpoint and base.judge_endpoint != cur.judge_endpoint:
+        # one model name can be served by different weights (a local vLLM server vs the vendor's API)
+        return f"judge endpoint differs ({names[0]} {base.judge_endpoint}, {names[1]} {cur.judge_endpoint})"
+    return None
+
+
 def incomparable_reason(base: Run, cur: Run, metric: str = "asr") -> str | None:
     """Why two runs cannot be compared, in one line; None when they can."""
     for task, b in base.tasks.items():
@@ -70,14 +81,9 @@ def incomparable_reason(base: Run, cur: Run, metric: str = "asr") -> str | None:
             f"runs are not comparable: bench manifest sha256 differs "
             f"(baseline {base.manifest_sha256[:12]}, current {cur.manifest_sha256[:12]})"
         )
-    if (base.judge_name, base.judge_version) != (cur.judge_name, cur.judge_version):
-        return f"runs are not comparable: judge differs (baseline {base.judge}, current {cur.judge})"
-    if base.judge_endpoint and cur.judge_endpoint and base.judge_endpoint != cur.judge_endpoint:
-        # one model name can be served by different weights (a local vLLM server vs the vendor's API)
-        return (
-            f"runs are not comparable: judge endpoint differs "
-            f"(baseline {base.judge_endpoint}, current {cur.judge_endpoint})"
-        )
+    judge = judge_mismatch(base, cur, ("baseline", "current"))
+    if judge:
+        return f"runs are not comparable: {judge}"
     if not base.tasks:
         return f"the baseline {base.summary_path} holds no task: there is nothing to compare against"
     missing = [t for t in base.tasks if t not in cur.tasks]

@@ -2,46 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
-import pytest
-
+from tests.browser_support import ARTIFACTS, browser, open_page  # noqa: F401  # fixture
 from tests.leaderboard_data import PAYLOAD, three_models
 from va_safetybench.cli import main
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).parent / "artifacts"
 
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"Debian chromium not installed at {CHROMIUM} (scripts/setup.sh installs it)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def test_site_in_chromium(tmp_path, browser):
+def test_site_in_chromium(tmp_path, browser):  # noqa: F811
     runs = three_models(tmp_path)
     assert main(["leaderboard", str(runs), "--out", str(tmp_path / "site")]) == 0
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    requests: list[str] = []
-    page.on("request", lambda r: requests.append(r.url))
-    page.goto((tmp_path / "site" / "index.html").as_uri())
+    page, errors, requests = open_page(browser, tmp_path / "site" / "index.html")
 
     # the table renders: three rows, flags and the judge warning
     models = lambda: page.locator("#board tbody td:first-child a").all_inner_texts()  # noqa: E731

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from .regress import add_metric_argument
+
 HELP = (
     "per task, each run's ASR with its 95%% interval and its change against the first run, significant or not "
     "(regress's test, two-sided); capability and over-refusal beside; refuses runs that are not comparable"
@@ -21,12 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="RUN",
         help="run directories or summary.json files; the first is the one the others are set against",
     )
-    p.add_argument(
-        "--metric",
-        choices=("asr", "asr_official"),
-        default="asr",
-        help="asr: ours, unsafe / judged (default); asr_official: the official scripts' rule, exact 'unsafe' / all items",
-    )
+    add_metric_argument(p)
     p.add_argument("--alpha", type=float, default=0.05, help="significance level of each task's test (default 0.05)")
     p.add_argument(
         "--json", type=Path, default=None, metavar="FILE", help="also write the comparison as JSON ('-': stdout only)"
