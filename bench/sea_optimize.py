@@ -15,7 +15,7 @@ The paper's figure (an embedding in at most 24 s on one RTX 3090, 7B models): on
 times the same K=1 / K=16 runs on a random model of Qwen2-VL-7B-Instruct's dimensions and vocabulary
 (8.29B parameters); the seconds per step per embedding scale to any step count.
 Usage: python bench/sea_optimize.py [--items 16] [--steps 3] [--threads 1] [--device cpu|cuda]
-                                    [--shape tiny|2b|7b] [--dtype float32|bfloat16] [--vocab 151936]
+                                    [--shape tiny|2b|7b] [--dtype float32|bfloat16] [--vocab 151936] [--skip-head]
 """
 
 from __future__ import annotations
@@ -144,6 +144,7 @@ def main() -> int:
     )
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--vocab", type=int, default=151936, help="vocabulary for the LM-head comparison")
+    ap.add_argument("--skip-head", action="store_true", help="the K=1 / K=16 part only (bench/sea_gpu_check.py)")
     args = ap.parse_args()
     memory = "peak GPU memory allocated" if args.device.startswith("cuda") else "peak RSS"
     per = {}
@@ -157,6 +158,8 @@ def main() -> int:
         f"speed-up K=16 vs K=1: {per[1] / per[16]:.2f}x per embedding (target >= 4x); shape {args.shape}, "
         f"{args.dtype}, device {args.device}, {args.threads} torch thread(s)"
     )
+    if args.skip_head:
+        return 0
     head = {}
     for answer_only in (False, True):
         seconds, peak, shape, positions = head[answer_only] = _child(_head_step, answer_only, args)

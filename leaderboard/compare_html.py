@@ -74,10 +74,15 @@ def _change_cell(text: str, significant: bool, direction: str) -> str:
 
 def comparison_body(cmp: Comparison, slugs: dict[int, str]) -> str:
     """The comparison tables: ASR per task (with intervals and changes), then capability and over-refusal."""
-    heads = ["<th>task</th>"]
-    for i, r in enumerate(cmp.runs):
-        link = f"<a href='../models/{slugs[id(r)]}.html'>{esc(label(r))}</a>" if id(r) in slugs else esc(label(r))
-        heads.append(f"<th>{link}</th>" + ("" if i == 0 else "<th>change, p</th>"))
+
+    def heads(first: str, change: str) -> str:
+        cells = [f"<th>{first}</th>"]
+        for i, r in enumerate(cmp.runs):
+            name = esc(label(r))
+            link = f"<a href='../models/{slugs[id(r)]}.html'>{name}</a>" if id(r) in slugs else name
+            cells.append(f"<th>{link}</th>" + ("" if i == 0 else f"<th>{change}</th>"))
+        return "".join(cells)
+
     rows = []
     for row in cmp.tasks:
         cells = [f"<th>{esc(row.task)}</th>", _rate_cell(row.rates[0])]
@@ -91,7 +96,7 @@ def comparison_body(cmp: Comparison, slugs: dict[int, str]) -> str:
     rule = "ASR = unsafe / judged" if cmp.metric == "asr" else "official rule: exact 'unsafe' / every item"
     tables = (
         f"<table class=compare><caption>Safety per task ({esc(rule)}; lower is safer; 95% Wilson intervals)"
-        f"</caption><thead><tr>{''.join(heads)}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"</caption><thead><tr>{heads('task', 'change, p')}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
     if cmp.scores:
         score_rows = []
@@ -104,7 +109,7 @@ def comparison_body(cmp: Comparison, slugs: dict[int, str]) -> str:
             score_rows.append(f"<tr>{''.join(cells)}</tr>")
         tables += (
             "<table class=compare><caption>Capability and over-refusal (change against the first column)</caption>"
-            f"<thead><tr>{''.join(heads)}</tr></thead><tbody>{''.join(score_rows)}</tbody></table>"
+            f"<thead><tr>{heads('score', 'change')}</tr></thead><tbody>{''.join(score_rows)}</tbody></table>"
         )
     note = (
         f"<p class=note>change: percentage points against the first column; p: regress's test (pooled "

@@ -44,7 +44,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 def _add_stage(p: argparse.ArgumentParser, stage: str) -> None:
     if stage == "prepare":
         p.add_argument(
-            "--data", required=True, help="pku (the hub's PKU-SafeRLHF), a hub dataset id, or .jsonl/.parquet"
+            "--data",
+            required=True,
+            help="pku (the hub's PKU-SafeRLHF), a hub dataset id, .jsonl/.parquet, or demo (the built-in demo "
+            "questions with a written refusal and compliance opening: offline, for trying the pipeline)",
         )
         p.add_argument("--split", default="train")
         p.add_argument("--fields", default=None, help="field mapping OURS=THEIRS,.. for other schemas")

@@ -41,7 +41,10 @@ class Estimate:
         if self.verify_s:
             parts.append(f"verify ~{_duration(self.verify_s)}")
         parts.append(f"train ~{_duration(self.train_s)}")
-        return f"estimate on {self.device}: about {_duration(self.total_s)} ({', '.join(parts)}), measured just now"
+        return (
+            f"estimate on {self.device}: about {_duration(self.total_s)} of model work ({', '.join(parts)}), measured "
+            "just now; setting up the trainer and saving the checkpoint come on top"
+        )
 
 
 def _duration(seconds: float) -> str:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from .harness_support import ONE_THREAD_ENV
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("VA_BENCH_SHARED_DATA", REPO.parent / "shared" / "data"))
 JUDGE_SETS = Path(os.environ.get("VA_BENCH_JUDGE_SETS", REPO.parent / "shared" / "judge_sets"))
@@ -47,3 +49,22 @@ def run_cli(
 def build_demo(out: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """`va-bench build --source demo --out OUT ARGS`: the built-in demo set, offline."""
     return run_cli("build", "--source", "demo", "--out", str(out), *args, env=env)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> Path:
+    """`va-bench demo --limit 1 --judge keyword` as a user runs it (one torch thread, as the golden was made), once
+    per session: OUT, with the printout in OUT.parent / "stdout.txt"."""
+    out = tmp_path_factory.mktemp("demo") / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "va_safetybench.cli", "demo", "--limit", "1", "--judge", "keyword", "--jobs", "1"]
+        + ["--out", str(out)],
+        cwd=REPO,
+        env={**os.environ, **ONE_THREAD_ENV},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (out.parent / "stdout.txt").write_text(proc.stdout, encoding="utf-8")
+    return out

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,27 +18,9 @@ from va_safetybench.records import FORMAT_FIELD, Summary
 
 from .conftest import REPO
 from .demo_golden import GOLDEN, contained, normalise
-from .harness_support import ONE_THREAD_ENV
 
 V1_SUMMARIES = Path(__file__).resolve().parent / "golden" / "summaries_v1"
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    """`va-bench demo --limit 1 --judge keyword` as a user runs it (one torch thread, as the golden was made)."""
-    out = tmp_path_factory.mktemp("demo") / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "va_safetybench.cli", "demo", "--limit", "1", "--judge", "keyword", "--jobs", "1"]
-        + ["--out", str(out)],
-        cwd=REPO,
-        env={**os.environ, **ONE_THREAD_ENV},
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
 
 
 def test_the_demo_writes_what_it_wrote_before(demo):

@@ -56,13 +56,15 @@ def test_run_estimates_before_the_model_work_and_reports_each_stage(tmp_path, ca
     with caplog.at_level(logging.INFO, logger="sea_align"):
         assert main(args + ["--max-steps", "2", "--max-response-tokens", "8"]) == 0
     lines = [r.getMessage() for r in caplog.records]
-    estimate = next(i for i, line in enumerate(lines) if line.startswith("estimate on cpu: about"))
+    estimate = next(i for i, line in enumerate(lines) if line.startswith("estimate on cpu: about "))
     stages = [i for i, line in enumerate(lines) if line.startswith("sea-align: stage ")]
     assert [lines[i] for i in stages] == [
         f"sea-align: stage {n}/5, {s}" for n, s in enumerate(("prepare", "optimize", "verify", "dataset", "train"), 1)
     ]
     assert stages[0] < estimate < stages[1], "the estimate comes after prepare and before optimize"
-    assert re.search(r"optimize up to \d+ s \(\d+\.\d\d s per step\), verify ~\d+ s, train ~\d+ s", lines[estimate])
+    assert re.search(
+        r"of model work \(optimize up to \d+ s \(\d+\.\d\d s per step\), verify ~\d+ s, train ~\d+ s\)", lines[estimate]
+    )
     assert "(3 items, preset quick)" in lines[estimate]
     assert sum(line.startswith("sea-align: ") and " done in " in line for line in lines) == 5
     assert any(re.fullmatch(r"train: step 1/2, loss \d\.\d{4}", line) for line in lines)  # 3 records, batch 2

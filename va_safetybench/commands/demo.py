@@ -5,9 +5,12 @@ build (demo source; TYPO videos, espeak audio, TYPO images; DM/SD none) and the 
 capability set drawn by code (capability/demo_set.py) into OUT/capability/mme -> one eval per model
 (one model load): tiny:qwen2-vl on video + image safety tasks, MME and the video + image benign
 twins; tiny:qwen2-audio on audio tasks and the audio twins; tiny:llava on image tasks, MME and the
-image twins (default offline judge) -> OUT/runs/<model>/summary.json with `capability` and `over_refusal`
-sections -> leaderboard site in OUT/site. The tiny models have random weights: the demo shows the
-machinery works, its figures mean nothing.
+image twins (the default judge) -> OUT/runs/<model>/summary.json with `capability` and `over_refusal`
+sections. Then the loop the product exists for: `sea-align run --preset quick` aligns tiny:qwen2-vl on its
+image input from the demo questions (OUT/sea/checkpoint, seconds), `va-bench eval` scores the aligned checkpoint on
+the image safety tasks, MME and the image twins (OUT/runs/tiny_qwen2-vl-sea-dpo), and `va-bench compare` sets it
+against the base run (printed, OUT/compare.json) -> leaderboard site in OUT/site, with the comparison page. The tiny
+models have random weights: the demo shows the machinery works, its figures mean nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-HELP = "offline end-to-end demo: demo build -> tiny models -> offline judge -> leaderboard"
+HELP = "offline end-to-end demo: demo build -> tiny models -> offline judge -> SEA on one -> eval -> compare -> leaderboard"
 
 DEMO_RUNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tiny:qwen2-vl", ("va_video", "mm_safetybench", "mme", "benign_video_typo", "benign_image_typo")),
@@ -27,6 +30,12 @@ DEMO_RUNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tiny:llava", ("mm_safetybench", "mme", "benign_image_typo")),
 )
 DEMO_MAX_NEW_TOKENS = 32  # random weights: longer answers only cost time
+# The loop: the demo's Qwen2-VL aligned by SEA on its image input, then scored where that shows (the image safety
+# tasks) and where it must not cost (MME, the image benign twins), then compared with its base run.
+SEA_BASE, SEA_MODALITY = "tiny:qwen2-vl", "image"
+SEA_OPTIONS = ("--preset", "quick", "--max-steps", "4", "--max-response-tokens", "16")  # seconds on a CPU
+SEA_TASKS = ("mm_safetybench", "mme", "benign_image_typo")
+SEA_RUN = "tiny_qwen2-vl-sea-dpo"
 BENIGN_TASKS = ("va_video_typo", "va_audio_kpt", "mmsb_typo")  # the twins' renderings (capability/benign.py)
 BENIGN_LIMIT = 1  # benign twins per scenario: a refusal rate over 8 per modality is enough to show the section
 
@@ -35,6 +44,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="demo", type=Path, help="folder for bench/, runs/ and site/ (default: ./demo)")
     p.add_argument("--limit", type=int, default=None, help="first N demo items of each scenario (default: all)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="build worker processes")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads for the tiny models (default 1: they gain nothing from more, and on a busy machine "
+        "threads spinning for each other cost: the whole demo took 15.5 min with 2 threads, 5 min with 1, on a shared "
+        "2-core machine)",
+    )
     p.add_argument(
         "--judge", default=None, help="judge spec for every safety task (default: va-bench eval's default judge)"
     )
@@ -78,6 +95,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise InputError("--limit must be at least 1")
+    if args.threads < 1:
+        raise InputError("--threads must be at least 1")
+    import torch
+
+    torch.set_num_threads(args.threads)
     out: Path = args.out
     bench = out / "bench"
     jobs = max(1, args.jobs)
@@ -100,10 +122,49 @@ def run(args: argparse.Namespace) -> int:
         result = run_eval(replace(request, judge=args.judge) if args.judge else request)
         print_summary(result.summary)
         print(f"{result.generated} generated, {result.cached} from cache, {result.errors} error(s)")
+    align_evaluate_compare(out, bench, mme, args.judge)
     render_site(out / "runs", out / "site")
     print(
-        f"\ndemo finished: {out}/runs/*/summary.json. The tiny models have random weights: these ASR, MME and "
-        f"refusal figures mean nothing; they only show that build, eval, judge, capability and leaderboard work "
+        f"\ndemo finished: {out}/runs/*/summary.json, {out}/compare.json, {out}/site/index.html. The tiny models "
+        f"have random weights: these ASR, MME and refusal figures, and the changes alignment made to them, mean "
+        f"nothing; they only show that build, eval, judge, capability, alignment, comparison and leaderboard work "
         f"end to end."
     )
     return 0
+
+
+def align_evaluate_compare(out: Path, bench: Path, mme: Path, judge: str | None) -> None:
+    """SEA on the demo's Qwen2-VL, its checkpoint evaluated (by the base run's judge), and base against aligned."""
+    from leaderboard.compare import compare_runs, text_report, to_json
+    from leaderboard.results import load_summary
+    from sea_align.cli import main as sea_align
+
+    from ..errors import CheckFailed
+    from ..fileio import atomic_write_json
+    from ..harness.evaluate import EvalRequest, run_eval
+    from ..models.tiny import TINY_PIXELS
+    from .eval import default_run_dir, print_summary
+
+    work = out / "sea"
+    print(f"\n== sea-align run: {SEA_BASE} aligned on its {SEA_MODALITY} input from the demo questions -> {work}")
+    args = ["run", "--model", SEA_BASE, "--modality", SEA_MODALITY, "--data", "demo", "--out", str(work)]
+    code = sea_align([*args, *SEA_OPTIONS])
+    if code:
+        raise CheckFailed(f"the demo's alignment (sea-align run --out {work}) failed with exit status {code}")
+    aligned = out / "runs" / SEA_RUN
+    print(f"\n== hf:{work / 'checkpoint'} on {', '.join(SEA_TASKS)} -> {aligned}")
+    request = EvalRequest(
+        model=f"hf:{work / 'checkpoint'}",
+        tasks=list(SEA_TASKS),
+        bench=bench,
+        out=aligned,
+        model_args={"dtype": "float32", **TINY_PIXELS},  # the frames and images the base run saw
+        max_new_tokens=DEMO_MAX_NEW_TOKENS,
+        metadata={"mme_path": str(mme)},
+    )
+    result = run_eval(replace(request, judge=judge) if judge else request)
+    print_summary(result.summary)
+    base = out / "runs" / default_run_dir(SEA_BASE).name
+    comparison = compare_runs([load_summary(base), load_summary(aligned)])
+    print(f"\n== va-bench compare {base} {aligned}\n{text_report(comparison)}", end="")
+    atomic_write_json(out / "compare.json", to_json(comparison))

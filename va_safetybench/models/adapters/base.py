@@ -111,7 +111,8 @@ class Adapter(ABC):
 
     @abstractmethod
     def encode_media(self, inputs: Any) -> Any:
-        """Encoder output after the projector: (number of placeholder tokens in the batch, hidden)."""
+        """Encoder output after the projector: (number of placeholder tokens in the batch, row width: the hidden size,
+        wider where the encoder also feeds later layers, generic.py)."""
 
     @abstractmethod
     def inject(self, inputs: Any, media_embeds: Any) -> dict[str, Any]:
