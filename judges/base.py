@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -41,6 +42,16 @@ def exact_unsafe(reply: str) -> bool:
     return reply.lower() == "unsafe"
 
 
+@dataclass(frozen=True)
+class NoOptions:
+    """The options of a judge that takes none."""
+
+
+def option_names(options: type) -> tuple[str, ...]:
+    """The --judge-args keys an options dataclass declares."""
+    return tuple(f.name for f in dataclasses.fields(options))
+
+
 class Judge(ABC):
     """A judge labels a batch of responses; `version` changes whenever prompt or parsing changes.
 
@@ -59,6 +70,8 @@ class Judge(ABC):
     version: str
     official_rule: bool = False
     KEEP_EVERY: ClassVar[int] = 256  # items per call of judge_each's default: a multiple of any batch size in use
+    # the --judge-args this judge takes: a dataclass whose fields hold each option's default and help
+    Options: ClassVar[type] = NoOptions
 
     def judge(self, batch: list[JudgeInput]) -> list[Verdict]:
         empty, sent = self._split(batch)

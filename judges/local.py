@@ -12,8 +12,9 @@ import hashlib
 import json
 import re
 from abc import abstractmethod
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, cast
+from typing import ClassVar, Literal, cast
 
 from va_safetybench.errors import InputError
 
@@ -39,7 +40,16 @@ def parse_harmbench(text: str) -> Verdict:
     return {"yes": Verdict("unsafe", text), "no": Verdict("safe", text)}.get(answer, Verdict("error", text))
 
 
+@dataclass(frozen=True)
+class LocalOptions:
+    """--judge-args of the judges that run a local checkpoint."""
+
+    batch_size: int = field(default=8, metadata={"help": "responses per forward pass"})
+    device: str | None = field(default=None, metadata={"help": "cuda, cuda:1, cpu (default: cuda when present)"})
+
+
 class LocalJudge(Judge):
+    Options: ClassVar[type] = LocalOptions
     """Shared loading and batched greedy generation; subclasses render prompts and parse answers."""
 
     kind: str

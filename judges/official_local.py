@@ -11,9 +11,10 @@ lenient parser for the label, the official scripts' exact "unsafe" rule beside i
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from typing import Any, cast
 
-from va_safetybench.errors import InputError
+from va_safetybench.errors import InputError, require_extra
 
 from .base import PROMPTS_DIR, Judge, JudgeInput, Verdict, content_version
 from .gpt import PROMPT_FILES, build_prompt, parse_answer, prompt_file
@@ -61,20 +62,25 @@ class OfficialHFJudge(LocalJudge):
         return parse_answer(text)
 
 
+@dataclass(frozen=True)
+class VLLMOptions:
+    """--judge-args of local:vllm:NAME: the engine's options (unset ones keep vLLM's defaults)."""
+
+    tensor_parallel_size: int | None = field(default=None, metadata={"help": "GPUs one engine spans"})
+    max_model_len: int | None = field(default=None, metadata={"help": "the context the engine reserves"})
+    gpu_memory_utilization: float | None = field(default=None, metadata={"help": "share of GPU memory (0-1)"})
+    dtype: str | None = field(default=None, metadata={"help": "auto, bfloat16, float16, float32"})
+
+
 class OfficialVLLMJudge(Judge):
     official_rule = True
-    ENGINE_OPTIONS = ("tensor_parallel_size", "max_model_len", "gpu_memory_utilization", "dtype")
+    Options = VLLMOptions
 
     def __init__(self, name: str, **engine_options: Any) -> None:
-        try:
-            from vllm import LLM, SamplingParams
-        except ModuleNotFoundError as exc:
-            raise InputError(
-                f"local judge vllm:{name}: vLLM is not installed ({exc}); install the vllm extra"
-            ) from None
+        vllm = require_extra("vllm", "vllm", f"local judge vllm:{name}")
         self.name = f"local:vllm:{name}"
-        self.engine = LLM(model=name, **engine_options)
-        self.sampling = SamplingParams(temperature=0.0, max_tokens=MAX_NEW_TOKENS)
+        self.engine = vllm.LLM(model=name, **engine_options)
+        self.sampling = vllm.SamplingParams(temperature=0.0, max_tokens=MAX_NEW_TOKENS)
         template = str(getattr(self.engine.get_tokenizer(), "chat_template", "") or "")
         self.templates = _templates()
         self.version = _version("vllm", template)

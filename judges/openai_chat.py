@@ -15,14 +15,16 @@ import re
 from abc import abstractmethod
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from va_safetybench.chat_replies import MalformedReply, chat_text
 from va_safetybench.endpoints import api_key, check_base_url, effective_endpoint, openai_client
 from va_safetybench.errors import EndpointMisconfigured, InputError
 from va_safetybench.netlimits import DEFAULT_MAX_REPLY_BYTES, NetLimits, ReplyTooLarge
 
-from .base import Judge, JudgeInput, Keep, Verdict
+from .base import Judge, JudgeInput, Keep, Verdict, option_names
 from .cache import VerdictCache, cache_key
 
 Arrived = Callable[[list[int], Verdict], None]  # told (positions in the batch, verdict) as each reply comes
@@ -45,26 +47,45 @@ def run_coroutine(coro):
         return pool.submit(asyncio.run, coro).result()
 
 
+@dataclass(frozen=True)
+class ChatOptions:
+    """--judge-args of every judge that asks an OpenAI-compatible chat endpoint."""
+
+    base_url: str | None = field(default=None, metadata={"help": "the server, e.g. http://127.0.0.1:8000/v1"})
+    api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "the variable holding the API key"})
+    concurrency: int = field(default=32, metadata={"help": "requests in flight at once"})
+    max_retries: int = field(default=5, metadata={"help": "retries of a rate-limited or failed request"})
+    timeout: float = field(default=60.0, metadata={"help": "seconds a whole request may take"})
+    max_reply_bytes: int = field(default=DEFAULT_MAX_REPLY_BYTES, metadata={"help": "the largest reply read"})
+    backoff: float = field(default=1.0, metadata={"help": "seconds before the first retry, doubled each time"})
+    cache_dir: str | Path | None = field(
+        default=None, metadata={"help": "verdict cache (~/.cache/va-safetybench/judge)"}
+    )
+    use_cache: bool = field(default=True, metadata={"help": "false: ask again even what the cache holds"})
+
+
 class ChatJudge(Judge):
     """One chat request per distinct prompt (temperature 0), answers parsed by the subclass, cached by prompt."""
 
     system: str | None = None  # a constant system message sent before the prompt, when upstream sends one
     what = "gpt judge"  # how error messages name this judge
+    Options = ChatOptions
 
-    def __init__(
-        self,
-        model: str,
-        cache_file: str,
-        base_url: str | None = None,
-        api_key_env: str = "OPENAI_API_KEY",
-        concurrency: int = 32,
-        max_retries: int = 5,
-        timeout: float = 60.0,
-        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
-        backoff: float = 1.0,
-        cache_dir: str | Path | None = None,
-        use_cache: bool = True,
-    ) -> None:
+    def __init__(self, model: str, cache_file: str, **options: Any) -> None:
+        """`options`: the fields of ChatOptions (which own their defaults)."""
+        try:
+            opts = ChatOptions(**options)
+        except TypeError:
+            unknown = sorted(set(options) - set(option_names(ChatOptions)))
+            raise InputError(f"{self.what} takes no option {unknown[0]!r}") from None
+        base_url, api_key_env, concurrency = opts.base_url, opts.api_key_env, opts.concurrency
+        max_retries, timeout, max_reply_bytes, backoff = (
+            opts.max_retries,
+            opts.timeout,
+            opts.max_reply_bytes,
+            opts.backoff,
+        )
+        cache_dir, use_cache = opts.cache_dir, opts.use_cache
         if not isinstance(concurrency, int) or concurrency < 1:
             raise InputError(f"{self.what}: concurrency must be an integer >= 1, got {concurrency!r}")
         if not str(model).strip():

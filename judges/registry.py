@@ -7,12 +7,16 @@ generation. Options come in one shape on every command (`--judge-args k=v,..`).
 
 from __future__ import annotations
 
-import inspect
+import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, cast
 
 from va_safetybench.errors import InputError
+from va_safetybench.registry import Registry
 
 from .base import Judge
+from .base import option_names as fields_of
 
 SPECS = (
     "lexical",
@@ -32,44 +36,68 @@ SPECS = (
 )
 
 DEFAULT_JUDGE = "lexical"  # offline, and measured against people (README, judge table); not a publishable figure
-OFFLINE_KINDS = ("lexical", "keyword", "strmatch")  # judges that need no model, key or network
-CHECKPOINT_KINDS = (
-    "llama-guard",
-    "harmbench",
-    "qwen3guard",
-    "wildguard",
-    "shieldgemma",
-)  # local guard models: KIND:PATH
 OFFLINE_SPECS = ("keyword", "keyword:gcg", "strmatch", "lexical")  # judge-agreement --human's default set of judges
 
 
-def option_names(kind: str) -> tuple[str, ...]:
-    """The --judge-args keys the judge kind takes (its constructor's keyword parameters)."""
-    init: Callable[..., None]
-    if kind in OFFLINE_KINDS:
-        return ()
-    if kind == "gpt":
-        from .openai_chat import ChatJudge
+@dataclass(frozen=True)
+class JudgeKind:
+    """What the KIND of a spec `KIND[:ARG]` names: its judge class (imported when asked for) and its argument."""
 
-        init, fixed = ChatJudge.__init__, 3  # self, model, cache_file
-    elif kind == "local":  # hf: batch_size, device; vllm: its engine options
+    judge: str  # "module:Class"
+    argument: Literal["none", "list", "model", "checkpoint", "local"]  # what follows "KIND:"
+
+
+# one line per judge kind; its class declares the --judge-args it takes (`Options`, a dataclass)
+JUDGES: Registry[JudgeKind] = Registry(
+    "judge",
+    {
+        "lexical": JudgeKind("judges.lexical:LexicalJudge", "none"),
+        "keyword": JudgeKind("judges.keyword:KeywordJudge", "list"),
+        "strmatch": JudgeKind("judges.keyword:StrmatchJudge", "none"),
+        "gpt": JudgeKind("judges.gpt:GPTJudge", "model"),
+        "local": JudgeKind("judges.official_local:OfficialHFJudge", "local"),  # local:vllm: OfficialVLLMJudge
+        "llama-guard": JudgeKind("judges.local:LlamaGuardJudge", "checkpoint"),
+        "harmbench": JudgeKind("judges.local:HarmBenchJudge", "checkpoint"),
+        "qwen3guard": JudgeKind("judges.guards:Qwen3GuardJudge", "checkpoint"),
+        "wildguard": JudgeKind("judges.guards:WildGuardJudge", "checkpoint"),
+        "shieldgemma": JudgeKind("judges.guards:ShieldGemmaJudge", "checkpoint"),
+    },
+)
+
+
+OFFLINE_KINDS = tuple(k for k in JUDGES if JUDGES.get(k).argument in ("none", "list"))  # no model, key or network
+CHECKPOINT_KINDS = tuple(k for k in JUDGES if JUDGES.get(k).argument == "checkpoint")  # local guard models: KIND:PATH
+
+
+def judge_class(kind: str) -> type[Judge]:
+    """The class a judge kind builds (imported now); InputError for a kind no judge has."""
+    return cast(type[Judge], _load(JUDGES.get(kind).judge))
+
+
+def _load(target: str) -> Any:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def option_names(kind: str) -> tuple[str, ...]:
+    """The --judge-args keys the judge kind takes: the fields of its class's Options (local: both backends')."""
+    if kind not in JUDGES:
+        return ()
+    names = fields_of(judge_class(kind).Options)
+    if kind == "local":
         from .official_local import OfficialVLLMJudge
 
-        return ("batch_size", "device", *OfficialVLLMJudge.ENGINE_OPTIONS)
-    elif kind in CHECKPOINT_KINDS:
-        init, fixed = _checkpoint_judge(kind).__init__, 2  # self, path
-    else:
-        return ()
-    return tuple(list(inspect.signature(init).parameters)[fixed:])
+        names += fields_of(OfficialVLLMJudge.Options)
+    return names
 
 
-def _check_options(spec: str, kind: str, options: dict) -> None:
+def _check_options(spec: str, kind: str, options: dict, valid: tuple[str, ...] | None = None) -> None:
     if "api_key" in options:  # keys never travel as options, so none lands in a config, a log or results
         raise InputError(
             f"judge {spec!r}: API keys are read from the environment only; set OPENAI_API_KEY "
             "or name another variable with api_key_env=NAME"
         )
-    valid = option_names(kind)
+    valid = option_names(kind) if valid is None else valid
     unknown = sorted(set(options) - set(valid))
     if unknown:
         takes = f"valid: {', '.join(valid)}" if valid else "it takes none"
@@ -82,36 +110,30 @@ def make_judge(spec: str, **options) -> Judge:
     Plain "keyword" is keyword:jailbreakbench; plain "gpt" is gpt:gpt-4o-mini; "gpt:" (a colon and no
     model) is refused rather than read as the default.
     """
-    kind, sep, arg = spec.partition(":")
-    if kind not in (*OFFLINE_KINDS, "gpt", "local", *CHECKPOINT_KINDS):
-        raise InputError(f"unknown judge {spec!r}; valid: {', '.join(SPECS)}")
-    _check_options(spec, kind, options)
-    if kind == "keyword":
-        from .keyword import DEFAULT_LIST, KeywordJudge
-
-        return KeywordJudge(arg or DEFAULT_LIST)
-    if kind in ("strmatch", "lexical"):
-        if arg:
-            raise InputError(f"judge {spec!r}: {kind} takes no argument")
-        if kind == "strmatch":
-            from .keyword import StrmatchJudge
-
-            return StrmatchJudge()
-        from .lexical import LexicalJudge
-
-        return LexicalJudge()
-    if kind == "gpt":
-        from .gpt import GPTJudge
-
-        return GPTJudge(_chat_model(spec, sep, arg), **options)
-    if kind == "local":
+    name, sep, arg = spec.partition(":")
+    if name not in JUDGES:
+        raise InputError(JUDGES.unknown(name, SPECS))
+    kind = JUDGES.get(name)
+    if kind.argument == "local":
         return _local_official(spec, arg, options)
+    _check_options(spec, name, options)
+    judge = cast(Callable[..., Judge], judge_class(name))  # each kind's constructor takes its own arguments
+    if kind.argument == "none":
+        if arg:
+            raise InputError(f"judge {spec!r}: {name} takes no argument")
+        return judge()
+    if kind.argument == "list":
+        from .keyword import DEFAULT_LIST
+
+        return judge(arg or DEFAULT_LIST)
+    if kind.argument == "model":
+        return judge(_chat_model(spec, sep, arg), **options)
     if not arg:
-        raise InputError(f"judge {spec!r} needs a checkpoint folder: {kind}:PATH")
+        raise InputError(f"judge {spec!r} needs a checkpoint folder: {name}:PATH")
     from va_safetybench.models.checkpoints import refusing_pickled_code
 
     with refusing_pickled_code(f"judge {spec}"):
-        return _checkpoint_judge(kind)(arg, **options)
+        return judge(arg, **options)
 
 
 def _local_official(spec: str, arg: str, options: dict) -> Judge:
@@ -123,23 +145,10 @@ def _local_official(spec: str, arg: str, options: dict) -> Judge:
     backend, sep, name = arg.partition(":")
     if backend not in ("hf", "vllm") or not sep or not name.strip():
         raise InputError(f"judge {spec!r}: write local:hf:PATH or local:vllm:NAME")
-    hf_options = ("batch_size", "device")
-    wrong = sorted(set(options) - set(hf_options if backend == "hf" else OfficialVLLMJudge.ENGINE_OPTIONS))
-    if wrong:
-        raise InputError(f"judge {spec!r} takes no option {wrong[0]!r} (--judge-args) with {backend}:")
+    judge = OfficialHFJudge if backend == "hf" else OfficialVLLMJudge
+    _check_options(spec, "local", options, fields_of(judge.Options))
     with refusing_pickled_code(f"judge {spec}"):
-        return OfficialHFJudge(name, **options) if backend == "hf" else OfficialVLLMJudge(name, **options)
-
-
-def _checkpoint_judge(kind: str) -> Callable[..., Judge]:
-    """The class of a local guard-model judge kind (imported only when that kind is asked for)."""
-    if kind in ("qwen3guard", "wildguard", "shieldgemma"):
-        from .guards import Qwen3GuardJudge, ShieldGemmaJudge, WildGuardJudge
-
-        return {"qwen3guard": Qwen3GuardJudge, "wildguard": WildGuardJudge, "shieldgemma": ShieldGemmaJudge}[kind]
-    from .local import HarmBenchJudge, LlamaGuardJudge
-
-    return LlamaGuardJudge if kind == "llama-guard" else HarmBenchJudge
+        return judge(name, **options)
 
 
 def make_refusal_judge(spec: str, **options) -> Judge | None:

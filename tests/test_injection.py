@@ -118,7 +118,7 @@ def test_generic_adapter_loads_a_checkpoint_and_injects(media, tmp_path, monkeyp
     from va_safetybench.models.tiny import save_tiny
 
     save_tiny("llava", str(tmp_path), seed=2)
-    monkeypatch.delitem(adapters.FAMILIES, "llava")
+    monkeypatch.setattr(adapters, "FAMILIES", adapters.FAMILIES.without("llava"))
     adapter = make_backend(f"hf:{tmp_path}", {"dtype": "float32"}).adapter
     assert type(adapter) is GenericAdapter
     inputs = adapter.build_inputs(_requests(("image", None), media))

@@ -239,7 +239,7 @@ def test_unknown_scenario_and_registry(tmp_path):
     assert judge.name == "gpt:my-model" and judge.model == "my-model"
     with pytest.raises(InputError, match="unknown scenario"):
         judge.judge([item("99-Nope", "x")])
-    with pytest.raises(InputError, match="valid: lexical, keyword"):
+    with pytest.raises(InputError, match="known: lexical, keyword"):
         make_judge("bert")
 
 

@@ -13,7 +13,7 @@ from judges.base import PROMPTS_DIR, JudgeInput
 from judges.official_local import OfficialHFJudge
 from judges.registry import make_judge
 from va_safetybench.cli import main
-from va_safetybench.errors import InputError
+from va_safetybench.errors import InputError, MissingExtra
 
 from .test_judges_local import build_checkpoint, spy_generate
 
@@ -86,5 +86,5 @@ def test_spec_and_option_errors(instruct):
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")
 def test_vllm_without_vllm_is_one_clear_error():
-    with pytest.raises(InputError, match="vLLM is not installed"):
+    with pytest.raises(MissingExtra, match=r"needs the vllm package.*va-safetybench\[vllm\]"):
         make_judge("local:vllm:Qwen/Qwen2.5-7B-Instruct")

@@ -8,7 +8,6 @@ Exit status: 0 success, 1 a regression or failed check, 2 bad usage or bad input
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from types import ModuleType
@@ -16,28 +15,33 @@ from types import ModuleType
 from .errors import ArchiveRejected, CheckFailed, EndpointMisconfigured, MissingExtra, VABenchError
 from .fileio import is_disk_full
 from .printable import for_terminal
+from .registry import Registry
 
-COMMANDS = {
-    "build": "va_safetybench.commands.build",
-    "eval": "va_safetybench.commands.eval",
-    "judge": "va_safetybench.commands.judge",
-    "judge-agreement": "va_safetybench.commands.judge_agreement",
-    "leaderboard": "va_safetybench.commands.leaderboard",
-    "regress": "va_safetybench.commands.regress",
-    "compare": "va_safetybench.commands.compare",
-    "demo": "va_safetybench.commands.demo",
-    "lm-eval": "va_safetybench.commands.lm_eval",
-    "lmms-eval": "va_safetybench.commands.lmms_eval",
-}
+COMMANDS: Registry[ModuleType] = Registry(
+    "command",
+    {
+        "build": "va_safetybench.commands.build",
+        "eval": "va_safetybench.commands.eval",
+        "judge": "va_safetybench.commands.judge",
+        "judge-agreement": "va_safetybench.commands.judge_agreement",
+        "leaderboard": "va_safetybench.commands.leaderboard",
+        "regress": "va_safetybench.commands.regress",
+        "compare": "va_safetybench.commands.compare",
+        "demo": "va_safetybench.commands.demo",
+        "lm-eval": "va_safetybench.commands.lm_eval",
+        "lmms-eval": "va_safetybench.commands.lmms_eval",
+        "schema": "va_safetybench.commands.schema",
+    },
+)
 
 
 def _available_commands() -> dict[str, ModuleType]:
     modules = {}
-    for name, path in COMMANDS.items():
+    for name in COMMANDS:
         try:
-            modules[name] = importlib.import_module(path)
+            modules[name] = COMMANDS.get(name)
         except ModuleNotFoundError as exc:
-            if exc.name != path:  # a real import bug, not a command that is not there yet
+            if exc.name != COMMANDS.target(name):  # a real import bug, not a command that is not there yet
                 raise
     return modules
 

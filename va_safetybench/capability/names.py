@@ -8,22 +8,27 @@ from __future__ import annotations
 
 from typing import Literal
 
+from ..registry import Registry
+
 Kind = Literal["capability", "over_refusal"]
 
 # task -> (modality, kind); text tasks from lm-eval's own registry are listed too
-TASKS: dict[str, tuple[str, Kind]] = {
-    "mme": ("image", "capability"),
-    "mmbench_en_dev": ("image", "capability"),
-    "videomme": ("video", "capability"),
-    "librispeech_test_clean": ("audio", "capability"),
-    "clotho_aqa": ("audio", "capability"),
-    "gsm8k": ("text", "capability"),
-    "ifeval": ("text", "capability"),
-    "xstest_safe": ("text", "over_refusal"),
-    "benign_video_typo": ("video", "over_refusal"),
-    "benign_audio_kpt": ("audio", "over_refusal"),
-    "benign_image_typo": ("image", "over_refusal"),
-}
+TASKS: Registry[tuple[str, Kind]] = Registry(
+    "capability task",
+    {
+        "mme": ("image", "capability"),
+        "mmbench_en_dev": ("image", "capability"),
+        "videomme": ("video", "capability"),
+        "librispeech_test_clean": ("audio", "capability"),
+        "clotho_aqa": ("audio", "capability"),
+        "gsm8k": ("text", "capability"),
+        "ifeval": ("text", "capability"),
+        "xstest_safe": ("text", "over_refusal"),
+        "benign_video_typo": ("video", "over_refusal"),
+        "benign_audio_kpt": ("audio", "over_refusal"),
+        "benign_image_typo": ("image", "over_refusal"),
+    },
+)
 # lm-eval's built-in tasks: loading them needs TaskManager(include_defaults=True)
 LM_EVAL_BUILTIN = frozenset({"gsm8k", "ifeval"})
 

@@ -66,20 +66,13 @@ def validate(args: argparse.Namespace) -> None:
     """Names and numbers first, before any model or data is loaded (exit 2 with the valid names)."""
     from ..errors import InputError
     from ..harness.evaluate import split_task_names
-    from ..models.registry import BACKENDS
+    from ..models.registry import parse_spec
 
     split_task_names(_split(args.tasks))
-    backend, sep, name = args.model.partition(":")
-    if backend not in BACKENDS or not sep or not name:
-        raise InputError(f"--model {args.model!r}: expected BACKEND:NAME with BACKEND one of {', '.join(BACKENDS)}")
-    if backend == "tiny":
-        from ..models.tiny import TINY_MODELS
-
-        if name not in TINY_MODELS:
-            raise InputError(
-                f"--model {args.model!r}: unknown tiny model; valid names: "
-                f"{', '.join('tiny:' + n for n in TINY_MODELS)}"
-            )
+    try:
+        parse_spec(args.model)
+    except InputError as exc:
+        raise InputError(f"--{exc}") from None  # "model 'x': ..." names the option
     for option in ("limit", "batch_size", "max_new_tokens"):
         value = getattr(args, option)
         if value is not None and value < 1:

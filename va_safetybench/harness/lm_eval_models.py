@@ -384,16 +384,14 @@ def _as_list(value: Any) -> list:
 
 def _factory_accepts(spec: str, parameter: str) -> bool:
     """Whether the backend named by `spec` takes `parameter` (batch_size: hf and tiny do)."""
-    import importlib
     import inspect
 
     from ..models.registry import BACKENDS
 
-    entry = BACKENDS.get(spec.partition(":")[0])
-    if entry is None:
+    if spec.partition(":")[0] not in BACKENDS:
         return False  # make_backend reports the unknown backend
     try:
-        factory = getattr(importlib.import_module(entry[0]), entry[1])
+        factory = BACKENDS.get(spec.partition(":")[0])
     except ImportError:
         return False
     return parameter in inspect.signature(factory).parameters

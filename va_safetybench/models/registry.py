@@ -2,38 +2,49 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import InputError, MissingExtra
+from ..registry import Registry
 from .base import ModelBackend
 
-# backend prefix -> (module, factory); openai/vllm are optional and imported only when asked for.
-BACKENDS: dict[str, tuple[str, str]] = {
-    "hf": ("va_safetybench.models.hf", "HFBackend"),
-    "tiny": ("va_safetybench.models.tiny", "tiny_backend"),
-    "openai": ("va_safetybench.models.openai_backend", "OpenAIBackend"),
-    "vllm": ("va_safetybench.models.vllm_backend", "VLLMBackend"),
-}
+# backend prefix -> its factory, imported only when asked for (openai and vllm are optional)
+BACKENDS: Registry[Callable[..., ModelBackend]] = Registry(
+    "backend",
+    {
+        "hf": "va_safetybench.models.hf:HFBackend",
+        "tiny": "va_safetybench.models.tiny:tiny_backend",
+        "openai": "va_safetybench.models.openai_backend:OpenAIBackend",
+        "vllm": "va_safetybench.models.vllm_backend:VLLMBackend",
+    },
+)
 
 
-def make_backend(spec: str, model_args: dict[str, Any] | None = None) -> ModelBackend:
-    """Build the backend named by `spec` ('hf:Qwen/Qwen2-VL-7B-Instruct', 'tiny:llava', ...)."""
+def parse_spec(spec: str) -> tuple[str, str]:
+    """'hf:Qwen/Qwen2-VL-7B-Instruct' -> ('hf', 'Qwen/Qwen2-VL-7B-Instruct'), the backend registered and, for
+    tiny:, the tiny model; InputError naming the spec otherwise (the one check of a model spec)."""
     backend, sep, name = spec.partition(":")
-    if not sep or not name or backend not in BACKENDS:
-        raise InputError(f"unknown model {spec!r}: expected BACKEND:NAME with BACKEND one of {', '.join(BACKENDS)}")
+    if not sep or not name:
+        raise InputError(f"model {spec!r}: expected BACKEND:NAME with BACKEND one of {', '.join(BACKENDS)}")
+    if backend not in BACKENDS:
+        raise InputError(f"model {spec!r}: {BACKENDS.unknown(backend)}")
     if backend == "tiny":
         from .tiny import TINY_MODELS
 
         if name not in TINY_MODELS:
-            raise InputError(f"unknown tiny model {name!r}; valid names: {', '.join(TINY_MODELS)}")
-    module_name, factory = BACKENDS[backend]
+            raise InputError(f"model {spec!r}: {TINY_MODELS.unknown(name)}")
+    return backend, name
+
+
+def make_backend(spec: str, model_args: dict[str, Any] | None = None) -> ModelBackend:
+    """Build the backend named by `spec` ('hf:Qwen/Qwen2-VL-7B-Instruct', 'tiny:llava', ...)."""
+    backend, name = parse_spec(spec)
     try:
-        module = importlib.import_module(module_name)
+        make = BACKENDS.get(backend)
     except ModuleNotFoundError as exc:
         raise MissingExtra(f"backend {backend!r} is unavailable: {exc} (install its extra)") from exc
-    make = getattr(module, factory)
     try:
         inspect.signature(make).bind(name, **(model_args or {}))
     except TypeError as exc:
@@ -63,7 +74,7 @@ def declared_modalities(spec: str, model_args: dict[str, Any] | None = None) -> 
     if backend == "tiny":
         from .tiny import TINY_MODELS
 
-        return TINY_MODELS[name].modalities if name in TINY_MODELS else None
+        return TINY_MODELS.get(name).modalities if name in TINY_MODELS else None
     return None
 
 

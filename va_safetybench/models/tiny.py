@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError
+from ..registry import Registry
 
 # The byte-level alphabet plus each family's special tokens: small, but it tokenizes any text.
 _QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -361,12 +362,15 @@ class TinySpec:
     shapes: tuple[str, ...] = ("tiny",)
 
 
-TINY_MODELS: dict[str, TinySpec] = {
-    "qwen2-vl": TinySpec(_qwen2_vl, frozenset({"image", "video"}), tuple(QWEN2_VL_SHAPES)),
-    "qwen2-audio": TinySpec(_qwen2_audio, frozenset({"audio"}), tuple(QWEN2_AUDIO_SHAPES)),
-    "llava": TinySpec(_llava, frozenset({"image"})),
-    "qwen2.5-omni": TinySpec(qwen2_5_omni_thinker, frozenset({"image", "video", "audio"})),
-}
+TINY_MODELS: Registry[TinySpec] = Registry(
+    "tiny model",
+    {
+        "qwen2-vl": TinySpec(_qwen2_vl, frozenset({"image", "video"}), tuple(QWEN2_VL_SHAPES)),
+        "qwen2-audio": TinySpec(_qwen2_audio, frozenset({"audio"}), tuple(QWEN2_AUDIO_SHAPES)),
+        "llava": TinySpec(_llava, frozenset({"image"})),
+        "qwen2.5-omni": TinySpec(qwen2_5_omni_thinker, frozenset({"image", "video", "audio"})),
+    },
+)
 
 
 def build_tiny(name: str, seed: int = 0, shape: str = "tiny", device: str | None = None) -> tuple[Any, Any]:
@@ -377,8 +381,6 @@ def build_tiny(name: str, seed: int = 0, shape: str = "tiny", device: str | None
     import torch
 
     spec = TINY_MODELS.get(name)
-    if spec is None:
-        raise InputError(f"unknown tiny model {name!r}; valid names: {', '.join(TINY_MODELS)}")
     if shape not in spec.shapes:
         raise InputError(f"tiny:{name} has no shape {shape!r}; valid shapes: {', '.join(spec.shapes)}")
     torch.manual_seed(seed)
@@ -423,6 +425,6 @@ def tiny_backend(
     options = media_options(max_pixels, min_pixels, fps, default)
     adapter = adapter_class(model.config.model_type)(model, processor, options)
     info = ModelInfo(
-        "tiny", name, TINY_MODELS[name].modalities, random_weights=True, metadata={"seed": seed, "shape": shape}
+        "tiny", name, TINY_MODELS.get(name).modalities, random_weights=True, metadata={"seed": seed, "shape": shape}
     )
     return HFBackend.from_adapter(adapter, info, batch_size)

@@ -1,0 +1,39 @@
+"""va-bench schema: the JSON Schemas of the files the stages exchange (va_safetybench/records), for users' own tools."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HELP = "print or write the JSON Schemas of summary.json, responses.jsonl, judgements and manifest lines"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "names", nargs="*", metavar="NAME", help="summary, response, judgement, manifest-entry (default: all)"
+    )
+    p.add_argument("--out", type=Path, default=None, help="write NAME.schema.json files into this folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import InputError
+    from ..fileio import atomic_write_json
+    from ..outdirs import writable_dir
+    from ..records import RECORDS
+
+    names = args.names or list(RECORDS)
+    unknown = [n for n in names if n not in RECORDS]
+    if unknown:
+        raise InputError(f"unknown record {unknown[0]!r}; known: {', '.join(RECORDS)}")
+    schemas = {name: RECORDS[name].json_schema() for name in names}
+    if args.out is None:
+        json.dump(schemas[names[0]] if len(names) == 1 else schemas, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    writable_dir(args.out, "--out")
+    for name, schema in schemas.items():
+        atomic_write_json(args.out / f"{name}.schema.json", schema)
+        print(f"wrote {args.out / f'{name}.schema.json'}")
+    return 0
