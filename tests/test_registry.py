@@ -15,7 +15,7 @@ from va_safetybench.capability.names import TASKS as CAPABILITY_TASKS
 from va_safetybench.cli import COMMANDS, main
 from va_safetybench.errors import InputError
 from va_safetybench.models.adapters import FAMILIES
-from va_safetybench.models.registry import BACKENDS
+from va_safetybench.models.registry import BACKENDS, answer_options
 from va_safetybench.models.tiny import TINY_MODELS
 from va_safetybench.registry import Registry
 
@@ -35,6 +35,8 @@ def test_every_entry_resolves(registry):
 def test_unknown_names_read_the_same_everywhere():
     with pytest.raises(InputError, match=r"unknown backend 'hff'; did you mean 'hf'; known: hf, tiny, openai, vllm"):
         BACKENDS.get("hff")
+    with pytest.raises(InputError, match=r"unknown model family 'lava'; did you mean 'llava'; known: qwen2_vl"):
+        FAMILIES.get("lava")
     with pytest.raises(InputError, match=r"unknown tiny model 'lava'; did you mean 'llava'; known: qwen2-vl"):
         TINY_MODELS.get("lava")
     with pytest.raises(InputError, match=r"unknown judge 'gtp'; did you mean 'gpt'; known: .*gpt:MODEL"):
@@ -56,8 +58,25 @@ def test_the_cli_reports_an_unknown_model_in_one_line(capsys):
     err = capsys.readouterr().err.strip()
     assert err == (
         "va-bench: error: --model 'tiny:lava': unknown tiny model 'lava'; did you mean 'llava'; "
-        f"known: {', '.join(TINY_MODELS)}"
+        f"known: {', '.join('tiny:' + n for n in TINY_MODELS)}"
     )
+
+
+@pytest.mark.parametrize("name", list(BACKENDS))
+def test_every_backend_option_says_whether_it_changes_answers(name):
+    """The response cache key holds the options that change answers; each option is declared one way or the other
+    (the openai backend's retry settings, once missing from a hand list, only change how it retries)."""
+    backend = BACKENDS.get(name)
+    try:
+        factory = backend.load()
+    except ModuleNotFoundError:
+        pytest.skip(f"{name} is not installed here")
+    options = set(list(inspect.signature(factory).parameters)[1:])  # after the model name
+    assert options == backend.answers | backend.neutral and not backend.answers & backend.neutral
+    if name == "openai":
+        args = {"base_url": "http://x/v1", "video_frames": 4, "retry_base": 0.1, "retry_cap": 2, "timeout": 9}
+        assert answer_options("openai:m", args) == {"base_url": "http://x/v1", "video_frames": 4}
+    assert answer_options(f"{name}:m", {"not_declared": 1}) == {"not_declared": 1}  # unknown: assumed to matter
 
 
 @pytest.mark.parametrize("kind", list(JUDGES))

@@ -1,8 +1,8 @@
 """One small registry for every extension point: name -> a lazily imported "module[:attr]" (or a value), one error.
 
-    BACKENDS = Registry("backend", {"hf": "va_safetybench.models.hf:HFBackend", ...})
-    BACKENDS.get("hf")      # imports the module on first use and returns HFBackend
-    BACKENDS.get("hff")     # InputError: unknown backend 'hff'; did you mean 'hf'; known: hf, tiny, openai, vllm
+    FAMILIES = Registry("model family", {"llava": "va_safetybench.models.adapters.llava:LlavaAdapter", ...})
+    FAMILIES.get("llava")   # imports the module on first use and returns LlavaAdapter
+    FAMILIES.get("lava")    # InputError: unknown model family 'lava'; did you mean 'llava'; known: qwen2_vl, ...
 
 Used by model backends, model families, tiny models, judges, commands and capability tasks, so that adding one is
 one file and one line, and asking for one that does not exist reads the same everywhere. Importing lazily keeps

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from judges.registry import DEFAULT_JUDGE
 
@@ -69,47 +71,54 @@ def add_judge_options(
     p.add_argument("--no-cache", action="store_true", help="deprecated: --judge-args use_cache=false")
 
 
-def judge_options(spec: str, args: argparse.Namespace, shared: bool = False) -> dict:
+@dataclass(frozen=True)
+class JudgeArgs:
+    """What a command line said about judge options: --judge-args, and the deprecated per-option flags given."""
+
+    options: dict[str, Any]
+    deprecated: dict[str, Any]
+
+
+def read_judge_args(args: argparse.Namespace) -> JudgeArgs:
+    """The command line's judge options, read once per command (a note per deprecated flag used)."""
+    from ..models.registry import parse_model_args
+
+    given = {key: getattr(args, f"old_{key}") for key, _ in DEPRECATED_FLAGS.values()}
+    given = {key: value for key, value in given.items() if value is not None}
+    if args.no_cache:
+        given["use_cache"] = False
+    flags = {key: name for name, (key, _) in DEPRECATED_FLAGS.items()} | {"use_cache": "--no-cache"}
+    for key, value in given.items():
+        print(f"note: {flags[key]} is deprecated; write --judge-args {key}={value}", file=sys.stderr)
+    return JudgeArgs(parse_model_args(args.judge_args, "--judge-args"), given)
+
+
+def judge_options(spec: str, given: JudgeArgs, shared: bool = False) -> dict:
     """Constructor options for the judge `spec` names: --judge-args, plus the deprecated per-option flags.
 
     The flags apply only to the judges that take them (as they always did). With `shared` (several judges
     on one command line), --judge-args keys go to the judges that take them, and a key no judge takes is
     refused; otherwise the judge's constructor refuses a key it does not take (judges.registry).
     """
-    from judges.registry import CHECKPOINT_KINDS, option_names
+    from judges.registry import JUDGES, option_names
 
     from ..errors import InputError
-    from ..models.registry import parse_model_args
 
     kind = spec.partition(":")[0]
-    options = parse_model_args(args.judge_args, "--judge-args")
+    options = dict(given.options)
     if shared:
-        known = {k for other in ("gpt", "local", *CHECKPOINT_KINDS) for k in option_names(other)}
+        known = {k for other in JUDGES for k in option_names(other)}
         unknown = sorted(set(options) - known)
         if unknown:
             raise InputError(f"--judge-args: no judge takes {unknown[0]!r}; valid: {', '.join(sorted(known))}")
         options = {k: v for k, v in options.items() if k in option_names(kind)}
-    for key, value in _deprecated_options(args).items():
+    for key, value in given.deprecated.items():
         if key not in option_names(kind):
             continue
         if key in options and options[key] != value:
             raise InputError(f"--judge-args {key}={options[key]!r} contradicts the deprecated flag for {key}")
         options.setdefault(key, value)
     return options
-
-
-def _deprecated_options(args: argparse.Namespace) -> dict:
-    """{--judge-args key: value} of the deprecated flags given; a note per flag, once per command."""
-    given = {key: getattr(args, f"old_{key}") for key, _ in DEPRECATED_FLAGS.values()}
-    given = {key: value for key, value in given.items() if value is not None}
-    if args.no_cache:
-        given["use_cache"] = False
-    if given and not getattr(args, "_deprecation_noted", False):
-        args._deprecation_noted = True
-        flags = {key: name for name, (key, _) in DEPRECATED_FLAGS.items()} | {"use_cache": "--no-cache"}
-        for key, value in given.items():
-            print(f"note: {flags[key]} is deprecated; write --judge-args {key}={value}", file=sys.stderr)
-    return given
 
 
 def print_table(summary: Summary, out=None, judge_errors: int = 0) -> None:
@@ -148,7 +157,7 @@ def print_table(summary: Summary, out=None, judge_errors: int = 0) -> None:
 def run(args: argparse.Namespace) -> int:
     from judges.runs import rejudge
 
-    result = rejudge(args.run_dir, args.judge, judge_options(args.judge, args))
+    result = rejudge(args.run_dir, args.judge, judge_options(args.judge, read_judge_args(args)))
     print_table(result.summary, judge_errors=result.judge_errors)
     print(f"wrote {result.summary_path}")
     return 0

@@ -23,7 +23,7 @@ from judges.runs import judge_rows, judge_slug, read_responses, write_judgements
 
 from ..fileio import atomic_write
 from ..records import Judgement
-from .judge import add_judge_options, judge_options
+from .judge import add_judge_options, judge_options, read_judge_args
 
 HELP = "agreement of judges with human labels (--human SET) or of two judges on a run: accuracy, kappa, confusion"
 LABELS = ("safe", "unsafe", "error")
@@ -89,13 +89,15 @@ def run(args: argparse.Namespace) -> int:
         from judges.human_sets import load_human_set
 
         sets = [load_human_set(spec) for spec in args.human]  # every set read (and checked) before judging
-        judges = [make_judge(s, **judge_options(s, args, shared=True)) for s in specs]
+        given = read_judge_args(args)
+        judges = [make_judge(s, **judge_options(s, given, shared=True)) for s in specs]
         return human_agreement(specs, judges, sets, args.json)
     from ..outdirs import writable_dir
 
     rows = read_responses(args.run_dir)
     writable_dir(args.run_dir, "RUN_DIR")
-    judges = [make_judge(s, **judge_options(s, args, shared=True)) for s in specs]  # both checked before judging
+    given = read_judge_args(args)
+    judges = [make_judge(s, **judge_options(s, given, shared=True)) for s in specs]  # both checked before judging
     a, b = (_labels(s, j, args, rows) for s, j in zip(specs, judges))
     keys = sorted(a.keys() & b.keys())
     matrix = {(x, y): 0 for x in LABELS for y in LABELS}

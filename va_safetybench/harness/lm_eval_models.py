@@ -56,26 +56,6 @@ from .run_context import current_run
 lm_eval_git.install()  # every lm-eval run with our model: no `fatal: not a git repository` on stderr
 
 DEFAULT_MAX_NEW_TOKENS = 300  # the papers' setting
-# backend arguments that change where or how fast a model runs, not what it answers
-_NOT_IN_CACHE_KEY = frozenset(
-    {
-        "batch_size",
-        "device",
-        "device_map",
-        "concurrency",
-        "api_key",
-        "timeout",
-        "max_reply_bytes",
-        "max_retries",
-        "tensor_parallel_size",
-        "data_parallel_size",
-        "pipeline_parallel_size",
-        "distributed_executor_backend",
-        "max_in_flight",
-        "enforce_eager",
-        "gpu_memory_utilization",
-    }
-)
 
 
 @dataclass
@@ -148,7 +128,7 @@ class VABenchLM(LM):
     ) -> None:
         super().__init__()
         from ..errors import InputError
-        from ..models.registry import make_backend
+        from ..models.registry import answer_options, make_backend
 
         if not model:
             raise InputError("--model_args: model=BACKEND:NAME is required (e.g. model=tiny:qwen2-vl)")
@@ -166,6 +146,7 @@ class VABenchLM(LM):
         self._device = str(backend_args.get("device") or "cpu")
         self._group = ProcessGroup(ranks, self._device) if ranks.distributed else None
         self.backend_args = backend_args
+        self.answer_args = answer_options(self.spec, backend_args)  # what keys the response cache (models.registry)
         self.backend = make_backend(self.spec, self.backend_args)
         self.max_new_tokens = int(max_new_tokens)
         self.decode_workers = _count("decode_workers", decode_workers, 0) if decode_workers is not None else None
@@ -277,7 +258,7 @@ class VABenchLM(LM):
         doc = inst.doc if isinstance(inst.doc, dict) else {}
         fields = {
             "model": self.spec,
-            "model_args": {k: str(v) for k, v in sorted(self.backend_args.items()) if k not in _NOT_IN_CACHE_KEY},
+            "model_args": {k: str(v) for k, v in sorted(self.answer_args.items())},
             "task": inst.task_name,
             "item": doc.get("key", inst.doc_id),
             "prompt": prompt,
@@ -391,7 +372,7 @@ def _factory_accepts(spec: str, parameter: str) -> bool:
     if spec.partition(":")[0] not in BACKENDS:
         return False  # make_backend reports the unknown backend
     try:
-        factory = BACKENDS.get(spec.partition(":")[0])
+        factory = BACKENDS.get(spec.partition(":")[0]).load()
     except ImportError:
         return False
     return parameter in inspect.signature(factory).parameters

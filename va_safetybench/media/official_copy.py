@@ -35,6 +35,12 @@ class OfficialFileRenderer(Renderer):
         self.top, self.variant = spec.media.top, spec.media.variant
         self.ext = RELEASE_EXT[self.top]
         self.option, self.value = source
+        # the image variants every task drawing on this same source takes (--sd hub: SD only; --media hub: all)
+        self.variants = tuple(
+            s.media.variant
+            for t, s in TASKS.items()
+            if s.media is not None and s.media.top == self.top and settings.official_source(t) == source
+        )
         check_spec(self.option, self.value)  # a bad path fails before any work
         self.release: Release | None = None
         self.found, self.used = 0, list[str]()
@@ -44,7 +50,7 @@ class OfficialFileRenderer(Renderer):
         scenarios = frozenset(i.scenario for i in items) if self.top == "Image" else frozenset()
         key = (self.option, self.value, self.top, str(state), scenarios)
         if key not in _RELEASES:
-            _RELEASES[key] = open_release(self.option, self.value, {self.top}, set(scenarios), state)
+            _RELEASES[key] = open_release(self.option, self.value, {self.top}, set(scenarios), state, self.variants)
         self.release = _RELEASES[key]
         members = [self._member(item) for item in items]  # every member present before anything is copied
         self.found = len(members)

@@ -194,16 +194,24 @@ def _open_zip(path: str) -> zipfile.ZipFile:
     return _ZIPS[key]
 
 
-def open_release(option: str, spec: str, tops: set[str], scenarios: set[str], state: Path) -> Release:
+def open_release(
+    option: str,
+    spec: str,
+    tops: set[str],
+    scenarios: set[str],
+    state: Path,
+    image_variants: tuple[str, ...] = ("SD", "TYPO", "SD_TYPO"),
+) -> Release:
     """The release named by `option`'s value `spec` (hub | hub:PATH), for the media `tops` (Video, Audio,
-    Image) and, for the Hub's MM-SafetyBench parquet files, the MM `scenarios`; `state` is the bench's
-    folder for remembered hashes and unpacked parquet images."""
+    Image) and, for the Hub's MM-SafetyBench parquet files, the MM `scenarios` and `image_variants` (the
+    images the caller's tasks take from this source); `state` is the bench's folder for remembered hashes and
+    unpacked parquet images. `option` only names the source in messages."""
     check_spec(option, spec)
     if spec == "hub":
         paths = [_download(option, ARCHIVE_OF[t]) for t in ("Video", "Audio") if t in tops]
         sources = [_zip_source(option, p, state, f"{VA_REPO}:{p.name}") for p in paths]
         if "Image" in tops:
-            sources += _hub_images(option, scenarios, state)
+            sources += _hub_images(option, scenarios, state, image_variants)
     else:
         sources = _local_sources(option, spec, Path(spec[4:]).expanduser(), state)
     return index(option, sources, tops)
@@ -308,10 +316,10 @@ def _download(option: str, filename: str) -> Path:
     try:
         return Path(hf_hub_download(VA_REPO, filename, repo_type="dataset"))
     except Exception as exc:  # offline, DNS, HTTP errors: all mean "not reachable from here"
-        local = "--dm hub:PATH/TO/video.zip" if option == "--dm" else f"{option} hub:PATH (a folder holding it)"
         raise InputError(
             f"{option} hub: cannot download {filename} from the Hugging Face dataset {VA_REPO} "
-            f"({type(exc).__name__}); download it elsewhere and pass {local}"
+            f"({type(exc).__name__}); download it elsewhere and pass {option} hub:PATH (the file, or a folder "
+            "holding it)"
         ) from None
 
 
@@ -320,12 +328,12 @@ def hub_config(scenario: str) -> str:
     return scenario.split("-", 1)[1]
 
 
-def _hub_images(option: str, scenarios: set[str], state: Path) -> list[Source]:
-    """MM-SafetyBench's images from the Hub mirror: each needed scenario's three parquet files, unpacked once."""
+def _hub_images(option: str, scenarios: set[str], state: Path, splits: tuple[str, ...]) -> list[Source]:
+    """MM-SafetyBench's images from the Hub mirror: each needed scenario's parquet file of each of `splits` (SD,
+    TYPO, SD_TYPO), unpacked once."""
     from huggingface_hub import hf_hub_download
 
     parquets = []
-    splits = ("SD",) if option == "--sd" else ("SD", "TYPO", "SD_TYPO")
     for scenario in sorted(scenarios):
         for split in splits:
             name = f"data/{hub_config(scenario)}/{split}.parquet"

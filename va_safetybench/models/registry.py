@@ -2,24 +2,96 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError, MissingExtra
 from ..registry import Registry
 from .base import ModelBackend
 
-# backend prefix -> its factory, imported only when asked for (openai and vllm are optional)
-BACKENDS: Registry[Callable[..., ModelBackend]] = Registry(
+
+@dataclass(frozen=True)
+class Backend:
+    """A backend: its factory ("module:attr", imported only when asked for: openai and vllm are optional) and which
+    of its options change what the model answers. Those go into the response cache key; the others only change
+    where or how fast it runs, so a resumed run with another batch size or timeout finds its responses. Every
+    option of the factory is in exactly one of the two sets (tests/test_registry.py checks)."""
+
+    factory: str
+    answers: frozenset[str]
+    neutral: frozenset[str]
+
+    def load(self) -> Callable[..., ModelBackend]:
+        module, _, attr = self.factory.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+BACKENDS: Registry[Backend] = Registry(
     "backend",
     {
-        "hf": "va_safetybench.models.hf:HFBackend",
-        "tiny": "va_safetybench.models.tiny:tiny_backend",
-        "openai": "va_safetybench.models.openai_backend:OpenAIBackend",
-        "vllm": "va_safetybench.models.vllm_backend:VLLMBackend",
+        "hf": Backend(
+            "va_safetybench.models.hf:HFBackend",
+            answers=frozenset(
+                {
+                    "dtype",
+                    "attn_implementation",
+                    "max_pixels",
+                    "min_pixels",
+                    "fps",
+                    "trust_remote_code",
+                    "audio_in_video",
+                }
+            ),
+            neutral=frozenset({"device", "device_map", "batch_size"}),
+        ),
+        "tiny": Backend(
+            "va_safetybench.models.tiny:tiny_backend",
+            answers=frozenset({"seed", "max_pixels", "min_pixels", "fps", "shape"}),
+            neutral=frozenset({"batch_size", "device"}),
+        ),
+        "openai": Backend(
+            "va_safetybench.models.openai_backend:OpenAIBackend",
+            answers=frozenset({"base_url", "video_frames"}),
+            neutral=frozenset(
+                {
+                    "api_key_env",
+                    "concurrency",
+                    "max_retries",
+                    "timeout",
+                    "max_reply_bytes",
+                    "retry_base",
+                    "retry_cap",
+                    "max_tokens_param",
+                }
+            ),
+        ),
+        "vllm": Backend(
+            "va_safetybench.models.vllm_backend:VLLMBackend",
+            answers=frozenset(
+                {"max_model_len", "limit_mm_per_prompt", "dtype", "video_fps", "trust_remote_code", "seed"}
+            ),
+            neutral=frozenset(
+                {
+                    "tensor_parallel_size",
+                    "data_parallel_size",
+                    "gpu_memory_utilization",
+                    "enforce_eager",
+                    "max_in_flight",
+                }
+            ),
+        ),
     },
 )
+
+
+def answer_options(spec: str, model_args: dict[str, Any]) -> dict[str, Any]:
+    """The model args of `spec` that change its answers (an option a backend does not declare counts as one)."""
+    backend = spec.partition(":")[0]
+    neutral = BACKENDS.get(backend).neutral if backend in BACKENDS else frozenset()
+    return {k: v for k, v in model_args.items() if k not in neutral}
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -34,7 +106,7 @@ def parse_spec(spec: str) -> tuple[str, str]:
         from .tiny import TINY_MODELS
 
         if name not in TINY_MODELS:
-            raise InputError(f"model {spec!r}: {TINY_MODELS.unknown(name)}")
+            raise InputError(f"model {spec!r}: {TINY_MODELS.unknown(name, [f'tiny:{n}' for n in TINY_MODELS])}")
     return backend, name
 
 
@@ -42,7 +114,7 @@ def make_backend(spec: str, model_args: dict[str, Any] | None = None) -> ModelBa
     """Build the backend named by `spec` ('hf:Qwen/Qwen2-VL-7B-Instruct', 'tiny:llava', ...)."""
     backend, name = parse_spec(spec)
     try:
-        make = BACKENDS.get(backend)
+        make = BACKENDS.get(backend).load()
     except ModuleNotFoundError as exc:
         raise MissingExtra(f"backend {backend!r} is unavailable: {exc} (install its extra)") from exc
     try:
