@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from va_safetybench.errors import InputError
 from va_safetybench.fileio import atomic_write
+from va_safetybench.records import FORMAT_FIELD
 
 ASSETS = Path(__file__).parent / "assets"  # the site's CSS and JS, copied into every build
 MARKER = ".va-bench-site.json"
@@ -142,7 +143,7 @@ def _read_marker(marker: Path) -> list[str]:
 
 
 def _write_marker(out: Path, files: list[str]) -> None:
-    data = json.dumps({"made_by": "va-bench leaderboard", "version": 1, "files": files}, indent=0)
+    data = json.dumps({"made_by": "va-bench leaderboard", FORMAT_FIELD: 1, "files": files}, indent=0)
     atomic_write(out / MARKER, data + "\n")
 
 

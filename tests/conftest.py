@@ -1,4 +1,7 @@
-"""Shared fixtures: the repository root, the shared reference data, and running the CLI."""
+"""Shared fixtures, registered once for the whole suite: the repository root, the shared reference data, running
+the CLI, and the family checkpoints (tests/family_checkpoints.py: saved once per session, not once per module that
+uses them). Tests that take more than a few seconds are marked `slow` (their own marker, or SLOW_MODULES below):
+`pytest -m "not slow"` is the fast tier for local work; CI runs everything."""
 
 from __future__ import annotations
 
@@ -9,7 +12,42 @@ from pathlib import Path
 
 import pytest
 
+from .family_checkpoints import family_dirs  # noqa: F401  # a session fixture, registered here once
 from .harness_support import ONE_THREAD_ENV
+
+# whole modules of end-to-end runs (tiny models through lm-eval, SEA training, diffusion, headless Chromium)
+SLOW_MODULES = frozenset(
+    {
+        "test_capability_e2e",
+        "test_demo_golden",
+        "test_eval",
+        "test_hardening",
+        "test_hardening3",
+        "test_leaderboard_browser",
+        "test_lm_eval_metrics",
+        "test_lm_eval_model_classes",
+        "test_lmms_eval_pack",
+        "test_model_families",
+        "test_official_eval",
+        "test_official_media",
+        "test_official_reports",
+        "test_refusal_gpt",
+        "test_sea_families",
+        "test_sea_omni",
+        "test_sea_optimize",
+        "test_sea_train",
+        "test_video",
+        "test_vllm_families",
+        "test_xstest_strmatch",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.stem in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("VA_BENCH_SHARED_DATA", REPO.parent / "shared" / "data"))

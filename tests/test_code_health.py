@@ -101,3 +101,83 @@ def test_no_package_folder_named_like_build_output():
         if p.is_dir() and p.name in SKIPPED_BY_TOOLS
     ]
     assert offenders == []
+
+
+# ---- the seams (ARCHITECTURE.md) ---------------------------------------------------------------------------------
+def _is_command_line(module: str) -> bool:
+    return module.startswith("va_safetybench.commands") or module.endswith(".cli") or module == "va_safetybench.cli"
+
+
+def test_only_the_command_line_imports_the_commands():
+    """Library code is called by the commands, never the other way round: nothing but a command line (cli.py,
+    commands/, sea_align's cli) imports a command module or the CLI."""
+    offenders = sorted(
+        f"{module} -> {target}"
+        for module, targets in _graph().items()
+        if not _is_command_line(module)
+        for target in targets
+        if _is_command_line(target)
+    )
+    assert offenders == []
+
+
+MUTABLE_CALLS = {"dict", "list", "set", "defaultdict", "OrderedDict", "Counter", "deque", "WeakValueDictionary"}
+# module-level caches that hold no run's data, with why (anything else in the harness is run state, which belongs in
+# the run's RunContext)
+HARNESS_CACHES = {
+    ("media_paths.py", "_parsed"): "the verified-media record's parse, keyed by the file's stat signature",
+    ("lm_eval_audiolm.py", "_repaired_class"): "a repaired lm-eval model class, built once",
+}
+
+
+def _module_level_state(path: Path) -> list[str]:
+    """Module-level bindings of mutable containers (lower-case names: an UPPER_CASE one is a constant table),
+    function caches (@cache, @lru_cache) and `global` statements."""
+    found = []
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            names = [
+                t.id
+                for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                if isinstance(t, ast.Name)
+            ]
+            value = node.value
+            mutable = isinstance(value, (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)) or (
+                isinstance(value, ast.Call)
+                and getattr(value.func, "id", getattr(value.func, "attr", "")) in MUTABLE_CALLS
+            )
+            found += [n for n in names if mutable and not n.isupper()]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if any("cache" in ast.unparse(d) for d in node.decorator_list):
+                found.append(node.name)
+    found += [name for node in ast.walk(tree) if isinstance(node, ast.Global) for name in node.names]
+    return found
+
+
+def test_the_harness_keeps_no_module_level_mutable_state():
+    """Run state (judges, failed generations, per-task choices) lives in the run's RunContext: two runs in one
+    process must not see each other's (tests/test_run_context.py)."""
+    found = {
+        (path.name, name)
+        for path in sorted((ROOT / "va_safetybench" / "harness").glob("*.py"))
+        for name in _module_level_state(path)
+    }
+    assert found - set(HARNESS_CACHES) == set()
+
+
+def test_the_state_finder_sees_state(tmp_path):
+    source = "import functools\nX = {}\nseen = {}\ncache: dict = dict()\n@functools.cache\ndef f(): ...\n"
+    (tmp_path / "m.py").write_text(source + "def g():\n    global seen\n")
+    assert _module_level_state(tmp_path / "m.py") == ["seen", "cache", "f", "seen"]
+
+
+def test_every_record_written_has_a_format_version():
+    """Each record names its format and version, writes the version, and reads a file written without one as
+    version 1 (the demo's own files are checked in tests/test_demo_golden.py)."""
+    from va_safetybench.records import FORMAT_FIELD, RECORDS
+
+    for name, record in RECORDS.items():
+        assert record.FORMAT == name and isinstance(record.VERSION, int) and record.VERSION >= 1
+        schema = record.json_schema()
+        assert FORMAT_FIELD in schema["properties"] and schema["$id"].endswith(f"/v{record.VERSION}")

@@ -28,11 +28,28 @@ def test_the_demo_writes_what_it_wrote_before(demo):
     assert problems == [], "\n".join(problems[:40])
 
 
-def test_what_the_demo_writes_carries_format_versions(demo):
-    run = demo / "runs" / "tiny_llava"
-    assert json.loads((run / "summary.json").read_text())[FORMAT_FIELD] == Summary.VERSION
-    for path in [run / "responses.jsonl", *(demo / "bench" / "manifests").glob("*.jsonl")]:
-        assert all(json.loads(line)[FORMAT_FIELD] == 2 for line in path.read_text().splitlines()), path
+def test_every_file_format_the_demo_writes_has_a_version(demo):
+    """Every JSON and JSONL file of the run directories, benches and site carries format_version (each line of a
+    JSONL file), but lm-eval's own results and sample logs, which carry lm-eval's version."""
+    ours = [
+        p
+        for p in demo.rglob("*")
+        if p.suffix in (".json", ".jsonl")
+        and "lm_eval" not in p.parts
+        and "capability" not in p.relative_to(demo).parts[2:3]
+    ]
+    kinds = {p.name if p.suffix == ".json" else p.parent.name + "/" + p.name.split(".")[0] for p in ours}
+    assert {"summary.json", "bench.json", "verified-media.json", ".va-bench-site.json", "cache/generations"} <= kinds
+    for path in ours:
+        text = path.read_text(encoding="utf-8")
+        values = (
+            [json.loads(line) for line in text.splitlines() if line.strip()]
+            if path.suffix == ".jsonl"
+            else [json.loads(text)]
+        )
+        assert values and all(isinstance(v.get(FORMAT_FIELD), int) for v in values), path
+    summary = json.loads((demo / "runs" / "tiny_llava" / "summary.json").read_text())
+    assert summary[FORMAT_FIELD] == Summary.VERSION
 
 
 def test_old_summaries_load_compare_print_and_render(demo, tmp_path, capsys):

@@ -19,7 +19,7 @@ from va_safetybench.models.base import GenerationRequest, GenerationSettings, Me
 from va_safetybench.models.hf import HFBackend
 
 from .conftest import REPO
-from .family_checkpoints import family_dirs, save_family  # noqa: F401  # fixture
+from .family_checkpoints import save_family
 from .harness_support import ONE_THREAD_ENV, build_small_bench, one_torch_thread, read_jsonl  # noqa: F401
 from .model_media import write_media
 

@@ -22,7 +22,6 @@ from va_safetybench.models.base import GenerationRequest, GenerationSettings, Me
 from va_safetybench.models.hf import HFBackend
 from va_safetybench.models.tiny import save_tiny
 
-from .family_checkpoints import family_dirs  # noqa: F401  # fixture
 from .harness_support import build_small_bench, one_torch_thread, read_jsonl  # noqa: F401  # fixture
 from .model_media import write_media
 

@@ -8,7 +8,6 @@ import json
 import pytest
 
 from sea_align.cli import main
-from tests.family_checkpoints import family_dirs  # noqa: F401  # fixture
 from tests.model_media import write_typo_mp4, write_wav
 from va_safetybench.models.base import GenerationRequest, GenerationSettings, Media
 from va_safetybench.models.hf import HFBackend

@@ -12,7 +12,6 @@ import pytest
 from va_safetybench.models.base import GenerationRequest, Media
 from va_safetybench.models.vllm_backend import build_vllm_input, family_of, load_processor
 
-from .family_checkpoints import family_dirs  # noqa: F401  # fixture
 from .model_media import write_media
 
 # family -> (media kinds, frames per video from the 2 s / 48-frame test clip, whether frames carry metadata)

@@ -19,6 +19,9 @@ import json
 from pathlib import Path
 
 from ..fileio import append_jsonl, read_jsonl
+from ..records import FORMAT_FIELD
+
+CACHE_VERSION = 1  # {key, task, item, response} per line; lines without format_version are the same
 
 
 def shard_path(path: Path, rank: int) -> Path:
@@ -53,6 +56,8 @@ class ResponseCache:
 
     def append(self, entries: list[dict]) -> None:
         """Durably add {"key", "response", ...} entries (one group of completed responses)."""
-        append_jsonl(self.path, entries)  # fsynced; a torn tail left by a kill is cut off first
+        append_jsonl(
+            self.path, [{FORMAT_FIELD: CACHE_VERSION, **e} for e in entries]
+        )  # fsynced; a torn tail is cut first
         for e in entries:
             self._entries[e["key"]] = e["response"]

@@ -33,7 +33,7 @@ from typing import Any
 from ..errors import InputError
 from ..fileio import atomic_write
 from ..limits import IMAGE_PIXELS, MEDIA_SECONDS, check_environment
-from ..records import ManifestEntry
+from ..records import FORMAT_FIELD, ManifestEntry
 
 VERIFIED_FILE = Path(".build") / "verified-media.json"
 RACY_SECONDS = 2.0
@@ -164,7 +164,7 @@ class MediaVerifier:
             return
         records = {**_read_records(self.record_path), **self._fresh}
         try:
-            atomic_write(self.record_path, json.dumps({"version": 1, "files": records}))
+            atomic_write(self.record_path, json.dumps({FORMAT_FIELD: 1, "files": records}))
         except OSError:  # read-only or full: the record is a cache, the next load hashes again
             return
         self._records, self._fresh = records, {}

@@ -10,6 +10,9 @@ import json
 from pathlib import Path
 
 from ..fileio import append_jsonl, atomic_write, read_jsonl
+from ..records import FORMAT_FIELD
+
+JOURNAL_VERSION = 1  # {path, recipe, sha256, bytes} per line; lines without format_version are the same
 
 
 class Journal:
@@ -36,10 +39,11 @@ class Journal:
 
     def record(self, rel: str, recipe_hash: str, sha256: str, size: int) -> None:
         """One line, appended and fsynced (fileio.append_jsonl: a kill or a full disk can only tear this line)."""
-        entry = {"path": rel, "recipe": recipe_hash, "sha256": sha256, "bytes": size}
+        entry = {FORMAT_FIELD: JOURNAL_VERSION, "path": rel, "recipe": recipe_hash, "sha256": sha256, "bytes": size}
         append_jsonl(self.path, [entry])
         self.entries[rel] = entry
 
     def compact(self) -> None:
         """Rewrite with one line per file so the journal does not grow with every rebuild."""
-        atomic_write(self.path, "".join(json.dumps(e) + "\n" for e in self.entries.values()))
+        entries = ({FORMAT_FIELD: JOURNAL_VERSION, **e} for e in self.entries.values())
+        atomic_write(self.path, "".join(json.dumps(e) + "\n" for e in entries))

@@ -24,7 +24,7 @@ from ..fileio import atomic_write, is_disk_full
 from ..items import Item
 from ..locks import exclusive
 from ..outdirs import writable_dir
-from ..records import ManifestEntry
+from ..records import FORMAT_FIELD, ManifestEntry
 from ..taskspec import TASKS, TaskSpec
 from .hashing import file_sha256, recipe_hash
 from .journal import Journal
@@ -328,7 +328,12 @@ def _write_bench_info(bench: Path, source: str, settings: BuildSettings, tasks: 
     info_path = bench / "bench.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {"tasks": {}}
     info.update(
-        {"source": source, "settings": asdict(settings), "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        {
+            FORMAT_FIELD: 1,
+            "source": source,
+            "settings": asdict(settings),
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
     )
     for task in tasks:
         info["tasks"][task] = {"manifest": str(manifest_path(bench, task).relative_to(bench))}
