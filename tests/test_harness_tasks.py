@@ -140,7 +140,7 @@ def test_response_cache_survives_a_torn_last_line(tmp_path):
     cache.append([{"key": "b", "response": "two"}])
     reread = ResponseCache(path)
     assert (reread.get("a"), reread.get("b"), len(reread)) == ("one", "two", 2)
-    assert json.loads(path.read_text().splitlines()[-1]) == {"key": "b", "response": "two"}
+    assert json.loads(path.read_text().splitlines()[-1]) == {"format_version": 1, "key": "b", "response": "two"}
 
 
 def test_generation_settings_from_lm_eval_kwargs():

@@ -89,9 +89,9 @@ def render_site(runs: Path, site: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..capability.demo_set import write_demo_mme
     from ..errors import InputError
-    from ..harness.evaluate import EvalRequest, run_eval
+    from ..harness.evaluate import EvalRequest, default_run_dir, run_eval
     from ..taskspec import TASKS
-    from .eval import default_run_dir, print_summary
+    from .eval import print_summary
 
     if args.limit is not None and args.limit < 1:
         raise InputError("--limit must be at least 1")

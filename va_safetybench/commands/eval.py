@@ -7,7 +7,6 @@ command again after a crash or Ctrl-C only generates what is missing.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,60 +14,24 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..records import Summary
 
-from judges.registry import DEFAULT_JUDGE
 
 HELP = "evaluate a model on built tasks (lm-eval generation + judge -> responses.jsonl, summary.json)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--model",
-        required=True,
-        help="BACKEND:NAME, e.g. hf:Qwen/Qwen2-VL-7B-Instruct, "
-        "vllm:PATH, openai:gpt-4o, tiny:qwen2-vl|qwen2-audio|llava",
-    )
-    p.add_argument("--model-args", default=None, help="backend arguments k=v,.. (e.g. dtype=bfloat16,device=cuda)")
-    p.add_argument(
-        "--tasks",
-        required=True,
-        help="comma-separated tasks or groups (va_video, va_audio, "
-        "va_safetybench, mm_safetybench; capability_image|video|audio|text, over_refusal)",
-    )
-    p.add_argument(
-        "--bench",
-        default="bench_data",
-        type=Path,
-        help="bench directory made by `va-bench build` (default: ./bench_data)",
-    )
-    p.add_argument("--out", default=None, type=Path, help="run directory (default: runs/<model>)")
-    p.add_argument(
-        "--judge",
-        default=DEFAULT_JUDGE,
-        help=f"{DEFAULT_JUDGE} (default, offline) | keyword | gpt:MODEL | llama-guard:PATH | harmbench:PATH | ...; "
-        "with gpt:MODEL the over-refusal tasks are also classified by XSTest's GPT refusal classifier "
-        "on that model (their keyword rate is always reported)",
-    )
-    p.add_argument("--judge-args", default=None, help="judge options k=v,.. (e.g. base_url=http://127.0.0.1:8000/v1)")
-    p.add_argument("--limit", type=int, default=None, help="first N items of each scenario")
-    p.add_argument("--batch-size", type=int, default=8, help="requests per generate call (hf/tiny: forward batch)")
-    p.add_argument("--max-new-tokens", type=int, default=None, help="generation budget (default: 300, the papers')")
+    from ..harness.evaluate import EvalRequest
+    from ..options import add_options
 
-
-def default_run_dir(model: str) -> Path:
-    return Path("runs") / re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_")
-
-
-def _split(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
+    add_options(p, EvalRequest)  # the flags, defaults and help of EvalRequest's fields
 
 
 def validate(args: argparse.Namespace) -> None:
     """Names and numbers first, before any model or data is loaded (exit 2 with the valid names)."""
     from ..errors import InputError
-    from ..harness.evaluate import split_task_names
+    from ..harness.evaluate import split_names, split_task_names
     from ..models.registry import parse_spec
 
-    split_task_names(_split(args.tasks))
+    split_task_names(split_names(args.tasks))
     try:
         parse_spec(args.model)
     except InputError as exc:
@@ -123,20 +86,9 @@ def _percent(rate: float | None) -> str:
 def run(args: argparse.Namespace) -> int:
     validate(args)
     from ..harness.evaluate import EvalRequest, run_eval
-    from ..models.registry import parse_model_args
+    from ..options import from_options
 
-    req = EvalRequest(
-        model=args.model,
-        tasks=_split(args.tasks),
-        bench=args.bench,
-        out=args.out or default_run_dir(args.model),
-        model_args=parse_model_args(args.model_args),
-        judge=args.judge,
-        judge_args=parse_model_args(args.judge_args, "--judge-args"),
-        limit=args.limit,
-        batch_size=args.batch_size,
-        max_new_tokens=args.max_new_tokens,
-    )
+    req = from_options(EvalRequest, args)
     result = run_eval(req)
     if not result.primary:  # another rank of a data-parallel run: rank 0 reports
         return 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,8 @@ from judges.registry import DEFAULT_JUDGE
 
 from ..errors import InputError
 from ..fileio import atomic_write, jsonl_text
-from ..models.registry import declared_modalities
+from ..models.registry import declared_modalities, parse_model_args
+from ..options import option
 from ..outdirs import writable_dir
 from ..records import ItemVerdict, JudgeIdentity, ResponseRow, Summary
 from ..taskspec import GROUPS, TASKS
@@ -46,19 +48,53 @@ from .docs import (
 from .run_context import RunContext, current_run
 
 
+def split_names(text: str) -> list[str]:
+    """'a, b,,c' -> ['a', 'b', 'c']."""
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def default_run_dir(model: str) -> Path:
+    """runs/<model spec made file-name safe>."""
+    return Path("runs") / re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_")
+
+
 @dataclass
 class EvalRequest:
-    model: str  # BACKEND:NAME
-    tasks: list[str]  # safety and capability / over-refusal task and group names as the user gave them
-    bench: Path
-    out: Path
-    model_args: dict[str, Any] = field(default_factory=dict)
-    judge: str = DEFAULT_JUDGE
-    judge_args: dict[str, Any] = field(default_factory=dict)
-    limit: int | None = None  # first N items of each scenario (capability: first N questions)
-    batch_size: int = 8
-    max_new_tokens: int | None = None
+    """One `va-bench eval`: its fields are the command's options (options.py builds the flags from them)."""
+
+    model: str = option(
+        help="BACKEND:NAME, e.g. hf:Qwen/Qwen2-VL-7B-Instruct, vllm:PATH, openai:gpt-4o, tiny:qwen2-vl|qwen2-audio|llava",
+        metavar="BACKEND:NAME",
+    )
+    tasks: list[str] = option(
+        help="comma-separated tasks or groups (va_video, va_audio, va_safetybench, mm_safetybench; "
+        "capability_image|video|audio|text, over_refusal)",
+        parse=split_names,
+    )
+    bench: Path = option(Path("bench_data"), help="bench directory made by `va-bench build`")
+    out: Path | None = option(None, help="run directory (default: runs/<model>)")
+    model_args: dict[str, Any] = option(
+        help="backend arguments k=v,.. (e.g. dtype=bfloat16,device=cuda)", factory=dict, parse=parse_model_args
+    )
+    judge: str = option(
+        DEFAULT_JUDGE,
+        help=f"{DEFAULT_JUDGE} (offline) | keyword | gpt:MODEL | llama-guard:PATH | harmbench:PATH | ...; "
+        "with gpt:MODEL the over-refusal tasks are also classified by XSTest's GPT refusal classifier "
+        "on that model (their keyword rate is always reported)",
+    )
+    judge_args: dict[str, Any] = option(
+        help="judge options k=v,.. (e.g. base_url=http://127.0.0.1:8000/v1)",
+        factory=dict,
+        parse=lambda text: parse_model_args(text, "--judge-args"),
+    )
+    limit: int | None = option(None, help="first N items of each scenario (capability: first N questions)")
+    batch_size: int = option(8, help="hf/tiny: the forward batch")
+    max_new_tokens: int | None = option(None, help="generation budget (default: 300, the papers')")
     metadata: dict[str, Any] = field(default_factory=dict)  # extra lm-eval task metadata, e.g. {"mme_path": DIR}
+
+    @property
+    def run_dir(self) -> Path:
+        return self.out or default_run_dir(self.model)
 
 
 @dataclass
@@ -144,7 +180,7 @@ def _evaluate(req: EvalRequest, run: RunContext) -> EvalResult:
         )
     bench = req.bench.expanduser().resolve()
     # before the judge, the media checks and the model: an unwritable run directory costs nothing yet
-    run_dir = writable_dir(req.out, "--out", inside=("cache", "lm_eval", "capability"))
+    run_dir = writable_dir(req.run_dir, "--out", inside=("cache", "lm_eval", "capability"))
     judge = None
     tasks: list[str] = []
     docs: dict[str, list[dict]] = {}
@@ -278,7 +314,7 @@ def _summarise(
     verdicts = verdicts_by_item(samples)
     judge_id = JudgeIdentity.of(judge)
     rows = [_response_row(o, req.model, bench, verdicts[(o.task, o.doc["key"])].verdict, judge_id) for o in outcomes]
-    atomic_write(req.out / "responses.jsonl", jsonl_text(row.to_json() for row in rows))
+    atomic_write(req.run_dir / "responses.jsonl", jsonl_text(row.to_json() for row in rows))
     records = [Record(r.task, r.scenario, r.id, r.verdict.label, r.verdict.official_unsafe) for r in rows if r.verdict]
     generation = {
         "max_new_tokens": req.max_new_tokens or DEFAULT_MAX_NEW_TOKENS,
@@ -294,7 +330,7 @@ def _summarise(
         alignment=info.metadata.get("alignment"),
         generation=generation,
     )
-    return write_summary(req.out, records, identity)
+    return write_summary(req.run_dir, records, identity)
 
 
 class _QuietLmEval(logging.Filter):
