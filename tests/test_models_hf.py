@@ -140,7 +140,7 @@ def test_audio_is_resampled_to_mono_at_processor_rate(tmp_path):
 def test_unknown_backend_and_tiny_names_list_valid_ones():
     with pytest.raises(InputError, match="hf, tiny, openai, vllm"):
         make_backend("nope:x", {})
-    with pytest.raises(InputError, match="qwen2-vl, qwen2-audio, llava"):
+    with pytest.raises(InputError, match="tiny:qwen2-vl, tiny:qwen2-audio, tiny:llava"):
         make_backend("tiny:gpt", {})
     with pytest.raises(InputError, match="bad --model-args"):
         make_backend("tiny:llava", {"no_such_arg": 1})
