@@ -127,6 +127,7 @@ MUTABLE_CALLS = {"dict", "list", "set", "defaultdict", "OrderedDict", "Counter",
 HARNESS_CACHES = {
     ("media_paths.py", "_parsed"): "the verified-media record's parse, keyed by the file's stat signature",
     ("lm_eval_audiolm.py", "_repaired_class"): "a repaired lm-eval model class, built once",
+    ("lm_eval_mixed.py", "_text_and_media_multimodal"): "an lm-eval model class taking mixed requests, built once",
 }
 
 

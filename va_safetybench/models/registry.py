@@ -78,6 +78,8 @@ BACKENDS: Registry[Backend] = Registry(
                     "tensor_parallel_size",
                     "data_parallel_size",
                     "gpu_memory_utilization",
+                    "pipeline_parallel_size",
+                    "distributed_executor_backend",
                     "enforce_eager",
                     "max_in_flight",
                 }
