@@ -141,9 +141,9 @@ def align_evaluate_compare(out: Path, bench: Path, mme: Path, judge: str | None)
 
     from ..errors import CheckFailed
     from ..fileio import atomic_write_json
-    from ..harness.evaluate import EvalRequest, run_eval
+    from ..harness.evaluate import EvalRequest, default_run_dir, run_eval
     from ..models.tiny import TINY_PIXELS
-    from .eval import default_run_dir, print_summary
+    from .eval import print_summary
 
     work = out / "sea"
     print(f"\n== sea-align run: {SEA_BASE} aligned on its {SEA_MODALITY} input from the demo questions -> {work}")
