@@ -20,6 +20,7 @@ from typing import Any
 from judges.aggregate import wilson_interval
 from va_safetybench.errors import InputError
 from va_safetybench.printable import for_terminal
+from va_safetybench.records import FORMAT_FIELD
 from va_safetybench.taskspec import TASKS
 
 from .regress import judge_mismatch, metric_counts
@@ -290,6 +291,7 @@ def to_json(cmp: Comparison) -> dict[str, Any]:
         }
 
     return {
+        FORMAT_FIELD: 1,
         "metric": cmp.metric,
         "alpha": cmp.alpha,
         "test": "regress's one-sided test in the observed direction, doubled (two-sided)",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from va_safetybench.errors import InputError
 from va_safetybench.fileio import atomic_write, jsonl_lines, jsonl_text
+from va_safetybench.records import FORMAT_FIELD
 
 from .settings import SeaSettings
 from .store import read_index
@@ -49,7 +50,7 @@ def build(
         records += _read_mix(mix, method)
     if not records:
         raise InputError(f"{emb_dir}: no optimised embeddings match the prepared items")
-    atomic_write(out, jsonl_text(records))
+    atomic_write(out, jsonl_text({FORMAT_FIELD: 1, **r} for r in records))
     return len(records)
 
 

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from va_safetybench.records import FORMAT_FIELD
+
 from .media import MediaModel
 from .store import read_index, write_embedding
 
@@ -78,7 +80,8 @@ def optimize(
     pending = [it for i, it in enumerate(items) if i % world == rank and it["id"] not in done]
     index_name = "index.jsonl" if world == 1 else f"index.{rank}.jsonl"
     if rank == 0:
-        (out_dir / "optimize.json").write_text(json.dumps({**asdict(cfg), "modality": mm.modality}, indent=1))
+        settings = {FORMAT_FIELD: 1, **asdict(cfg), "modality": mm.modality}
+        (out_dir / "optimize.json").write_text(json.dumps(settings, indent=1))
     for p in mm.model.parameters():
         p.requires_grad_(False)
     # float32 whatever the model's dtype: Adam's small steps would round away in bfloat16 weights' precision

@@ -12,6 +12,8 @@ import logging
 import zlib
 from pathlib import Path
 
+from va_safetybench.records import FORMAT_FIELD
+
 from .extract import Phrase, detoxify
 from .settings import SeaSettings
 from .textdata import SafetyPair
@@ -45,6 +47,7 @@ def prepare(pairs: list[SafetyPair], extractor, settings: SeaSettings, out: Path
                 dropped += 1
                 continue
             record = {
+                FORMAT_FIELD: 1,
                 "id": pair.id,
                 "prompt": pair.prompt,
                 "chosen": pair.chosen,

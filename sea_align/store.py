@@ -12,6 +12,7 @@ from typing import Any
 
 from va_safetybench.errors import InputError
 from va_safetybench.fileio import append_jsonl, atomic_writer, jsonl_lines
+from va_safetybench.records import FORMAT_FIELD
 
 
 def read_index(out_dir: Path) -> dict[str, dict]:
@@ -33,7 +34,7 @@ def write_embedding(out_dir: Path, index_name: str, entry: dict, tensor: Any) ->
     final = emb_dir / f"{entry['id']}.safetensors"
     with atomic_writer(final) as tmp:
         save_file({"embedding": tensor.detach().float().cpu().contiguous()}, str(tmp))
-    append_jsonl(out_dir / index_name, [{**entry, "file": f"emb/{final.name}"}])
+    append_jsonl(out_dir / index_name, [{FORMAT_FIELD: 1, **entry, "file": f"emb/{final.name}"}])
 
 
 def load_embedding(out_dir: Path, entry: dict) -> Any:

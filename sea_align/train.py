@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from va_safetybench.errors import InputError
+from va_safetybench.records import FORMAT_FIELD
 
 from .media import MediaModel
 
@@ -252,7 +253,7 @@ def fit(
             f"{work}: holds checkpoints of a training run on other records or settings; "
             "delete it to start over, or pass another --out"
         )
-    mark.write_text(json.dumps({"fingerprint": stamp}))
+    mark.write_text(json.dumps({FORMAT_FIELD: 1, "fingerprint": stamp}))
     trainer = build_trainer(mm, records, cfg, work, save_every)
     resume = last_complete_checkpoint(work)
     if resume:
@@ -277,7 +278,7 @@ def save(model: Any, mm: MediaModel, out: Path, alignment: dict) -> None:
         backend.no_padding()
         backend.no_truncation()
     mm.adapter.processor.save_pretrained(out)
-    metadata: dict[str, Any] = {"alignment": alignment}
+    metadata: dict[str, Any] = {FORMAT_FIELD: 1, "alignment": alignment}
     if mm.checkpoint.get("random_weights"):  # a tiny or random base stays marked, so its scores say they mean nothing
         metadata["random_weights"] = True
     (out / "va_safetybench.json").write_text(json.dumps(metadata, indent=1))

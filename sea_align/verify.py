@@ -10,6 +10,8 @@ import json
 import re
 from pathlib import Path
 
+from va_safetybench.records import FORMAT_FIELD
+
 from .media import MediaModel
 from .settings import SeaSettings
 from .store import load_embedding, read_index
@@ -35,12 +37,14 @@ def verify(
             results.append(
                 {"id": entry["id"], "named": _norm(entry["phrase"]) in _norm(answer), "osr": entry["success"]}
             )
-    (out_dir / "verify.jsonl").write_text("".join(json.dumps(r) + "\n" for r in results), encoding="utf-8")
+    (out_dir / "verify.jsonl").write_text(
+        "".join(json.dumps({FORMAT_FIELD: 1, **r}) + "\n" for r in results), encoding="utf-8"
+    )
     n = len(results)
     summary = {
         "n": n,
         "osr": sum(r["osr"] for r in results) / n if n else 0.0,
         "vsr": sum(r["named"] for r in results) / n if n else 0.0,
     }
-    (out_dir / "verify.json").write_text(json.dumps(summary, indent=1))
+    (out_dir / "verify.json").write_text(json.dumps({FORMAT_FIELD: 1, **summary}, indent=1))
     return summary

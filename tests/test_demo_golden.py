@@ -28,16 +28,21 @@ def test_the_demo_writes_what_it_wrote_before(demo):
     assert problems == [], "\n".join(problems[:40])
 
 
+OURS_AMONG_THEIRS = {"va_safetybench.json", "sea_fingerprint.json"}  # our files in transformers' / trl's folders
+
+
+def _ours(demo: Path, path: Path) -> bool:
+    """Whether the demo's JSON file `path` is a format of ours: not lm-eval's results and samples (run/lm_eval,
+    run/capability), nor a checkpoint's or trainer's own files (sea/checkpoint, sea/trainer), which carry theirs."""
+    parts = path.relative_to(demo).parts
+    if "lm_eval" in parts or parts[:1] == ("runs",) and parts[2:3] == ("capability",):
+        return False
+    return parts[:2] not in (("sea", "checkpoint"), ("sea", "trainer")) or path.name in OURS_AMONG_THEIRS
+
+
 def test_every_file_format_the_demo_writes_has_a_version(demo):
-    """Every JSON and JSONL file of the run directories, benches and site carries format_version (each line of a
-    JSONL file), but lm-eval's own results and sample logs, which carry lm-eval's version."""
-    ours = [
-        p
-        for p in demo.rglob("*")
-        if p.suffix in (".json", ".jsonl")
-        and "lm_eval" not in p.parts
-        and "capability" not in p.relative_to(demo).parts[2:3]
-    ]
+    """Every JSON and JSONL file of ours the demo writes carries format_version (each line of a JSONL file)."""
+    ours = [p for p in demo.rglob("*") if p.suffix in (".json", ".jsonl") and _ours(demo, p)]
     kinds = {p.name if p.suffix == ".json" else p.parent.name + "/" + p.name.split(".")[0] for p in ours}
     assert {"summary.json", "bench.json", "verified-media.json", ".va-bench-site.json", "cache/generations"} <= kinds
     for path in ours:
