@@ -57,6 +57,23 @@ def test_every_file_format_the_demo_writes_has_a_version(demo):
     assert summary[FORMAT_FIELD] == Summary.VERSION
 
 
+def test_the_published_schemas_accept_what_the_demo_writes(demo, capsys):
+    """`va-bench schema` prints the schemas users validate with; the demo's own files pass them."""
+    from jsonschema import Draft202012Validator
+
+    assert main(["schema"]) == 0
+    schemas = {name: Draft202012Validator(schema) for name, schema in json.loads(capsys.readouterr().out).items()}
+    run = demo / "runs" / "tiny_qwen2-vl"
+    checks = [("summary", json.loads((run / "summary.json").read_text()))]
+    checks += [("response", json.loads(line)) for line in (run / "responses.jsonl").read_text().splitlines()]
+    for manifest in (demo / "bench" / "manifests").glob("*.jsonl"):
+        checks += [("manifest-entry", json.loads(line)) for line in manifest.read_text().splitlines()]
+    for name, value in checks:
+        schemas[name].validate(value)
+    with pytest.raises(Exception, match="is not valid under any of the given schemas"):  # label not in the enum
+        schemas["response"].validate({**checks[1][1], "verdict": {"label": "maybe"}})
+
+
 def test_old_summaries_load_compare_print_and_render(demo, tmp_path, capsys):
     old = V1_SUMMARIES / "tiny_qwen2-vl" / "summary.json"
     assert FORMAT_FIELD not in json.loads(old.read_text())
