@@ -88,7 +88,8 @@ def test_leaderboard_rule_switch_in_chromium(tmp_path):
         page.goto((tmp_path / "site" / "index.html").as_uri())
         col = page.locator("#board thead th", has_text="va_video_typo").evaluate("th => th.cellIndex")
         cells = lambda: page.locator("#board tbody tr").evaluate_all(  # noqa: E731
-            "(rows, i) => rows.map(r => [r.cells[0].innerText, r.cells[i].innerText, r.cells[i].dataset.v])", col
+            "(rows, i) => rows.map(r => [r.cells[0].querySelector('a').innerText, r.cells[i].innerText, r.cells[i].dataset.v])",
+            col,
         )
         media = page.locator("#board tbody tr").evaluate_all(
             "rows => rows.map(r => r.cells[r.cells.length - 2].innerText)"

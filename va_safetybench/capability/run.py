@@ -118,6 +118,7 @@ def run_capability(
     from lm_eval.tasks import TaskManager
 
     from ..harness.docs import tasks_dir
+    from ..harness.media_inputs import media_logged_by_reference
 
     tasks = runnable(names.expand(task_names), lm.backend.info.modalities, set(task_names) & set(names.TASKS), lm.spec)
     if not tasks:
@@ -130,20 +131,21 @@ def run_capability(
     )
     task_dict = manager.load(tasks)["tasks"]  # names.expand left only leaf tasks
     samples = {t: limited(task.eval_docs, limit) for t, task in task_dict.items()} if limit else None
-    results = simple_evaluate(
-        model=lm,
-        tasks=list(task_dict.values()),
-        task_manager=manager,  # without one, lm-eval indexes every task it ships (~10 s) to load what is loaded
-        samples=samples,
-        log_samples=True,
-        gen_kwargs={"max_gen_toks": max_new_tokens} if max_new_tokens else None,
-        batch_size=batch_size,
-        bootstrap_iters=0,
-        random_seed=0,
-        numpy_random_seed=0,
-        torch_random_seed=0,
-        fewshot_random_seed=0,
-    )
+    with media_logged_by_reference():
+        results = simple_evaluate(
+            model=lm,
+            tasks=list(task_dict.values()),
+            task_manager=manager,  # without one, lm-eval indexes every task it ships (~10 s) to load what is loaded
+            samples=samples,
+            log_samples=True,
+            gen_kwargs={"max_gen_toks": max_new_tokens} if max_new_tokens else None,
+            batch_size=batch_size,
+            bootstrap_iters=0,
+            random_seed=0,
+            numpy_random_seed=0,
+            torch_random_seed=0,
+            fewshot_random_seed=0,
+        )
     samples = results.pop("samples", {})
     _write_outputs(run_dir / "capability", results, samples)
     return sections(results["results"], samples, refusal_judge, choice_judge)

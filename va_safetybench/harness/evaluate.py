@@ -45,6 +45,7 @@ from .docs import (
     tasks_dir,
     unavailable_reason,
 )
+from .media_inputs import media_logged_by_reference
 from .run_context import RunContext, current_run
 
 
@@ -354,19 +355,20 @@ def _generate(lm, tasks: list[str], bench: Path, samples: dict | None, req: Eval
     metadata = {"bench": str(bench), "judge": req.judge, "judge_args": req.judge_args, **current_run().metadata()}
     manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False, metadata=metadata)
     gen_kwargs = {"max_gen_toks": req.max_new_tokens} if req.max_new_tokens else None
-    return simple_evaluate(
-        model=lm,
-        tasks=lm_eval_names(tasks),
-        task_manager=manager,
-        samples=samples,
-        log_samples=True,
-        gen_kwargs=gen_kwargs,
-        batch_size=req.batch_size,
-        random_seed=0,
-        numpy_random_seed=0,
-        torch_random_seed=0,
-        fewshot_random_seed=0,
-    )
+    with media_logged_by_reference():
+        return simple_evaluate(
+            model=lm,
+            tasks=lm_eval_names(tasks),
+            task_manager=manager,
+            samples=samples,
+            log_samples=True,
+            gen_kwargs=gen_kwargs,
+            batch_size=req.batch_size,
+            random_seed=0,
+            numpy_random_seed=0,
+            torch_random_seed=0,
+            fewshot_random_seed=0,
+        )
 
 
 def lm_eval_names(tasks: list[str]) -> list[str]:

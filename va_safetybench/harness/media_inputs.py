@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,19 @@ DEFAULT_AUDIO_SAMPLING_RATE = 16_000
 
 
 class _LazyImage(Image.Image):
-    """A PIL image whose size and mode are read from the header now and whose pixels are decoded on first use."""
+    """A PIL image whose size and mode are read from the header now and whose pixels are decoded on first use.
+
+    A file whose header does not read is not refused here, while lm-eval builds every request of the run: it
+    fails when its pixels are read (our class: that item's error), as any broken medium does."""
 
     def __init__(self) -> None:
         super().__init__()
-        with self._open() as header:
-            self._mode, self._size = self._mode_of(header), header.size
-            self.format = header.format
+        try:
+            with self._open() as header:
+                self._mode, self._size = self._mode_of(header), header.size
+                self.format = header.format
+        except (OSError, SyntaxError, ValueError):  # PIL's UnidentifiedImageError is an OSError
+            pass
 
     def _open(self) -> Image.Image:
         raise NotImplementedError
@@ -76,6 +83,9 @@ class BenchImage(_LazyImage):
     def __reduce__(self) -> tuple:
         return (BenchImage, (self.path,))
 
+    def __repr__(self) -> str:  # how lm-eval's sample logs show it (media_logged_by_reference)
+        return f"BenchImage({str(self.path)!r})"
+
 
 class EncodedImage(_LazyImage):
     """An image held encoded (a capability data set's PNG / JPEG bytes, as the hub stores them) as an RGB PIL
@@ -103,6 +113,9 @@ class EncodedImage(_LazyImage):
 
     def __reduce__(self) -> tuple:
         return (EncodedImage, (self.data,))
+
+    def __repr__(self) -> str:
+        return f"EncodedImage({len(self.data)} bytes)"
 
 
 class _LazyAudio(Mapping):
@@ -192,6 +205,22 @@ class EncodedAudio(_LazyAudio):
 
     def __reduce__(self) -> tuple:
         return (EncodedAudio, (self.data, self.sampling_rate, self.name))
+
+
+@contextmanager
+def media_logged_by_reference() -> Iterator[None]:
+    """Our own lm-eval runs log each image by reference (its repr names the file) rather than as lm-eval does
+    for a multimodal model (LMEVAL_HASHMM): the sha256 of the image re-encoded as PNG, which decodes and
+    re-encodes every image of the run once more at its end, and stops the whole run on a broken medium that
+    was already that item's error. The bench verified each file by its own sha256, which the document records."""
+    import lm_eval.evaluator as evaluator
+
+    hashed = evaluator.LMEVAL_HASHMM
+    evaluator.LMEVAL_HASHMM = False
+    try:
+        yield
+    finally:
+        evaluator.LMEVAL_HASHMM = hashed
 
 
 def with_placeholders(prompt: str, media_kinds: list[str]) -> str:
