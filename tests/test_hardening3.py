@@ -628,6 +628,8 @@ def _cached_verdicts(cache: Path) -> int:
     if not files:
         return 0
     with sqlite3.connect(f"file:{files[0]}?mode=ro", uri=True) as db:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'verdicts'").fetchone():
+            return 0  # polled between the file's creation and its table's
         return db.execute("SELECT count(*) FROM verdicts").fetchone()[0]
 
 

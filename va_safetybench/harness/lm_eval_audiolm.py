@@ -27,9 +27,9 @@ _REPAIRED_ENTRY = f"{__name__}:RepairedHFAudioLMQwen"
 
 
 def install() -> None:
-    """Point `hf-audiolm-qwen` at the repaired class, loaded when a run asks for it (importing lm-eval's module
-    and transformers' model classes only then). A registry entry other than lm-eval 0.4.13's is left alone."""
-    repoint(ALIAS, (_BROKEN_ENTRY,), _REPAIRED_ENTRY)
+    """Point `hf-audiolm-qwen` at the repaired class, loaded when a run asks for it. A registry entry other than
+    lm-eval 0.4.13's is left alone."""
+    repoint(ALIAS, (_BROKEN_ENTRY,), _LM_EVAL_ENTRY, _REPAIRED_ENTRY)
 
 
 @functools.cache

@@ -66,19 +66,27 @@ class TextAndMediaRequests:
 
 
 def lm_eval_class(alias: str, entry: str) -> type:
-    """lm-eval's class `entry` ("module:Class"), imported while the registry names it under `alias`: importing
-    lm-eval's module registers the class under its alias, which the registry allows only over an entry naming
-    that very class (it refuses ours as "alias already registered")."""
+    """lm-eval's class `entry` ("module:Class"). Its module is imported while the registry names `entry` under
+    `alias` (importing it registers the class under its alias, which the registry allows only over an entry naming
+    that very class: it refuses ours, and lm-eval 0.4.13's own misnamed `hf-audiolm-qwen` entry, as "alias
+    already registered"); the registry's entry is put back afterwards."""
     from lm_eval.api.registry import model_registry
 
     module, _, name = entry.partition(":")
+    before = model_registry._objs.get(alias)
     model_registry._objs[alias] = entry  # the registry has no public way to replace an alias
-    return getattr(importlib.import_module(module), name)
+    try:
+        return getattr(importlib.import_module(module), name)
+    finally:
+        if before is not None:
+            model_registry._objs[alias] = before
 
 
-def repoint(alias: str, lm_eval_entries: tuple[str, ...], ours: str) -> None:
+def repoint(alias: str, lm_eval_entries: tuple[str, ...], lm_eval_entry: str, ours: str) -> None:
     """Register `ours` ("module:Class", loaded when a run asks for it) under lm-eval's `alias`, only while the
-    registry still holds one of lm-eval's own `lm_eval_entries` for it (as a name or as the loaded class)."""
+    registry still holds one of lm-eval's own `lm_eval_entries` for it (as a name or as the loaded class).
+    lm-eval's own class (`lm_eval_entry`) is imported first, so that a later import of its module (a user's, a
+    test's) finds its registration done instead of refusing ours."""
     import lm_eval.models  # noqa: F401  (lm-eval's own entries, registered on import)
     from lm_eval.api.registry import model_registry
 
@@ -86,12 +94,13 @@ def repoint(alias: str, lm_eval_entries: tuple[str, ...], ours: str) -> None:
     if isinstance(current, type):
         current = f"{current.__module__}:{current.__qualname__}"
     if current in lm_eval_entries:
+        lm_eval_class(alias, lm_eval_entry)
         model_registry._objs[alias] = ours
 
 
 def install() -> None:
     """`hf-multimodal` as lm-eval's class that also takes text-only requests (called by `va-bench lm-eval`)."""
-    repoint(MULTIMODAL_ALIAS, (_LM_EVAL_MULTIMODAL,), _REPAIRED_MULTIMODAL)
+    repoint(MULTIMODAL_ALIAS, (_LM_EVAL_MULTIMODAL,), _LM_EVAL_MULTIMODAL, _REPAIRED_MULTIMODAL)
 
 
 @functools.cache
