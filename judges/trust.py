@@ -18,6 +18,9 @@ MEASURED = DATA_DIR / "agreement.json"
 PUBLISHED = DATA_DIR / "published_agreement.json"
 OFFLINE_ESTIMATE = "an offline estimate, not a publishable figure"
 OFFLINE_JUDGES = ("lexical", "keyword", "strmatch")  # name prefixes: judges that read wording, not meaning
+# sets holding rows a judge was trained on, whose figures are no measure of its agreement: `lexical` trained on
+# GPTFuzz's train split (judges/lexical_train.py); GPTFuzz's evaluate split, held apart, counts
+TRAINED_ON = {"lexical": frozenset({"gptfuzz"})}
 MEASURED_COMMAND = (
     "va-bench judge-agreement --human xstest_v2.jsonl --human gptfuzz.jsonl --human gptfuzz.jsonl#split=evaluate "
     "--human purseclab_manual.jsonl --json judges/data/agreement.json"
@@ -40,9 +43,12 @@ def is_offline_estimate(judge_name: str) -> bool:
 
 def known_agreement(judge_name: str, judge_version: str) -> dict[str, Any]:
     """{"kind": "measured" | "published" | "unmeasured", ...figures and their source}; measured figures only for
-    the very judge version they were measured on."""
+    the very judge version they were measured on, and only on sets it was not trained on."""
     sets = {}
+    trained_on = TRAINED_ON.get(judge_name.partition(":")[0], frozenset())
     for set_name, entry in _measured()["sets"].items():
+        if set_name in trained_on:
+            continue
         for figures in entry["judges"].values():
             if figures["name"] == judge_name and figures["version"] == judge_version:
                 sets[set_name] = {k: figures[k] for k in ("n", "accuracy", "kappa", "asr_bias")}

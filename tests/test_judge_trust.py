@@ -20,7 +20,9 @@ def test_measured_agreement_is_recorded_for_the_current_judge_versions():
         judge = make_judge(spec)
         known = trust.known_agreement(judge.name, judge.version)
         assert known["kind"] == "measured", spec
-        assert {"xstest_v2", "gptfuzz", "gptfuzz#split=evaluate", "purseclab_manual"} <= set(known["sets"])
+        held_apart = {"xstest_v2", "gptfuzz", "gptfuzz#split=evaluate", "purseclab_manual"}
+        held_apart -= trust.TRAINED_ON.get(judge.name.partition(":")[0], set())
+        assert set(known["sets"]) == held_apart, spec
         assert known["note"] == trust.OFFLINE_ESTIMATE
     assert trust.known_agreement("lexical", "lex1-0000000000")["kind"] == "unmeasured"
     assert trust.known_agreement("harmbench:/m/cls", "hb2-x")["kind"] == "published"
@@ -39,7 +41,10 @@ def test_summary_and_printout_carry_the_agreement(tmp_path, capsys):
     assert agreement["kind"] == "measured" and agreement["note"] == trust.OFFLINE_ESTIMATE
     assert round(100 * agreement["sets"]["gptfuzz"]["accuracy"], 1) == 77.1
     assert main(["judge", str(run), "--judge", "lexical"]) == 0
-    assert "judge lexical: agrees with human labels on xstest_v2 93.2%" in capsys.readouterr().out
+    lexical = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("judge lexical:"))
+    # its figures on rows it never trained on: the whole GPTFuzz set (train split included) is left out
+    assert "xstest_v2 93.2%, gptfuzz#split=evaluate 91.4%, purseclab_manual 83.7%" in lexical
+    assert "gptfuzz 95.6%" not in lexical
 
 
 def test_leaderboard_shows_the_judge_and_its_trust(tmp_path):
