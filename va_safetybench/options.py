@@ -59,6 +59,12 @@ def add_options(parser: argparse.ArgumentParser, cls: type) -> None:
             metavar=f.metadata["metavar"],
             help=f.metadata["help"] + shown,
         )
+    parser.set_defaults(_option_classes=(*(parser.get_default("_option_classes") or ()), cls))
+
+
+def typed_options(args: argparse.Namespace) -> list[Any]:
+    """The option dataclasses of a parsed command line, one per class its parser was built from."""
+    return [from_options(cls, args) for cls in getattr(args, "_option_classes", ())]
 
 
 def from_options(cls: Callable[..., T], args: argparse.Namespace, **values: Any) -> T:
