@@ -121,8 +121,17 @@ def _values(namespace: argparse.Namespace) -> dict[str, Any]:
 
     values = {k: v for k, v in vars(namespace).items() if not k.startswith("_") and k != "command"}
     for options in typed_options(namespace):
-        values |= {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
+        values |= _fields(options)
     return plain(values)
+
+
+def _fields(options: Any) -> dict[str, Any]:
+    """A dataclass's fields by name, those of the option groups it holds (options.group) among them."""
+    found: dict[str, Any] = {}
+    for f in dataclasses.fields(options):
+        value = getattr(options, f.name)
+        found |= _fields(value) if dataclasses.is_dataclass(value) else {f.name: value}
+    return found
 
 
 def _program(
@@ -147,7 +156,9 @@ def contract() -> dict[str, Any]:
         return _values(cli.make_parser().parse_args(argv))
 
     def sea_align_values(argv: list[str]) -> Any:
-        return _values(sea_cli.resolve_options(sea_cli.parser().parse_args(argv)))
+        command = sea_cli.read_command(sea_cli.parser().parse_args(argv))
+        groups = [getattr(command, f.name) for f in dataclasses.fields(command)]  # None: a group it does not take
+        return plain({k: v for g in groups if dataclasses.is_dataclass(g) for k, v in _fields(g).items()})
 
     with fixed_machine():
         return {

@@ -49,26 +49,12 @@ def demo_items() -> list:
 
 
 def settings_for(argv: list[str]):
-    """The build settings `va-bench build ARGV` makes (the command layer's own function where it has one)."""
+    """The build settings `va-bench build ARGV` makes, through the command's own options and function."""
     from va_safetybench.commands import build
-    from va_safetybench.materialize.settings import BuildSettings
+    from va_safetybench.options import typed_options
 
-    args = build_parser().parse_args(argv)
-    return (
-        BuildSettings(
-            tts=args.tts,
-            voice=args.voice,
-            dm=args.dm,
-            sd=args.sd,
-            font=args.font,
-            seed=args.seed,
-            scene_llm=args.scene_llm,
-            device=args.device,
-            media=args.media,
-        )
-        if not hasattr(build, "build_settings")
-        else build.build_settings(args)
-    )
+    (options,) = typed_options(build_parser().parse_args(argv))
+    return build.build_settings(options)
 
 
 def build_parser():

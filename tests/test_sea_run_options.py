@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from sea_align.cli import main, parser, resolve_options
+from sea_align.cli import main, parser, read_command
 from sea_align.presets import PRESETS
 
 torch = pytest.importorskip("torch")
@@ -35,9 +35,8 @@ def _data(tmp_path):
 
 
 def _options(*argv: str) -> dict:
-    return vars(
-        resolve_options(parser().parse_args(["run", "--model", "tiny:llava", "--data", "d", "--out", "o", *argv]))
-    )
+    cmd = read_command(parser().parse_args(["run", "--model", "tiny:llava", "--data", "d", "--out", "o", *argv]))
+    return {**vars(cmd.prepare), **vars(cmd.optimize), **vars(cmd.train)}
 
 
 def test_presets_fill_only_unset_options_and_the_paper_settings_are_the_default():

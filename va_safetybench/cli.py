@@ -1,7 +1,7 @@
 """`va-bench`: one entry point, one module per subcommand.
 
-Each module in `va_safetybench.commands` exposes `HELP`, `add_arguments(parser)` and
-`run(args) -> int`, and imports heavy libraries only inside `run`, so `--help` stays fast.
+Each module in `va_safetybench.commands` exposes `HELP`, `Options` (a dataclass whose fields are its command line:
+options.py) and `run(options) -> int`, and imports heavy libraries only inside `run`, so `--help` stays fast.
 Exit status: 0 success, 1 a regression or failed check, 2 bad usage or bad input.
 """
 
@@ -14,6 +14,7 @@ from types import ModuleType
 
 from .errors import ArchiveRejected, CheckFailed, EndpointMisconfigured, MissingExtra, VABenchError
 from .fileio import is_disk_full
+from .options import add_options, typed_options
 from .printable import for_terminal
 from .registry import Registry
 
@@ -54,7 +55,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in _available_commands().items():
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(p)
+        add_options(p, module.Options)
         p.set_defaults(_run=module.run)
     return parser
 
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_guarded(lambda: lmms_eval.passthrough(argv[1:]))
     args = make_parser().parse_args(argv)
-    return run_guarded(lambda: args._run(args))
+    return run_guarded(lambda: args._run(*typed_options(args)))  # a field's parse error is the command's one line
 
 
 # cause -> (exit status, how its one stderr line starts); the nearest class in an error's MRO wins. The only

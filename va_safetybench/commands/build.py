@@ -2,40 +2,51 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..options import option
+
+if TYPE_CHECKING:
+    from ..materialize.settings import BuildSettings
 
 HELP = "take the official release's media (--media hub) or render them, into the official layout, one manifest per task"
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--source", default="official", help="official (download) | demo (built in) | DIR (local copy)")
-    p.add_argument("--out", default="bench_data", type=Path, help="bench directory to write (default: ./bench_data)")
-    p.add_argument("--tasks", default=None, help="comma-separated tasks or groups (default: all)")
-    p.add_argument("--scenarios", default=None, help="comma-separated scenario names or numbers (default: all)")
-    p.add_argument("--limit", type=int, default=None, help="first N items of each scenario")
-    p.add_argument("--tts", default="espeak", help="espeak (offline, espeak-ng) | edge (edge-tts, needs network)")
-    p.add_argument("--voice", default=None, help="TTS voice (edge: e.g. en-US-AriaNeural; espeak: e.g. en-us)")
-    p.add_argument(
-        "--media",
-        default="none",
+def split_names(value: str) -> list[str] | None:
+    """'a, b,,c' -> ['a', 'b', 'c']; nothing named -> None (all)."""
+    return [v.strip() for v in value.split(",") if v.strip()] or None
+
+
+@dataclass
+class Options:
+    """`va-bench build`'s command line (options.py builds the flags from these fields)."""
+
+    source: str = option("official", help="official (download) | demo (built in) | DIR (local copy)")
+    out: Path = option(Path("bench_data"), help="bench directory to write (default: ./bench_data)")
+    tasks: list[str] | None = option(None, help="comma-separated tasks or groups (default: all)", parse=split_names)
+    scenarios: list[str] | None = option(
+        None, help="comma-separated scenario names or numbers (default: all)", parse=split_names
+    )
+    limit: int | None = option(None, help="first N items of each scenario")
+    tts: str = option("espeak", help="espeak (offline, espeak-ng) | edge (edge-tts, needs network)")
+    voice: str | None = option(None, help="TTS voice (edge: e.g. en-US-AriaNeural; espeak: e.g. en-us)")
+    media: str = option(
+        "none",
         help="hub (download the official VA-SafetyBench video.zip / audio.zip and MM-SafetyBench images) | "
         "hub:PATH (a folder holding them, or the unzipped release) | none (render; default)",
     )
-    p.add_argument("--dm", default="none", help="DM videos: hub | diffusers:MODEL | none")
-    p.add_argument("--sd", default="none", help="SD images: hub | diffusers:MODEL | none")
-    p.add_argument("--scene-llm", default=None, help="OpenAI-compatible model that writes DM scene prompts")
-    p.add_argument("--font", default=None, help="TTF font for typography (default: Liberation Sans)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None, help="torch device for diffusers backends")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
-    p.add_argument("--check", action="store_true", help="only re-verify an existing bench directory")
-
-
-def _split(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+    dm: str = option("none", help="DM videos: hub | diffusers:MODEL | none")
+    sd: str = option("none", help="SD images: hub | diffusers:MODEL | none")
+    scene_llm: str | None = option(None, help="OpenAI-compatible model that writes DM scene prompts")
+    font: str | None = option(None, help="TTF font for typography (default: Liberation Sans)")
+    seed: int = option(0, help="seed of everything random in the media: white noise, diffusion")
+    device: str | None = option(None, help="torch device for diffusers backends")
+    jobs: int = option(factory=lambda: os.cpu_count() or 1, help="worker processes (default: all cores)")
+    check: bool = option(False, help="only re-verify an existing bench directory")
 
 
 def select_items(items, scenarios: list[str] | None, limit: int | None):
@@ -65,9 +76,25 @@ def select_items(items, scenarios: list[str] | None, limit: int | None):
     return items
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..errors import InputError
+def build_settings(args: Options) -> BuildSettings:
+    """The options that decide what the media look like (they go into every rendered file's recipe hash)."""
     from ..materialize.settings import BuildSettings
+
+    return BuildSettings(
+        tts=args.tts,
+        voice=args.voice,
+        dm=args.dm,
+        sd=args.sd,
+        font=args.font,
+        seed=args.seed,
+        scene_llm=args.scene_llm,
+        device=args.device,
+        media=args.media,
+    )
+
+
+def run(args: Options) -> int:
+    from ..errors import InputError
     from ..sources import load_items
     from ..taskspec import TASKS, expand_tasks
 
@@ -84,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--jobs must be at least 1")
     if args.media != "none" and (args.dm, args.sd) != ("none", "none"):
         raise InputError(f"--media {args.media} takes every task's media from the official release: drop --dm / --sd")
-    tasks = expand_tasks(_split(args.tasks))
+    tasks = expand_tasks(args.tasks)
     official = args.media != "none" or args.dm.startswith("hub") or args.sd.startswith("hub")
     if not official and str(args.source) != "demo" and any(TASKS[t].media for t in tasks):
         print(
@@ -94,21 +121,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     benchmarks = tuple(sorted({TASKS[t].benchmark for t in tasks}))
-    items = select_items(load_items(args.source, benchmarks), _split(args.scenarios), args.limit)
-    settings = BuildSettings(
-        tts=args.tts,
-        voice=args.voice,
-        dm=args.dm,
-        sd=args.sd,
-        font=args.font,
-        seed=args.seed,
-        scene_llm=args.scene_llm,
-        device=args.device,
-        media=args.media,
-    )
+    items = select_items(load_items(args.source, benchmarks), args.scenarios, args.limit)
     from ..materialize.runner import build
 
-    report = build(items, tasks, args.out, settings, args.jobs, source=str(args.source))
+    report = build(items, tasks, args.out, build_settings(args), args.jobs, source=str(args.source))
     print(
         f"built {args.out}: {report.rendered} rendered, {report.skipped} up to date, "
         f"{len(report.failed)} failed, {report.seconds:.1f}s"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from .regress import add_metric_argument
+from ..options import option
+from .regress import metric_option
 
 HELP = (
     "per task, each run's ASR with its 95%% interval and its change against the first run, significant or not "
@@ -15,22 +16,22 @@ HELP = (
 )
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "runs",
+@dataclass
+class Options:
+    """`va-bench compare`'s command line."""
+
+    runs: list[Path] = option(
+        positional=True,
         nargs="+",
-        type=Path,
         metavar="RUN",
         help="run directories or summary.json files; the first is the one the others are set against",
     )
-    add_metric_argument(p)
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level of each task's test (default 0.05)")
-    p.add_argument(
-        "--json", type=Path, default=None, metavar="FILE", help="also write the comparison as JSON ('-': stdout only)"
-    )
+    metric: str = metric_option()
+    alpha: float = option(0.05, help="significance level of each task's test (default 0.05)")
+    json: Path | None = option(None, metavar="FILE", help="also write the comparison as JSON ('-': stdout only)")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     from leaderboard.compare import compare_runs, text_report, to_json
     from leaderboard.results import load_summary
 

@@ -15,12 +15,13 @@ models have random weights: the demo shows the machinery works, its figures mean
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from ..options import option
 
 HELP = "offline end-to-end demo: demo build -> tiny models -> offline judge -> SEA on one -> eval -> compare -> leaderboard"
 
@@ -40,21 +41,20 @@ BENIGN_TASKS = ("va_video_typo", "va_audio_kpt", "mmsb_typo")  # the twins' rend
 BENIGN_LIMIT = 1  # benign twins per scenario: a refusal rate over 8 per modality is enough to show the section
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="demo", type=Path, help="folder for bench/, runs/ and site/ (default: ./demo)")
-    p.add_argument("--limit", type=int, default=None, help="first N demo items of each scenario (default: all)")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="build worker processes")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
+@dataclass
+class Options:
+    """`va-bench demo`'s command line."""
+
+    out: Path = option(Path("demo"), help="folder for bench/, runs/ and site/ (default: ./demo)")
+    limit: int | None = option(None, help="first N demo items of each scenario (default: all)")
+    jobs: int = option(factory=lambda: os.cpu_count() or 1, help="build worker processes")
+    threads: int = option(
+        1,
         help="torch threads for the tiny models (default 1: they gain nothing from more, and on a busy machine "
         "threads spinning for each other cost: the whole demo took 15.5 min with 2 threads, 5 min with 1, on a shared "
         "2-core machine)",
     )
-    p.add_argument(
-        "--judge", default=None, help="judge spec for every safety task (default: va-bench eval's default judge)"
-    )
+    judge: str | None = option(None, help="judge spec for every safety task (default: va-bench eval's default judge)")
 
 
 def build_demo_bench(bench: Path, source: str, tasks: list[str], limit: int | None, jobs: int) -> None:
@@ -81,12 +81,10 @@ def render_site(runs: Path, site: Path) -> None:
             raise
         print("leaderboard command not available: no site rendered")
         return
-    parser = argparse.ArgumentParser(prog="va-bench leaderboard")
-    module.add_arguments(parser)
-    module.run(parser.parse_args([str(runs), "--out", str(site)]))
+    module.run(module.Options(results=[runs], out=site))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     from ..capability.demo_set import write_demo_mme
     from ..errors import InputError
     from ..harness.evaluate import EvalRequest, default_run_dir, run_eval

@@ -6,10 +6,11 @@ command again after a crash or Ctrl-C only generates what is missing.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ..harness.evaluate import EvalRequest as Options  # its fields are the command's options (options.py)
 
 if TYPE_CHECKING:
     from ..records import Summary
@@ -18,26 +19,19 @@ if TYPE_CHECKING:
 HELP = "evaluate a model on built tasks (lm-eval generation + judge -> responses.jsonl, summary.json)"
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..harness.evaluate import EvalRequest
-    from ..options import add_options
-
-    add_options(p, EvalRequest)  # the flags, defaults and help of EvalRequest's fields
-
-
-def validate(args: argparse.Namespace) -> None:
+def validate(req: Options) -> None:
     """Names and numbers first, before any model or data is loaded (exit 2 with the valid names)."""
     from ..errors import InputError
-    from ..harness.evaluate import split_names, split_task_names
+    from ..harness.evaluate import split_task_names
     from ..models.registry import parse_spec
 
-    split_task_names(split_names(args.tasks))
+    split_task_names(req.tasks)
     try:
-        parse_spec(args.model)
+        parse_spec(req.model)
     except InputError as exc:
         raise InputError(f"--{exc}") from None  # "model 'x': ..." names the option
     for option in ("limit", "batch_size", "max_new_tokens"):
-        value = getattr(args, option)
+        value = getattr(req, option)
         if value is not None and value < 1:
             raise InputError(f"--{option.replace('_', '-')} must be at least 1")
 
@@ -83,12 +77,10 @@ def _percent(rate: float | None) -> str:
     return "-" if rate is None else f"{100 * rate:.1f}%"
 
 
-def run(args: argparse.Namespace) -> int:
-    validate(args)
-    from ..harness.evaluate import EvalRequest, run_eval
-    from ..options import from_options
+def run(req: Options) -> int:
+    validate(req)
+    from ..harness.evaluate import run_eval
 
-    req = from_options(EvalRequest, args)
     result = run_eval(req)
     if not result.primary:  # another rank of a data-parallel run: rank 0 reports
         return 0
@@ -103,5 +95,5 @@ def run(args: argparse.Namespace) -> int:
             f"re-running this command retries failed generations"
         )
     if result.summary and result.summary.random_weights:
-        print(f"note: {args.model} has random weights: its ASR means nothing")
+        print(f"note: {req.model} has random weights: its ASR means nothing")
     return 0

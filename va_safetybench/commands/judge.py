@@ -13,7 +13,6 @@ generate (response null) are `error` verdicts. Nothing from the responses is pri
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,54 +20,60 @@ from typing import Any
 
 from judges.registry import DEFAULT_JUDGE
 
+from ..models.registry import parse_model_args
+from ..options import group, option
 from ..records import Summary
 
 HELP = "re-judge a run's stored responses with another judge (no generation); writes summary-{judge}.json"
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "run_dir",
-        type=Path,
-        help="a run directory written by va-bench eval (holds responses.jsonl), or lm-eval's --output_path of a "
-        "--log_samples run of our tasks",
-    )
-    add_judge_options(
-        p,
-        "--judge",
-        DEFAULT_JUDGE,
-        "judge spec: lexical | keyword[:jailbreakbench|gcg] | strmatch | gpt[:MODEL] | llama-guard:PATH | "
-        f"harmbench:PATH | ... (default: {DEFAULT_JUDGE})",
-    )
+@dataclass
+class JudgeFlags:
+    """--judge-args, the options shape `va-bench eval` takes too, and the per-option flags `va-bench judge` took
+    before it: kept, as aliases of its keys, so that existing scripts keep running (a note on stderr says what to
+    write instead). Shared by judge and judge-agreement."""
 
-
-# the per-option flags `va-bench judge` took before --judge-args; kept, as aliases of its keys, so that
-# existing scripts keep running (a note on stderr says what to write instead)
-DEPRECATED_FLAGS = {
-    "--base-url": ("base_url", str),
-    "--api-key-env": ("api_key_env", str),
-    "--concurrency": ("concurrency", int),
-    "--cache-dir": ("cache_dir", str),
-    "--batch-size": ("batch_size", int),
-    "--device": ("device", str),
-}
-
-
-def add_judge_options(
-    p: argparse.ArgumentParser, flag: str, default: str | None, help_text: str, required: bool | None = None
-) -> None:
-    """The judge selector plus --judge-args, the options shape `va-bench eval` takes too (shared with
-    judge-agreement); the selector is required when it has no default, unless `required` says otherwise."""
-    p.add_argument(flag, default=default, required=default is None if required is None else required, help=help_text)
-    p.add_argument(
-        "--judge-args",
-        default=None,
+    judge_args: dict[str, Any] = option(
+        factory=dict,
+        parse=lambda text: parse_model_args(text, "--judge-args"),
         help="judge options k=v,.. as for va-bench eval: gpt: base_url, api_key_env, concurrency, cache_dir "
         "(default ~/.cache/va-safetybench/judge), use_cache=false; llama-guard/harmbench: batch_size, device",
     )
-    for name, (key, kind) in DEPRECATED_FLAGS.items():
-        p.add_argument(name, dest=f"old_{key}", type=kind, default=None, help=f"deprecated: --judge-args {key}=...")
-    p.add_argument("--no-cache", action="store_true", help="deprecated: --judge-args use_cache=false")
+    old_base_url: str | None = option(None, flag="--base-url", help="deprecated: --judge-args base_url=...")
+    old_api_key_env: str | None = option(None, flag="--api-key-env", help="deprecated: --judge-args api_key_env=...")
+    old_concurrency: int | None = option(None, flag="--concurrency", help="deprecated: --judge-args concurrency=...")
+    old_cache_dir: str | None = option(None, flag="--cache-dir", help="deprecated: --judge-args cache_dir=...")
+    old_batch_size: int | None = option(None, flag="--batch-size", help="deprecated: --judge-args batch_size=...")
+    old_device: str | None = option(None, flag="--device", help="deprecated: --judge-args device=...")
+    no_cache: bool = option(False, help="deprecated: --judge-args use_cache=false")
+
+
+# the deprecated flags: flag -> the --judge-args key it stands for (its JudgeFlags field is old_KEY)
+DEPRECATED_FLAGS = {
+    "--base-url": "base_url",
+    "--api-key-env": "api_key_env",
+    "--concurrency": "concurrency",
+    "--cache-dir": "cache_dir",
+    "--batch-size": "batch_size",
+    "--device": "device",
+}
+
+
+@dataclass
+class Options:
+    """`va-bench judge`'s command line."""
+
+    run_dir: Path = option(
+        positional=True,
+        help="a run directory written by va-bench eval (holds responses.jsonl), or lm-eval's --output_path of a "
+        "--log_samples run of our tasks",
+    )
+    judge: str = option(
+        DEFAULT_JUDGE,
+        help="judge spec: lexical | keyword[:jailbreakbench|gcg] | strmatch | gpt[:MODEL] | llama-guard:PATH | "
+        f"harmbench:PATH | ... (default: {DEFAULT_JUDGE})",
+    )
+    flags: JudgeFlags = group(JudgeFlags)
 
 
 @dataclass(frozen=True)
@@ -79,18 +84,16 @@ class JudgeArgs:
     deprecated: dict[str, Any]
 
 
-def read_judge_args(args: argparse.Namespace) -> JudgeArgs:
+def read_judge_args(flags: JudgeFlags) -> JudgeArgs:
     """The command line's judge options, read once per command (a note per deprecated flag used)."""
-    from ..models.registry import parse_model_args
-
-    given = {key: getattr(args, f"old_{key}") for key, _ in DEPRECATED_FLAGS.values()}
+    given = {key: getattr(flags, f"old_{key}") for key in DEPRECATED_FLAGS.values()}
     given = {key: value for key, value in given.items() if value is not None}
-    if args.no_cache:
+    if flags.no_cache:
         given["use_cache"] = False
-    flags = {key: name for name, (key, _) in DEPRECATED_FLAGS.items()} | {"use_cache": "--no-cache"}
+    names = {key: name for name, key in DEPRECATED_FLAGS.items()} | {"use_cache": "--no-cache"}
     for key, value in given.items():
-        print(f"note: {flags[key]} is deprecated; write --judge-args {key}={value}", file=sys.stderr)
-    return JudgeArgs(parse_model_args(args.judge_args, "--judge-args"), given)
+        print(f"note: {names[key]} is deprecated; write --judge-args {key}={value}", file=sys.stderr)
+    return JudgeArgs(flags.judge_args, given)
 
 
 def judge_options(spec: str, given: JudgeArgs, shared: bool = False) -> dict:
@@ -154,10 +157,10 @@ def print_table(summary: Summary, out=None, judge_errors: int = 0) -> None:
         print(f"{summary.errors} responses could not be judged (label 'error', outside ASR){retry}", file=out)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     from judges.runs import rejudge
 
-    result = rejudge(args.run_dir, args.judge, judge_options(args.judge, read_judge_args(args)))
+    result = rejudge(args.run_dir, args.judge, judge_options(args.judge, read_judge_args(args.flags)))
     print_table(result.summary, judge_errors=result.judge_errors)
     print(f"wrote {result.summary_path}")
     return 0

@@ -13,52 +13,57 @@ one (judges.agreement says how each is counted). Without --judges: every judge t
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from judges.agreement import cohen_kappa
 from judges.runs import judge_rows, judge_slug, read_responses, write_judgements
 
 from ..fileio import atomic_write
+from ..options import group as options_group
+from ..options import option
 from ..records import Judgement
-from .judge import add_judge_options, judge_options, read_judge_args
+from .judge import JudgeFlags, judge_options, read_judge_args
 
 HELP = "agreement of judges with human labels (--human SET) or of two judges on a run: accuracy, kappa, confusion"
 LABELS = ("safe", "unsafe", "error")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir", type=Path, nargs="?", help="a run directory written by va-bench eval (two judges)")
-    add_judge_options(
-        p,
-        "--judges",
-        None,
-        "judge specs, comma-separated: two for a run (e.g. keyword,gpt:gpt-4o-mini); with --human any number "
-        "(default: every offline judge)",
-        required=False,
+@dataclass
+class Options:
+    """`va-bench judge-agreement`'s command line."""
+
+    run_dir: Path | None = option(
+        None, positional=True, nargs="?", help="a run directory written by va-bench eval (two judges)"
     )
-    p.add_argument(
-        "--human",
-        action="append",
+    judges: str | None = option(
+        None,
+        help="judge specs, comma-separated: two for a run (e.g. keyword,gpt:gpt-4o-mini); with --human any number "
+        "(default: every offline judge)",
+    )
+    flags: JudgeFlags = options_group(JudgeFlags)
+    human: list[str] | None = option(
+        None,
+        append=True,
         metavar="SET",
         help="human-labelled responses: a JSONL (prompt, response, human_label safe|unsafe) or a public set "
         "(xstest-v2, gptfuzz, purseclab: downloaded at a pinned commit); repeat for several",
     )
-    p.add_argument("--json", type=Path, metavar="OUT", help="with --human: write every figure to this JSON file")
+    json: Path | None = option(None, metavar="OUT", help="with --human: write every figure to this JSON file")
 
 
-def _labels(spec: str, judge, args, rows) -> dict[tuple, str]:
-    path = args.run_dir / f"judgements-{judge_slug(spec)}.jsonl"
+def _labels(spec: str, judge, run_dir: Path, rows) -> dict[tuple, str]:
+    path = run_dir / f"judgements-{judge_slug(spec)}.jsonl"
     stored = Judgement.load_lines(path) if path.is_file() else []
     if not stored or any(j.judge_version != judge.version for j in stored) or len(stored) != len(rows):
         stored = judge_rows(judge, rows)
-        write_judgements(args.run_dir, judge_slug(spec), stored)
+        write_judgements(run_dir, judge_slug(spec), stored)
     return {(j.task, j.scenario, j.id): j.label for j in stored}
 
 
-def _specs(args: argparse.Namespace) -> list[str]:
+def _specs(args: Options) -> list[str]:
     from ..errors import InputError
 
     specs = [s.strip() for s in (args.judges or "").split(",") if s.strip()]
@@ -81,7 +86,7 @@ def _specs(args: argparse.Namespace) -> list[str]:
     return specs
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     from judges.registry import make_judge
 
     specs = _specs(args)
@@ -89,16 +94,18 @@ def run(args: argparse.Namespace) -> int:
         from judges.human_sets import load_human_set
 
         sets = [load_human_set(spec) for spec in args.human]  # every set read (and checked) before judging
-        given = read_judge_args(args)
+        given = read_judge_args(args.flags)
         judges = [make_judge(s, **judge_options(s, given, shared=True)) for s in specs]
         return human_agreement(specs, judges, sets, args.json)
     from ..outdirs import writable_dir
 
-    rows = read_responses(args.run_dir)
-    writable_dir(args.run_dir, "RUN_DIR")
-    given = read_judge_args(args)
+    run_dir = args.run_dir
+    assert run_dir is not None, "_specs refuses a comparison on a run without RUN_DIR"
+    rows = read_responses(run_dir)
+    writable_dir(run_dir, "RUN_DIR")
+    given = read_judge_args(args.flags)
     judges = [make_judge(s, **judge_options(s, given, shared=True)) for s in specs]  # both checked before judging
-    a, b = (_labels(s, j, args, rows) for s, j in zip(specs, judges))
+    a, b = (_labels(s, j, run_dir, rows) for s, j in zip(specs, judges))
     keys = sorted(a.keys() & b.keys())
     matrix = {(x, y): 0 for x in LABELS for y in LABELS}
     for k in keys:

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
+
+from ..options import option
 
 HELP = "build a static leaderboard site (works from file://) from summary.json files"
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "results",
+@dataclass
+class Options:
+    """`va-bench leaderboard`'s command line."""
+
+    results: list[Path] = option(
+        positional=True,
         nargs="+",
-        type=Path,
         metavar="RESULTS_DIR",
         help="run directories, or folders searched recursively for summary.json",
     )
-    p.add_argument("--out", required=True, type=Path, metavar="SITE_DIR", help="folder to write the site into")
+    out: Path = option(metavar="SITE_DIR", help="folder to write the site into")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     from leaderboard.results import find_summaries, load_summary
     from leaderboard.site import build_site
     from leaderboard.site_dir import claim

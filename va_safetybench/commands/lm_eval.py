@@ -14,13 +14,24 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
+
+from ..options import option
 
 HELP = "run lm-eval's own CLI with the va-bench model class and our tasks (all arguments pass through)"
 _SUBCOMMANDS = ("run", "ls", "validate")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("args", nargs=argparse.REMAINDER, help="lm-eval arguments, e.g. run --model va-bench --tasks ...")
+@dataclass
+class Options:
+    """`va-bench lm-eval`'s command line: all of it lm-eval's (cli.main hands it over before parsing; this is --help)."""
+
+    args: list[str] = option(
+        factory=list,
+        positional=True,
+        nargs=argparse.REMAINDER,
+        help="lm-eval arguments, e.g. run --model va-bench --tasks ...",
+    )
 
 
 def with_include_path(argv: list[str], tasks_dir: str) -> list[str]:
@@ -52,5 +63,5 @@ def passthrough(argv: list[str]) -> int:
     return 0
 
 
-def run(args: argparse.Namespace) -> int:
-    return passthrough(args.args)
+def run(options: Options) -> int:
+    return passthrough(options.args)

@@ -19,17 +19,27 @@ import importlib.util
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, VABenchError
+from ..options import option
 from .lm_eval import with_include_path
 
 HELP = "run lmms-eval's own CLI with our lmms-eval task pack (all arguments pass through; own venv)"
 VENV_ENV = "VA_BENCH_LMMS_VENV"
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("args", nargs=argparse.REMAINDER, help="lmms-eval arguments, e.g. --model qwen2_vl --tasks ...")
+@dataclass
+class Options:
+    """`va-bench lmms-eval`'s command line: all of it lmms-eval's (cli.main hands it over before parsing)."""
+
+    args: list[str] = option(
+        factory=list,
+        positional=True,
+        nargs=argparse.REMAINDER,
+        help="lmms-eval arguments, e.g. --model qwen2_vl --tasks ...",
+    )
 
 
 def lmms_venv() -> Path:
@@ -100,5 +110,5 @@ def _our_error(exc: BaseException | None) -> VABenchError | None:
     return exc
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     return passthrough(args.args)

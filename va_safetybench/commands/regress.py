@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from ..options import option
 
 HELP = (
     "exit 1 when a task's ASR rose by more than --max-increase and significantly "
@@ -13,32 +16,27 @@ HELP = (
 )
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--baseline", required=True, type=Path, metavar="SUMMARY", help="baseline summary.json (or its run dir)"
+def metric_option() -> Any:
+    """--metric: which rate the test runs on (regress and compare)."""
+    return option(
+        "asr",
+        choices=("asr", "asr_official"),
+        help="asr: ours, unsafe / judged (default); asr_official: the official scripts' rule, exact 'unsafe' / all items",
     )
-    p.add_argument(
-        "--current",
-        required=True,
-        type=Path,
+
+
+@dataclass
+class Options:
+    """`va-bench regress`'s command line."""
+
+    baseline: Path = option(metavar="SUMMARY", help="baseline summary.json (or its run dir)")
+    current: Path = option(
         metavar="SUMMARY",
         help="current summary.json, its run dir, or a results folder holding a run of the baseline's model",
     )
-    add_metric_argument(p)
-    p.add_argument("--max-increase", type=float, default=0.02, help="tolerated ASR rise, as a fraction (default 0.02)")
-    p.add_argument(
-        "--alpha", type=float, default=0.05, help="significance level of each task's one-sided test (default 0.05)"
-    )
-
-
-def add_metric_argument(p: argparse.ArgumentParser) -> None:
-    """--metric: which rate the test runs on (regress and compare)."""
-    p.add_argument(
-        "--metric",
-        choices=("asr", "asr_official"),
-        default="asr",
-        help="asr: ours, unsafe / judged (default); asr_official: the official scripts' rule, exact 'unsafe' / all items",
-    )
+    metric: str = metric_option()
+    max_increase: float = option(0.02, help="tolerated ASR rise, as a fraction (default 0.02)")
+    alpha: float = option(0.05, help="significance level of each task's one-sided test (default 0.05)")
 
 
 def _append_step_summary(text: str) -> None:
@@ -48,7 +46,7 @@ def _append_step_summary(text: str) -> None:
             f.write(text)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     from leaderboard.regress import compare, heading, incomparable_reason, markdown_report, resolve_current
     from leaderboard.results import load_summary
 

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+from ..options import option
 
 HELP = "print or write the JSON Schemas of summary.json, responses.jsonl, judgements and manifest lines"
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "names", nargs="*", metavar="NAME", help="summary, response, judgement, manifest-entry (default: all)"
+@dataclass
+class Options:
+    """`va-bench schema`'s command line."""
+
+    names: list[str] = option(
+        factory=list,
+        positional=True,
+        nargs="*",
+        metavar="NAME",
+        help="summary, response, judgement, manifest-entry (default: all)",
     )
-    p.add_argument("--out", type=Path, default=None, help="write NAME.schema.json files into this folder")
+    out: Path | None = option(None, help="write NAME.schema.json files into this folder")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     from ..errors import InputError
     from ..fileio import atomic_write_json
     from ..outdirs import writable_dir
