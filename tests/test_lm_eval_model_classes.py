@@ -374,16 +374,20 @@ def test_one_kind_classes_are_known_by_name():
 def test_lm_evals_own_modules_still_import_after_va_bench_repoints_their_aliases():
     """`va-bench lm-eval` repoints two of lm-eval's aliases in its process; lm-eval's own modules imported after
     that (by a user's code, a plugin, a test) import as before instead of refusing our entry, and the aliases keep
-    naming the classes that take both kinds. In a fresh interpreter: the repointing lasts for its process."""
+    naming the classes that take both kinds; a refusal for lm-eval's own class still names it by lm-eval's alias.
+    In a fresh interpreter: the repointing lasts for its process."""
     code = (
-        "from va_safetybench.harness import lm_eval_audiolm, lm_eval_mixed\n"
+        "from va_safetybench.harness import lm_eval_audiolm, lm_eval_mixed, model_checks\n"
         "lm_eval_audiolm.install(); lm_eval_mixed.install()\n"
         "import lm_eval.models.hf_audiolm, lm_eval.models.hf_vlms\n"
         "from lm_eval.api.registry import get_model\n"
         "print(all(get_model(a).TAKES_TEXT_AND_MEDIA for a in ('hf-multimodal', 'hf-audiolm-qwen')))\n"
+        "print(model_checks._alias(lm_eval.models.hf_vlms.HFMultimodalLM))\n"
+        "print(model_checks._alias(lm_eval.models.hf_audiolm.HFAUDIOLMQWEN))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr[-2000:]
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "hf-multimodal", "hf-audiolm-qwen"]
 
 
 def test_our_class_reads_the_files_and_the_official_prompt(bench, metadata):

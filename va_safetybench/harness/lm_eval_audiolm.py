@@ -22,14 +22,14 @@ from .lm_eval_mixed import TextAndMediaRequests, lm_eval_class, repoint
 
 ALIAS = "hf-audiolm-qwen"
 _BROKEN_ENTRY = "lm_eval.models.hf_audiolm:HFAudioLM"  # lm-eval 0.4.13's MODEL_MAPPING entry
-_LM_EVAL_ENTRY = "lm_eval.models.hf_audiolm:HFAUDIOLMQWEN"
+LM_EVAL_ENTRY = "lm_eval.models.hf_audiolm:HFAUDIOLMQWEN"
 _REPAIRED_ENTRY = f"{__name__}:RepairedHFAudioLMQwen"
 
 
 def install() -> None:
     """Point `hf-audiolm-qwen` at the repaired class, loaded when a run asks for it. A registry entry other than
     lm-eval 0.4.13's is left alone."""
-    repoint(ALIAS, (_BROKEN_ENTRY,), _LM_EVAL_ENTRY, _REPAIRED_ENTRY)
+    repoint(ALIAS, (_BROKEN_ENTRY,), LM_EVAL_ENTRY, _REPAIRED_ENTRY)
 
 
 @functools.cache
@@ -38,7 +38,7 @@ def _repaired_class() -> type:
 
     from .cuda_on_cpu import cuda_means
 
-    base = lm_eval_class(ALIAS, _LM_EVAL_ENTRY)
+    base = lm_eval_class(ALIAS, LM_EVAL_ENTRY)
 
     class RepairedHFAudioLMQwen(TextAndMediaRequests, base):  # type: ignore[valid-type,misc]
         """lm-eval's HFAUDIOLMQWEN with the audio keyword transformers 5 takes and a device that exists, taking

@@ -21,7 +21,7 @@ import importlib
 from typing import Any
 
 MULTIMODAL_ALIAS = "hf-multimodal"
-_LM_EVAL_MULTIMODAL = "lm_eval.models.hf_vlms:HFMultimodalLM"
+LM_EVAL_MULTIMODAL = "lm_eval.models.hf_vlms:HFMultimodalLM"
 _REPAIRED_MULTIMODAL = f"{__name__}:TextAndMediaHFMultimodalLM"
 # lm-eval's classes whose generate_until takes one kind of request per call (module.qualname)
 ONE_KIND_CLASSES = frozenset(
@@ -100,12 +100,12 @@ def repoint(alias: str, lm_eval_entries: tuple[str, ...], lm_eval_entry: str, ou
 
 def install() -> None:
     """`hf-multimodal` as lm-eval's class that also takes text-only requests (called by `va-bench lm-eval`)."""
-    repoint(MULTIMODAL_ALIAS, (_LM_EVAL_MULTIMODAL,), _LM_EVAL_MULTIMODAL, _REPAIRED_MULTIMODAL)
+    repoint(MULTIMODAL_ALIAS, (LM_EVAL_MULTIMODAL,), LM_EVAL_MULTIMODAL, _REPAIRED_MULTIMODAL)
 
 
 @functools.cache
 def _text_and_media_multimodal() -> type:
-    base = lm_eval_class(MULTIMODAL_ALIAS, _LM_EVAL_MULTIMODAL)
+    base = lm_eval_class(MULTIMODAL_ALIAS, LM_EVAL_MULTIMODAL)
 
     class TextAndMediaHFMultimodalLM(TextAndMediaRequests, base):  # type: ignore[valid-type,misc]
         """lm-eval's `hf-multimodal`, taking text-only and image requests in one run."""

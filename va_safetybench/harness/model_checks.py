@@ -17,9 +17,15 @@ import sys
 from typing import Any
 
 from ..errors import InputError
+from . import lm_eval_audiolm, lm_eval_mixed
 from .lm_eval_mixed import takes_one_kind
 
-REPAIRED_UNDER_VA_BENCH = frozenset({"hf-multimodal", "hf-audiolm-qwen"})  # lm_eval_mixed.install, lm_eval_audiolm
+# lm-eval's own classes under the aliases `va-bench lm-eval` repoints to classes taking both kinds (their `install`)
+REPOINTED_LM_EVAL_CLASSES = {
+    lm_eval_mixed.LM_EVAL_MULTIMODAL: lm_eval_mixed.MULTIMODAL_ALIAS,
+    lm_eval_audiolm.LM_EVAL_ENTRY: lm_eval_audiolm.ALIAS,
+}
+REPAIRED_UNDER_VA_BENCH = frozenset(REPOINTED_LM_EVAL_CLASSES.values())
 
 
 def refuse_unfit_model(task: str, kind: str) -> None:
@@ -68,8 +74,10 @@ def _evaluation() -> tuple[Any, dict[str, Any]] | None:
 
 
 def _alias(cls: type) -> str | None:
-    """The `--model` name lm-eval's registry holds `cls` under, if any."""
+    """The `--model` name lm-eval's registry holds `cls` under, if any; for lm-eval's own class under an alias that
+    `va-bench lm-eval` repointed earlier in this process (a test, a notebook), the alias lm-eval gives it."""
     from lm_eval.api.registry import model_registry
 
     target = f"{cls.__module__}:{cls.__name__}"
-    return next((alias for alias, obj in model_registry.items() if obj is cls or obj == target), None)
+    registered = next((alias for alias, obj in model_registry.items() if obj is cls or obj == target), None)
+    return registered or REPOINTED_LM_EVAL_CLASSES.get(target)
