@@ -40,7 +40,8 @@ def save_checkpoint(family: str, shape: str, out: Path, device: str) -> Path:
     """A random checkpoint of `family` at `shape`, built on `device`; released shapes get the released vocabulary."""
     import torch
 
-    from va_safetybench.models.hf import METADATA_FILE
+    from va_safetybench.fileio import write_json
+    from va_safetybench.models.base import CHECKPOINT_METADATA, METADATA_FILE
     from va_safetybench.models.tiny import RELEASED_AUDIO_VOCAB, RELEASED_VOCAB, build_tiny
 
     model, processor = build_tiny(family, shape=shape, device=device)
@@ -51,7 +52,9 @@ def save_checkpoint(family: str, shape: str, out: Path, device: str) -> Path:
         model.to(torch.bfloat16)
     model.save_pretrained(out)
     processor.save_pretrained(out)
-    (out / METADATA_FILE).write_text(json.dumps({"random_weights": True, "tiny": {"name": family, "shape": shape}}))
+    write_json(
+        out / METADATA_FILE, CHECKPOINT_METADATA, {"random_weights": True, "tiny": {"name": family, "shape": shape}}
+    )
     return out
 
 

@@ -13,11 +13,14 @@ import sqlite3
 from pathlib import Path
 
 from va_safetybench.errors import InputError
+from va_safetybench.fileio import FileFormat, open_sqlite
 from va_safetybench.outdirs import writable_dir
 
 from .base import Verdict
 
 DEFAULT_CACHE_DIR = Path("~/.cache/va-safetybench/judge")
+# table verdicts(key, label, raw, categories); the version in sqlite's user_version (0: before versions, the same)
+VERDICT_CACHE = FileFormat("judge verdict cache", 1)
 
 
 def cache_key(version: str, endpoint: str, model: str, prompt: str) -> str:
@@ -33,7 +36,7 @@ class VerdictCache:
         root = writable_dir(Path(cache_dir or DEFAULT_CACHE_DIR).expanduser(), "judge cache_dir")
         self.path = root / filename
         try:
-            self._db = sqlite3.connect(self.path, timeout=30)
+            self._db = open_sqlite(self.path, VERDICT_CACHE)
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, label TEXT NOT NULL, "
                 "raw TEXT NOT NULL, categories TEXT NOT NULL)"

@@ -26,6 +26,7 @@ import numpy as np
 
 from va_safetybench.capability.xstest import REFUSAL_PREFIXES
 from va_safetybench.errors import InputError
+from va_safetybench.fileio import FileFormat
 
 from .base import DATA_DIR, Judge, JudgeInput, Verdict
 from .keyword import load_phrases
@@ -35,6 +36,8 @@ DIMENSION = 1 << 18
 HEAD_TOKENS, TAIL_TOKENS = 48, 32
 WEIGHTS = DATA_DIR / "lexical.npz"
 MANIFEST = DATA_DIR / "lexical.json"
+# lexical.json: the weights' sha256, feature version and dimension, how they were trained (lexical_train)
+LEXICAL_MANIFEST = FileFormat("lexical judge manifest", 1)
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
 _LIST_ITEM = re.compile(r"(?m)^\s*(?:\d+[.)]|[-*•])\s")
 _JBB = load_phrases(DATA_DIR / "jailbreakbench.txt")
@@ -95,6 +98,7 @@ def load_weights(weights: Path = WEIGHTS, manifest: Path = MANIFEST) -> tuple[np
         raise InputError(
             f"lexical judge: cannot read {manifest} ({exc}); rebuild: python -m judges.lexical_train"
         ) from None
+    LEXICAL_MANIFEST.version_of(meta, str(manifest))
     if not weights.is_file() or sha256_file(weights) != meta.get("sha256"):
         raise InputError(
             f"lexical judge: {weights} does not match the sha256 in {manifest.name}; "

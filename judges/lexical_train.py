@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from va_safetybench.fileio import write_json
+
 from .human_sets import PUBLIC_SETS, fetch_files, read_human_file
-from .lexical import DIMENSION, FEATURE_VERSION, MANIFEST, WEIGHTS, features, sha256_file
+from .lexical import DIMENSION, FEATURE_VERSION, LEXICAL_MANIFEST, MANIFEST, WEIGHTS, features, sha256_file
 
 L2 = 1e-4
 MAX_ITER = 300
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         "rebuild": "python -m judges.lexical_train",
     }
     manifest_path = args.out.with_suffix(".json") if args.out != WEIGHTS else MANIFEST
-    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    write_json(manifest_path, LEXICAL_MANIFEST, manifest)
     print(f"trained on {provenance['rows']} rows; wrote {args.out} (sha256 {manifest['sha256']}) and {manifest_path}")
     return 0
 

@@ -65,6 +65,47 @@ JUDGES: Registry[JudgeKind] = Registry(
 )
 
 
+@dataclass(frozen=True)
+class JudgeSpec:
+    """A judge named `KIND[:ARG]` ('keyword', 'gpt:gpt-4o-mini', 'llama-guard:/m/LG3', 'local:hf:PATH'), parsed once
+    where the text comes in (the command line, a task's metadata) and checked then: a kind the registry holds, and an
+    argument of the shape that kind takes. str() gives the text back."""
+
+    kind: str
+    argument: str = ""  # what follows "KIND:"; "" for none
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.argument}" if self.argument else self.kind
+
+    @classmethod
+    def parse(cls, text: str) -> JudgeSpec:
+        """The spec `text` names; InputError naming the text otherwise. Plain "keyword" is keyword:jailbreakbench
+        and plain "gpt" is gpt:gpt-4o-mini (make_judge), while "gpt:" (a colon and no model) is refused rather than
+        read as the default."""
+        name, sep, arg = text.partition(":")
+        if name not in JUDGES:
+            raise InputError(JUDGES.unknown(name, SPECS))
+        shape = JUDGES.get(name).argument
+        if shape == "none" and arg:
+            raise InputError(f"judge {text!r}: {name} takes no argument")
+        if shape == "model" and sep and not arg.strip():
+            from .gpt import DEFAULT_MODEL
+
+            raise InputError(f"judge {text!r}: no model after 'gpt:' (gpt:MODEL, or plain gpt for {DEFAULT_MODEL})")
+        if shape == "checkpoint" and not arg:
+            raise InputError(f"judge {text!r} needs a checkpoint folder: {name}:PATH")
+        if shape == "local":
+            backend, sep, model = arg.partition(":")
+            if backend not in ("hf", "vllm") or not sep or not model.strip():
+                raise InputError(f"judge {text!r}: write local:hf:PATH or local:vllm:NAME")
+        return cls(name, arg)
+
+    @classmethod
+    def of(cls, spec: JudgeSpec | str) -> JudgeSpec:
+        """`spec` as a JudgeSpec: library callers (scripts, tests) may still name a judge by its text."""
+        return spec if isinstance(spec, JudgeSpec) else cls.parse(spec)
+
+
 OFFLINE_KINDS = tuple(k for k in JUDGES if JUDGES.get(k).argument in ("none", "list"))  # no model, key or network
 CHECKPOINT_KINDS = tuple(k for k in JUDGES if JUDGES.get(k).argument == "checkpoint")  # local guard models: KIND:PATH
 
@@ -104,54 +145,42 @@ def _check_options(spec: str, kind: str, options: dict, valid: tuple[str, ...] |
         raise InputError(f"judge {spec!r} takes no option {unknown[0]!r} (--judge-args); {takes}")
 
 
-def make_judge(spec: str, **options) -> Judge:
-    """Build the judge a spec names; `options` go to its constructor (e.g. base_url=, cache_dir=).
-
-    Plain "keyword" is keyword:jailbreakbench; plain "gpt" is gpt:gpt-4o-mini; "gpt:" (a colon and no
-    model) is refused rather than read as the default.
-    """
-    name, sep, arg = spec.partition(":")
-    if name not in JUDGES:
-        raise InputError(JUDGES.unknown(name, SPECS))
-    kind = JUDGES.get(name)
-    if kind.argument == "local":
-        return _local_official(spec, arg, options)
-    _check_options(spec, name, options)
-    judge = cast(Callable[..., Judge], judge_class(name))  # each kind's constructor takes its own arguments
-    if kind.argument == "none":
-        if arg:
-            raise InputError(f"judge {spec!r}: {name} takes no argument")
+def make_judge(spec: JudgeSpec | str, **options) -> Judge:
+    """Build the judge a spec names; `options` go to its constructor (e.g. base_url=, cache_dir=)."""
+    spec = JudgeSpec.of(spec)
+    shape = JUDGES.get(spec.kind).argument
+    if shape == "local":
+        return _local_official(spec, options)
+    _check_options(str(spec), spec.kind, options)
+    judge = cast(Callable[..., Judge], judge_class(spec.kind))  # each kind's constructor takes its own arguments
+    if shape == "none":
         return judge()
-    if kind.argument == "list":
+    if shape == "list":
         from .keyword import DEFAULT_LIST
 
-        return judge(arg or DEFAULT_LIST)
-    if kind.argument == "model":
-        return judge(_chat_model(spec, sep, arg), **options)
-    if not arg:
-        raise InputError(f"judge {spec!r} needs a checkpoint folder: {name}:PATH")
+        return judge(spec.argument or DEFAULT_LIST)
+    if shape == "model":
+        return judge(_chat_model(spec), **options)
     from va_safetybench.models.checkpoints import refusing_pickled_code
 
     with refusing_pickled_code(f"judge {spec}"):
-        return judge(arg, **options)
+        return judge(spec.argument, **options)
 
 
-def _local_official(spec: str, arg: str, options: dict) -> Judge:
+def _local_official(spec: JudgeSpec, options: dict) -> Judge:
     """local:hf:PATH or local:vllm:NAME: the official judge prompt through a local instruct model."""
     from va_safetybench.models.checkpoints import refusing_pickled_code
 
     from .official_local import OfficialHFJudge, OfficialVLLMJudge
 
-    backend, sep, name = arg.partition(":")
-    if backend not in ("hf", "vllm") or not sep or not name.strip():
-        raise InputError(f"judge {spec!r}: write local:hf:PATH or local:vllm:NAME")
+    backend, _, name = spec.argument.partition(":")
     judge = OfficialHFJudge if backend == "hf" else OfficialVLLMJudge
-    _check_options(spec, "local", options, fields_of(judge.Options))
+    _check_options(str(spec), "local", options, fields_of(judge.Options))
     with refusing_pickled_code(f"judge {spec}"):
         return judge(name, **options)
 
 
-def make_refusal_judge(spec: str, **options) -> Judge | None:
+def make_refusal_judge(spec: JudgeSpec | str, **options) -> Judge | None:
     """XSTest's GPT refusal classifier on the model a `gpt[:MODEL]` spec names (same options as that judge).
 
     None for every other spec: the over-refusal tasks then report their keyword refusal rate only.
@@ -161,7 +190,7 @@ def make_refusal_judge(spec: str, **options) -> Judge | None:
     return _gpt_companion(spec, options, XSTestRefusalJudge)
 
 
-def make_choice_judge(spec: str, **options) -> Judge | None:
+def make_choice_judge(spec: JudgeSpec | str, **options) -> Judge | None:
     """MMBench's GPT choice matcher on the model a `gpt[:MODEL]` spec names (same options as that judge); None for
     every other spec: MMBench then reports its rule-read CircularEval only."""
     from .choice_gpt import MMBenchChoiceJudge
@@ -169,18 +198,17 @@ def make_choice_judge(spec: str, **options) -> Judge | None:
     return _gpt_companion(spec, options, MMBenchChoiceJudge)
 
 
-def _gpt_companion(spec: str, options: dict, judge_class: Callable[..., Judge]) -> Judge | None:
+def _gpt_companion(spec: JudgeSpec | str, options: dict, judge_class: Callable[..., Judge]) -> Judge | None:
     """A GPT classifier that runs beside the safety judge on the same endpoint and model, for a `gpt` spec only."""
-    kind, sep, arg = spec.partition(":")
-    if kind != "gpt":
+    spec = JudgeSpec.of(spec)
+    if spec.kind != "gpt":
         return None
-    _check_options(spec, kind, options)
-    return judge_class(_chat_model(spec, sep, arg), **options)
+    _check_options(str(spec), spec.kind, options)
+    return judge_class(_chat_model(spec), **options)
 
 
-def _chat_model(spec: str, sep: str, arg: str) -> str:
+def _chat_model(spec: JudgeSpec) -> str:
+    """The chat model a `gpt[:MODEL]` spec names (JudgeSpec.parse refused "gpt:" with no model)."""
     from .gpt import DEFAULT_MODEL
 
-    if sep and not arg.strip():
-        raise InputError(f"judge {spec!r}: no model after 'gpt:' (gpt:MODEL, or plain gpt for {DEFAULT_MODEL})")
-    return arg.strip() or DEFAULT_MODEL
+    return spec.argument.strip() or DEFAULT_MODEL

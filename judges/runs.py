@@ -18,10 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from va_safetybench.errors import InputError
-from va_safetybench.fileio import append_jsonl, atomic_write, jsonl_lines, jsonl_text, read_jsonl
+from va_safetybench.fileio import FileFormat, append_jsonl, jsonl_lines, read_jsonl
 from va_safetybench.records import JudgeIdentity, Judgement, ResponseRow, Summary
 
 from .base import Judge, JudgeInput, Verdict
+from .registry import JudgeSpec
+
+# RUN_DIR/.judging-{judge}.jsonl: {judge, response_sha256, judgement} per verdict as it arrives, so that a killed
+# `va-bench judge` resumes; removed once the judgements file is written
+VERDICT_LOG = FileFormat("verdict log", 1)
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,7 @@ class Rejudged:
     judge_errors: int  # error verdicts of rows that have a response (the judge's, not the generation's)
 
 
-def rejudge(run_dir: Path, spec: str, options: dict[str, Any]) -> Rejudged:
+def rejudge(run_dir: Path, spec: JudgeSpec | str, options: dict[str, Any]) -> Rejudged:
     """Judge a run's stored responses again with judge `spec` (its `options`, e.g. base_url): writes
     RUN_DIR/judgements-{slug}.jsonl and RUN_DIR/summary-{slug}.json beside the run's own summary.json (untouched).
     With a gpt judge, the run's stored over-refusal responses are classified again by XSTest's GPT refusal
@@ -43,6 +48,7 @@ def rejudge(run_dir: Path, spec: str, options: dict[str, Any]) -> Rejudged:
 
     from .registry import make_judge
 
+    spec = JudgeSpec.of(spec)
     rows = read_responses(run_dir)
     writable_dir(run_dir, "RUN_DIR")  # the verdicts are written there: prove it before judging
     judge = make_judge(spec, **options)
@@ -59,11 +65,11 @@ def rejudge(run_dir: Path, spec: str, options: dict[str, Any]) -> Rejudged:
     return Rejudged(judgements, summary, run_dir / f"summary-{slug}.json", errors)
 
 
-def judge_slug(spec: str) -> str:
+def judge_slug(spec: JudgeSpec | str) -> str:
     """A file-name-safe form of a judge spec ('llama-guard:/m/LG3' -> 'llama-guard_LG3')."""
     from judges.registry import CHECKPOINT_KINDS
 
-    kind, _, arg = spec.partition(":")
+    kind, arg = (spec.kind, spec.argument) if isinstance(spec, JudgeSpec) else spec.partition(":")[::2]
     if arg and kind in CHECKPOINT_KINDS:
         arg = Path(arg.rstrip("/")).name
     elif arg and kind == "local":  # local:hf:/m/Qwen2.5-7B-Instruct -> local_hf_Qwen2.5-7B-Instruct
@@ -170,7 +176,7 @@ class VerdictLog:
         for j in judgements:
             row = rows[(j.task or "", j.scenario or "", j.id or "")]
             lines.append({"judge": self.identity, "response_sha256": _digest(row), "judgement": j.to_json()})
-        append_jsonl(self.path, lines)
+        append_jsonl(self.path, VERDICT_LOG, lines)
 
     def _done(self, rows: list[ResponseRow]) -> dict[tuple[str, str, str], Judgement]:
         if not self.path.is_file():
@@ -204,7 +210,7 @@ def judgement_records(judgements: list[Judgement]) -> list:
 
 def write_judgements(run_dir: Path, slug: str, judgements: list[Judgement]) -> Path:
     path = run_dir / f"judgements-{slug}.jsonl"
-    atomic_write(path, jsonl_text(j.to_json() for j in judgements))
+    Judgement.save_lines(path, judgements)
     return path
 
 
@@ -220,7 +226,7 @@ def over_refusal_samples(run_dir: Path) -> dict[str, Path]:
     return {task: path for task, path in samples.items() if path.is_file()}
 
 
-def over_refusal_judge(run_dir: Path, spec: str, options: dict[str, Any]) -> Judge | None:
+def over_refusal_judge(run_dir: Path, spec: JudgeSpec | str, options: dict[str, Any]) -> Judge | None:
     """XSTest's GPT refusal classifier when `spec` is a gpt judge (as `va-bench eval --judge gpt:MODEL`
     adds it) and the run stored over-refusal responses; None otherwise."""
     from .registry import make_refusal_judge

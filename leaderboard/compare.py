@@ -19,8 +19,8 @@ from typing import Any
 
 from judges.aggregate import wilson_interval
 from va_safetybench.errors import InputError
+from va_safetybench.fileio import FORMAT_FIELD, FileFormat
 from va_safetybench.printable import for_terminal
-from va_safetybench.records import FORMAT_FIELD
 from va_safetybench.taskspec import TASKS
 
 from .regress import judge_mismatch, metric_counts
@@ -28,6 +28,7 @@ from .results import Run
 from .stats import increase_pvalue
 
 DIRECTIONS = {1: "rise", -1: "fall", 0: "none"}
+COMPARISON = FileFormat("comparison", 1)  # compare.json, `va-bench compare --json`: to_json below
 
 
 @dataclass(frozen=True)
@@ -291,7 +292,7 @@ def to_json(cmp: Comparison) -> dict[str, Any]:
         }
 
     return {
-        FORMAT_FIELD: 1,
+        FORMAT_FIELD: COMPARISON.version,
         "metric": cmp.metric,
         "alpha": cmp.alpha,
         "test": "regress's one-sided test in the observed direction, doubled (two-sided)",

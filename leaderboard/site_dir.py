@@ -22,11 +22,11 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from va_safetybench.errors import InputError
-from va_safetybench.fileio import atomic_write
-from va_safetybench.records import FORMAT_FIELD
+from va_safetybench.fileio import FileFormat, write_json
 
 ASSETS = Path(__file__).parent / "assets"  # the site's CSS and JS, copied into every build
 MARKER = ".va-bench-site.json"
+SITE_MARKER = FileFormat("site marker", 1)  # {format_version, made_by, files: the paths the build wrote}
 STAGING_PREFIX = ".va-bench-staging-"
 TOP = ("index.html", "assets", "models", "samples", "compare")  # what a site consists of
 LEGACY_SHAPE = {"models": ".html", "samples": ".js"}  # an unmarked site's folders: only these files
@@ -143,8 +143,7 @@ def _read_marker(marker: Path) -> list[str]:
 
 
 def _write_marker(out: Path, files: list[str]) -> None:
-    data = json.dumps({"made_by": "va-bench leaderboard", FORMAT_FIELD: 1, "files": files}, indent=0)
-    atomic_write(out / MARKER, data + "\n")
+    write_json(out / MARKER, SITE_MARKER, {"made_by": "va-bench leaderboard", "files": files}, indent=0)
 
 
 def _legacy_site_files(out: Path) -> list[str] | None:

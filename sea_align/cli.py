@@ -22,8 +22,10 @@ from typing import Any, TypeVar
 from va_safetybench.cli import run_guarded
 from va_safetybench.errors import InputError
 from va_safetybench.models.base import MediaKind
+from va_safetybench.models.registry import ModelSpec
 from va_safetybench.options import add_options, option, typed_options
 
+from .media import model_spec
 from .presets import DEFAULT, PRESETS, apply_preset
 from .settings import MODALITIES, SeaSettings
 
@@ -79,7 +81,7 @@ class Prepare:
 class Model:
     """The model optimize, verify and train load."""
 
-    model: str = option(help="tiny:NAME | hf:PATH")
+    model: ModelSpec = option(help="tiny:NAME | hf:PATH", parse=model_spec)
     device: str | None = option(None, help="default: this process's GPU if there is one, else cpu")
     dtype: str = option("auto", help="hf: weights' dtype (auto = the checkpoint's)")
 
@@ -162,7 +164,7 @@ class Command:
     method: Method | None = None
     dataset: Dataset | None = None
     train: Train | None = None
-    loaded: dict[str, Any] = dataclass_field(default_factory=dict)  # model spec -> MediaModel
+    loaded: dict[ModelSpec, Any] = dataclass_field(default_factory=dict)  # model -> its MediaModel
 
     @property
     def method_name(self) -> str | None:
@@ -325,7 +327,6 @@ def _train_config(train: Train, method: str):
 
 
 def do_train(cmd: Command) -> dict:
-    from .media import model_spec
     from .train import fit, save
 
     train, out = _need(cmd.train), cmd.common.out
@@ -343,7 +344,7 @@ def do_train(cmd: Command) -> dict:
             {
                 "method": f"{'Text-only' if train.text_only else 'SEA'}-{method.upper()}",
                 "trainer": f"trl {_trl_version()}",
-                "base": model_spec(_need(cmd.model).model),  # as the base model's own runs name it
+                "base": str(_need(cmd.model).model),  # as the base model's own runs name it
                 "modality": None if train.text_only else cmd.common.modality,
                 "data": str(path.resolve()),
                 "n": len(records),

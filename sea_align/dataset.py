@@ -15,11 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from va_safetybench.errors import InputError
-from va_safetybench.fileio import atomic_write, jsonl_lines, jsonl_text
-from va_safetybench.records import FORMAT_FIELD
+from va_safetybench.fileio import FileFormat, jsonl_lines, write_jsonl
 
 from .settings import SeaSettings
 from .store import read_index
+
+DATASET = FileFormat("SEA dataset", 1)  # dataset.jsonl: one SFT or DPO record per line
 
 
 def build(
@@ -50,7 +51,7 @@ def build(
         records += _read_mix(mix, method)
     if not records:
         raise InputError(f"{emb_dir}: no optimised embeddings match the prepared items")
-    atomic_write(out, jsonl_text({FORMAT_FIELD: 1, **r} for r in records))
+    write_jsonl(out, DATASET, records)
     return len(records)
 
 

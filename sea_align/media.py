@@ -18,21 +18,25 @@ from typing import Any
 
 from va_safetybench.errors import InputError
 from va_safetybench.models.base import MediaKind
+from va_safetybench.models.registry import ModelSpec
 
 
-def model_spec(spec: str) -> str:
-    """`tiny:NAME` or `hf:PATH` as `va-bench eval --model` spells it (a bare PATH or hub id means hf:)."""
-    return spec if spec.startswith(("tiny:", "hf:")) else f"hf:{spec}"
+def model_spec(spec: ModelSpec | str) -> ModelSpec:
+    """sea-align's --model, `tiny:NAME` or `hf:PATH` (a bare PATH or hub id means hf:), as the model `va-bench eval
+    --model` names: parsed and checked once."""
+    if isinstance(spec, ModelSpec):
+        return spec
+    return ModelSpec.parse(spec if spec.startswith(("tiny:", "hf:")) else f"hf:{spec}", "--model")
 
 
-def load(spec: str, dtype: str = "float32", device: str | None = None) -> tuple[Any, dict]:
+def load(spec: ModelSpec | str, dtype: str = "float32", device: str | None = None) -> tuple[Any, dict]:
     """(adapter, checkpoint metadata) for `tiny:NAME` or `hf:PATH` (a bare PATH or hub id means hf:); the
     metadata says `random_weights` for tiny models and checkpoints marked so."""
     from va_safetybench.models.hf import HFBackend
     from va_safetybench.models.registry import make_backend
 
     spec = model_spec(spec)
-    args = {} if spec.startswith("tiny:") else {"dtype": dtype}
+    args = {} if spec.backend == "tiny" else {"dtype": dtype}
     backend = make_backend(spec, {**args, "device": device} if device else args)
     assert isinstance(backend, HFBackend)  # tiny: and hf: both run through transformers
     return backend.adapter, {**backend.info.metadata, "random_weights": backend.info.random_weights}

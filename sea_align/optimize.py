@@ -14,7 +14,6 @@ one process needs no launcher. Embeddings and Adam state are float32 whatever th
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -22,10 +21,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from va_safetybench.records import FORMAT_FIELD
+from va_safetybench.fileio import FileFormat, write_json
 
 from .media import MediaModel
 from .store import read_index, write_embedding
+
+OPTIMIZE_SETTINGS = FileFormat("SEA optimise settings", 1)  # optimize.json: OptimConfig's fields and the modality
 
 log = logging.getLogger("sea_align")
 
@@ -80,8 +81,7 @@ def optimize(
     pending = [it for i, it in enumerate(items) if i % world == rank and it["id"] not in done]
     index_name = "index.jsonl" if world == 1 else f"index.{rank}.jsonl"
     if rank == 0:
-        settings = {FORMAT_FIELD: 1, **asdict(cfg), "modality": mm.modality}
-        (out_dir / "optimize.json").write_text(json.dumps(settings, indent=1))
+        write_json(out_dir / "optimize.json", OPTIMIZE_SETTINGS, {**asdict(cfg), "modality": mm.modality})
     for p in mm.model.parameters():
         p.requires_grad_(False)
     # float32 whatever the model's dtype: Adam's small steps would round away in bfloat16 weights' precision

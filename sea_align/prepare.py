@@ -7,12 +7,11 @@ Items whose phrase cannot be located in the instruction are dropped and counted.
 
 from __future__ import annotations
 
-import json
 import logging
 import zlib
 from pathlib import Path
 
-from va_safetybench.records import FORMAT_FIELD
+from va_safetybench.fileio import FileFormat, write_jsonl
 
 from .extract import Phrase, detoxify
 from .settings import SeaSettings
@@ -36,18 +35,16 @@ def controls(phrase: Phrase, item_id: str, settings: SeaSettings) -> list[dict]:
 
 
 def prepare(pairs: list[SafetyPair], extractor, settings: SeaSettings, out: Path) -> dict:
-    from va_safetybench.fileio import atomic_writer
-
     kept = dropped = 0
-    with atomic_writer(out) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        for pair in pairs:
-            phrase = extractor(pair.prompt)
-            detox = detoxify(pair.prompt, phrase)
-            if detox is None:
-                dropped += 1
-                continue
-            record = {
-                FORMAT_FIELD: 1,
+    records = []
+    for pair in pairs:
+        phrase = extractor(pair.prompt)
+        detox = detoxify(pair.prompt, phrase)
+        if detox is None:
+            dropped += 1
+            continue
+        records.append(
+            {
                 "id": pair.id,
                 "prompt": pair.prompt,
                 "chosen": pair.chosen,
@@ -59,8 +56,9 @@ def prepare(pairs: list[SafetyPair], extractor, settings: SeaSettings, out: Path
                 "modality": settings.modality,
                 "controls": controls(phrase, pair.id, settings),
             }
-            f.write(json.dumps(record) + "\n")
-            kept += 1
+        )
+        kept += 1
+    write_jsonl(out, PREPARED, records)
     log.info(
         "prepare: %d items kept, %d dropped (phrase not found in the instruction), extractor %s",
         kept,
@@ -70,6 +68,7 @@ def prepare(pairs: list[SafetyPair], extractor, settings: SeaSettings, out: Path
     return {"kept": kept, "dropped": dropped, "fallbacks": getattr(extractor, "fallbacks", 0)}
 
 
+PREPARED = FileFormat("SEA prepared items", 1)  # prepared.jsonl: one item per line (see prepare)
 PREPARED_TEXT = ("id", "prompt", "chosen", "rejected", "phrase", "type", "detoxified")  # what later stages read
 
 

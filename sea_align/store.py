@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from va_safetybench.errors import InputError
-from va_safetybench.fileio import append_jsonl, atomic_writer, jsonl_lines
-from va_safetybench.records import FORMAT_FIELD
+from va_safetybench.fileio import FileFormat, append_jsonl, atomic_writer, jsonl_lines
+
+# index.jsonl (index.RANK.jsonl under a launcher): one line per optimised embedding, its file under emb/
+EMBEDDING_INDEX = FileFormat("SEA embedding index", 1)
 
 
 def read_index(out_dir: Path) -> dict[str, dict]:
@@ -34,7 +36,7 @@ def write_embedding(out_dir: Path, index_name: str, entry: dict, tensor: Any) ->
     final = emb_dir / f"{entry['id']}.safetensors"
     with atomic_writer(final) as tmp:
         save_file({"embedding": tensor.detach().float().cpu().contiguous()}, str(tmp))
-    append_jsonl(out_dir / index_name, [{FORMAT_FIELD: 1, **entry, "file": f"emb/{final.name}"}])
+    append_jsonl(out_dir / index_name, EMBEDDING_INDEX, [{**entry, "file": f"emb/{final.name}"}])
 
 
 def load_embedding(out_dir: Path, entry: dict) -> Any:

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from va_safetybench.errors import InputError
-from va_safetybench.records import FORMAT_FIELD
+from va_safetybench.fileio import FileFormat, write_json
+from va_safetybench.models.base import CHECKPOINT_METADATA, METADATA_FILE
 
 from .media import MediaModel
 
@@ -35,6 +36,7 @@ log = logging.getLogger("sea_align")
 # language-model prefix (GenericAdapter.language_model_pattern)
 LORA_LAYERS = r".*\.(q_proj|k_proj|v_proj|o_proj|qkv_proj|gate_proj|up_proj|gate_up_proj|down_proj)"
 FINGERPRINT_FILE = "sea_fingerprint.json"
+TRAINING_FINGERPRINT = FileFormat("training fingerprint", 1)  # {fingerprint}: the records and settings trained on
 
 
 @dataclass(frozen=True)
@@ -253,7 +255,7 @@ def fit(
             f"{work}: holds checkpoints of a training run on other records or settings; "
             "delete it to start over, or pass another --out"
         )
-    mark.write_text(json.dumps({FORMAT_FIELD: 1, "fingerprint": stamp}))
+    write_json(mark, TRAINING_FINGERPRINT, {"fingerprint": stamp}, indent=None)
     trainer = build_trainer(mm, records, cfg, work, save_every)
     resume = last_complete_checkpoint(work)
     if resume:
@@ -278,7 +280,7 @@ def save(model: Any, mm: MediaModel, out: Path, alignment: dict) -> None:
         backend.no_padding()
         backend.no_truncation()
     mm.adapter.processor.save_pretrained(out)
-    metadata: dict[str, Any] = {FORMAT_FIELD: 1, "alignment": alignment}
+    metadata: dict[str, Any] = {"alignment": alignment}
     if mm.checkpoint.get("random_weights"):  # a tiny or random base stays marked, so its scores say they mean nothing
         metadata["random_weights"] = True
-    (out / "va_safetybench.json").write_text(json.dumps(metadata, indent=1))
+    write_json(out / METADATA_FILE, CHECKPOINT_METADATA, metadata)

@@ -32,7 +32,7 @@ VA_BENCH_CASES: dict[str, list[list[str]]] = {
         ["--source", "demo", "--out", "b", "--tasks", "va_video_typo,mmsb_typo", "--scenarios", "1,2", "--limit", "3"]
         + ["--tts", "edge", "--voice", "en-us", "--font", "f.ttf", "--seed", "4", "--device", "cpu", "--jobs", "2"]
         + ["--scene-llm", "gpt-4o", "--check"],
-        ["--media", "hub:/data/release"],
+        ["--media", "hub:/"],  # a folder that exists: hub:PATH is checked when parsed
         ["--dm", "diffusers:org/model", "--sd", "hub"],
     ],
     "eval": [
@@ -130,7 +130,7 @@ def _fields(options: Any) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for f in dataclasses.fields(options):
         value = getattr(options, f.name)
-        found |= _fields(value) if dataclasses.is_dataclass(value) else {f.name: value}
+        found |= _fields(value) if "group" in f.metadata else {f.name: value}
     return found
 
 

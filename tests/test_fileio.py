@@ -9,7 +9,7 @@ import os
 import pytest
 
 from va_safetybench.errors import InputError
-from va_safetybench.fileio import append_jsonl, atomic_write, atomic_writer, jsonl_lines, read_jsonl
+from va_safetybench.fileio import FileFormat, append_jsonl, atomic_write, atomic_writer, jsonl_lines, read_jsonl
 
 ROWS = [
     {
@@ -62,13 +62,15 @@ def test_append_cuts_a_torn_tail_and_keeps_a_whole_one(tmp_path):
     data = _bytes(ROWS[:2])
     cut_inside_a_character = data.index("\U0001f600".encode()) + 2
     path.write_bytes(data[:cut_inside_a_character])
-    append_jsonl(path, ROWS[2:])
-    assert read_jsonl(path) == [ROWS[2]]  # the fragment is gone, not left in the middle
+    rows = FileFormat("test rows", 3)
+    appended = {"format_version": 3, **ROWS[2]}  # each appended row carries its format's version
+    append_jsonl(path, rows, ROWS[2:])
+    assert read_jsonl(path) == [appended]  # the fragment is gone, not left in the middle
     path.write_bytes(data.rstrip(b"\n"))  # another tool's file without a final newline
-    append_jsonl(path, ROWS[2:])
-    assert read_jsonl(path) == ROWS and path.read_bytes().endswith(b"\n")
-    append_jsonl(path, [])
-    assert read_jsonl(path) == ROWS
+    append_jsonl(path, rows, ROWS[2:])
+    assert read_jsonl(path) == ROWS[:2] + [appended] and path.read_bytes().endswith(b"\n")
+    append_jsonl(path, rows, [])
+    assert read_jsonl(path) == ROWS[:2] + [appended]
 
 
 def test_atomic_write_replaces_whole_and_leaves_nothing_behind_on_failure(tmp_path):

@@ -295,11 +295,12 @@ def test_diffusers_backend_generates_seeded_sd_and_sd_typo(tmp_path, one_torch_t
     """In-process (torch is imported once): the runner loads the saved pipeline and renders."""
     from va_safetybench.materialize.runner import build
     from va_safetybench.materialize.settings import BuildSettings
+    from va_safetybench.media.source_spec import parse_sd
     from va_safetybench.sources import load_items
 
     model = _tiny_sd_pipeline(tmp_path)
     items = [i for i in load_items("demo", ("mmsb",)) if i.scenario == "01-Illegal_Activitiy"][:1]
-    settings = BuildSettings(sd=f"diffusers:{model}", seed=3)
+    settings = BuildSettings(sd=parse_sd(f"diffusers:{model}"), seed=3)
     digests = []
     for name in ("a", "b"):
         out = tmp_path / name
@@ -324,6 +325,7 @@ def test_hub_unpacks_the_datasets_parquet(tmp_path, monkeypatch):
 
     from va_safetybench.materialize.runner import build
     from va_safetybench.materialize.settings import BuildSettings
+    from va_safetybench.media.source_spec import parse_sd
     from va_safetybench.sources import load_items
 
     items = [i for i in load_items("demo", ("mmsb",)) if i.scenario == "02-HateSpeech"]
@@ -351,7 +353,7 @@ def test_hub_unpacks_the_datasets_parquet(tmp_path, monkeypatch):
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
     monkeypatch.setenv("VA_BENCH_CACHE", str(tmp_path / "cache"))
-    report = build(items, ["mmsb_sd"], tmp_path / "b", BuildSettings(sd="hub"), jobs=1)
+    report = build(items, ["mmsb_sd"], tmp_path / "b", BuildSettings(sd=parse_sd("hub")), jobs=1)
     assert report.rendered == len(items) and not report.failed
     assert asked == [("PKU-Alignment/MM-SafetyBench", "data/HateSpeech/SD.parquet", "dataset")]
     for item in items:

@@ -303,6 +303,7 @@ def test_media_hub_downloads_both_archives_and_the_mm_parquets(release, tmp_path
     from va_safetybench.commands.build import select_items
     from va_safetybench.materialize.runner import build
     from va_safetybench.materialize.settings import BuildSettings
+    from va_safetybench.media.source_spec import parse_media
     from va_safetybench.sources import load_items
 
     root, members = release
@@ -316,7 +317,7 @@ def test_media_hub_downloads_both_archives_and_the_mm_parquets(release, tmp_path
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
     items = select_items(load_items(str(SHARED_DATA), ("mmsb", "va")), ["1", "2"], 2)
     bench = tmp_path / "b"
-    report = build(items, MEDIA_TASKS, bench, BuildSettings(media="hub"), jobs=1)
+    report = build(items, MEDIA_TASKS, bench, BuildSettings(media=parse_media("hub")), jobs=1)
     assert not report.failed and report.rendered == 4 * len(MEDIA_TASKS)
     assert {a[1] for a in asked} == {"video.zip", "audio.zip", *parquets} and {a[2] for a in asked} == {"dataset"}
     for task in MEDIA_TASKS:

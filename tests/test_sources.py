@@ -149,8 +149,12 @@ def test_official_download_caches_with_checksums(tmp_path: Path, upstream: list[
         target = tmp_path / "site" / "mmsb" / "data" / "processed_questions" / f"{scenario}.json"
         target.write_text(json.dumps({}))
     root = official.fetch_official(cache)
-    sums = json.loads((root / "checksums.json").read_text())
-    assert len(sums) == 8 * 2 + 13
+    written = json.loads((root / "checksums.json").read_text())
+    assert written["format_version"] == official.CHECKSUMS_FORMAT.version
+    sums = official.read_checksums(root / "checksums.json")
+    assert len(sums) == 8 * 2 + 13 and sums == written["files"]
+    (root / "checksums.json").write_text(json.dumps(sums))  # as version 1 wrote it: the mapping alone
+    assert official.read_checksums(root / "checksums.json") == sums
     first_round = len(upstream)
     official.fetch_official(cache)  # everything cached and verified: no request
     assert len(upstream) == first_round

@@ -16,6 +16,7 @@ from va_safetybench.materialize.runner import build
 from va_safetybench.materialize.settings import BuildSettings
 from va_safetybench.media.dm_video import HOLD_SECONDS
 from va_safetybench.media.fonts import resolve_font
+from va_safetybench.media.source_spec import parse_dm
 from va_safetybench.media.text_frames import phrase_frame, word_frame
 from va_safetybench.media.typo_video import FRAMES_PER_WORD, TypoVideoRenderer
 from va_safetybench.media.video_io import FPS, HEIGHT, WIDTH, probe, read_frames, write_video
@@ -298,7 +299,8 @@ def test_dm_diffusers_pipeline_with_scene_llm(tmp_path: Path, monkeypatch: pytes
     bench = tmp_path / "bench"
     items = select_items(load_items("demo", ("va",)), ["1"], 1)
     settings = BuildSettings(
-        dm=f"diffusers:{tmp_path / 'model'},frames=6,steps=2,height=16,width=16,guidance=1", scene_llm="fake-scenes"
+        dm=parse_dm(f"diffusers:{tmp_path / 'model'},frames=6,steps=2,height=16,width=16,guidance=1"),
+        scene_llm="fake-scenes",
     )
     scene = "a quiet street at night with a parked car"
     with FakeOpenAI(lambda body: (200, chat_completion(scene))) as llm:

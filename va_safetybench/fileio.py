@@ -1,5 +1,11 @@
 """Writing files so that a crash leaves the old file or the new one, and reading JSONL that a crash may have torn.
 
+Every file format of ours carries its version: a `FileFormat` (name, version) declared by the module that owns the
+format, and written by `write_json`, `write_jsonl`, `append_jsonl` (the version in each object's `format_version`) or
+`open_sqlite` (sqlite's user_version). A file without a version is version 1: what was written before versions.
+`atomic_write` / `atomic_writer` write bytes that are not a format of ours (media, a downloaded file kept as it came,
+HTML); tests/test_code_health.py holds the list of those, so that a new writer without a version fails there.
+
 Two kinds of file, two rules:
 - Whole files (summaries, manifests, site pages, caches kept as one JSON): written by `atomic_write` /
   `atomic_writer` to a temporary sibling (`.NAME.PID.RANDOM.tmp`, one scheme everywhere), flushed to disk, then
@@ -20,6 +26,7 @@ import errno
 import json
 import os
 import secrets
+import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+
+FORMAT_FIELD = "format_version"  # in every JSON object of ours written; absent in files written before versions (= 1)
 
 try:  # advisory locks: POSIX; elsewhere appends go unlocked (one writer per file is then the caller's rule)
     import fcntl
@@ -74,9 +83,51 @@ def atomic_write(path: Path, data: str | bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def atomic_write_json(path: Path, value: Any, indent: int | None = 1, sort_keys: bool = False) -> None:
-    """`value` as JSON (UTF-8, non-ASCII kept) with a final newline, written by `atomic_write`."""
-    atomic_write(path, json.dumps(value, indent=indent, ensure_ascii=False, sort_keys=sort_keys) + "\n")
+@dataclass(frozen=True)
+class FileFormat:
+    """One format of file that va-safetybench writes: what it is (named in messages) and the version its writer
+    writes now. Bump `version` when the shape changes, and read the older one where the file is read."""
+
+    name: str
+    version: int = 1
+
+    def stamp(self, value: dict[str, Any]) -> dict[str, Any]:
+        """`value` with this format's version first (a version already in `value` is replaced)."""
+        if not isinstance(value, dict):
+            raise TypeError(f"{self.name}: a versioned file holds JSON objects, not {type(value).__name__}")
+        return {FORMAT_FIELD: self.version, **{k: v for k, v in value.items() if k != FORMAT_FIELD}}
+
+    def version_of(self, value: dict[str, Any], where: str, error: type[InputError] = InputError) -> int:
+        """The version a file's object was written in (1 without one); `error` naming `where` for a version that
+        is not a positive integer or is newer than this code reads."""
+        version = value.get(FORMAT_FIELD, 1)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise error(f"{where}: {FORMAT_FIELD} must be a positive integer, found {version!r}")
+        if version > self.version:
+            raise error(
+                f"{where}: {self.name} format version {version} is newer than this va-safetybench reads "
+                f"({self.version}); upgrade va-safetybench"
+            )
+        return version
+
+
+def _check_format(fmt: FileFormat) -> None:
+    if not isinstance(fmt, FileFormat):  # a writer of ours names its format: that is how every file gets a version
+        raise TypeError(f"expected the FileFormat of the file written, got {fmt!r}")
+
+
+def write_json(
+    path: Path, fmt: FileFormat, value: dict[str, Any], indent: int | None = 1, sort_keys: bool = False
+) -> None:
+    """`value` as JSON, `format_version` first (UTF-8, non-ASCII kept, a final newline), written by `atomic_write`."""
+    _check_format(fmt)
+    atomic_write(path, json.dumps(fmt.stamp(value), indent=indent, ensure_ascii=False, sort_keys=sort_keys) + "\n")
+
+
+def write_jsonl(path: Path, fmt: FileFormat, rows: Iterable[dict[str, Any]]) -> None:
+    """Rows as JSON Lines, each with `format_version` first, written by `atomic_write`."""
+    _check_format(fmt)
+    atomic_write(path, jsonl_text(fmt.stamp(row) for row in rows))
 
 
 def jsonl_text(rows: Iterable[Any]) -> str:
@@ -155,13 +206,15 @@ def _parse(chunk: bytes) -> tuple[Any, str | None]:
     return value, None
 
 
-def append_jsonl(path: Path, rows: Iterable[Any]) -> None:
-    """Append `rows` as JSON lines durably (one write, then fsync), holding an exclusive lock on the file.
+def append_jsonl(path: Path, fmt: FileFormat, rows: Iterable[dict[str, Any]]) -> None:
+    """Append `rows` as JSON lines, each with `format_version` first, durably (one write, then fsync), holding an
+    exclusive lock on the file.
 
     A torn tail left by a writer that died mid-line is cut off first (under the lock no live writer can be
     mid-line), so the new lines never follow a fragment; a reader then sees every complete line. A tail
     that is a whole object without its newline (written by another tool) is kept and ended instead."""
-    data = jsonl_text(rows).encode("utf-8")
+    _check_format(fmt)
+    data = jsonl_text(fmt.stamp(row) for row in rows).encode("utf-8")
     if not data:
         return
     path = Path(path)
@@ -221,3 +274,18 @@ def _cut_torn_tail(fh) -> None:
         fh.write(b"\n")
     else:
         fh.truncate(start)
+
+
+def open_sqlite(path: Path, fmt: FileFormat, timeout: float = 30) -> sqlite3.Connection:
+    """A sqlite database of format `fmt`, its version in sqlite's user_version (0, a database made before
+    versions, is version 1); InputError naming the file for one newer than this code reads. A new database gets
+    the version; the caller creates its tables."""
+    _check_format(fmt)
+    db = sqlite3.connect(path, timeout=timeout)
+    found = db.execute("PRAGMA user_version").fetchone()[0]
+    fmt.version_of({FORMAT_FIELD: found or 1}, str(path))
+    if found != fmt.version:  # a new file, or one from before versions (the same tables)
+        with contextlib.suppress(sqlite3.OperationalError):  # a read-only one is read as it is
+            db.execute(f"PRAGMA user_version = {int(fmt.version)}")
+            db.commit()
+    return db

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .fileio import atomic_write_json
 from .records import BenchFingerprint, ManifestEntry, Summary, unversioned
 
 SUMMARY_NAME = "summary.json"
@@ -133,5 +132,5 @@ def add_sections(run_dir: Path, sections: dict[str, dict], identity: Summary) ->
 def _write(path: Path, data: dict[str, Any]) -> Summary:
     """Checked as a record, then written atomically: a reader never sees half a summary, nor one it cannot read."""
     summary = Summary.from_json(data, str(path))
-    atomic_write_json(path, summary.to_json())
+    summary.save(path)
     return summary

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..media.source_spec import NO_MEDIA, MediaSource, parse_dm, parse_media, parse_sd
 from ..options import option
 
 if TYPE_CHECKING:
@@ -34,13 +35,14 @@ class Options:
     limit: int | None = option(None, help="first N items of each scenario")
     tts: str = option("espeak", help="espeak (offline, espeak-ng) | edge (edge-tts, needs network)")
     voice: str | None = option(None, help="TTS voice (edge: e.g. en-US-AriaNeural; espeak: e.g. en-us)")
-    media: str = option(
-        "none",
+    media: MediaSource = option(
+        NO_MEDIA,
+        parse=parse_media,
         help="hub (download the official VA-SafetyBench video.zip / audio.zip and MM-SafetyBench images) | "
         "hub:PATH (a folder holding them, or the unzipped release) | none (render; default)",
     )
-    dm: str = option("none", help="DM videos: hub | diffusers:MODEL | none")
-    sd: str = option("none", help="SD images: hub | diffusers:MODEL | none")
+    dm: MediaSource = option(NO_MEDIA, parse=parse_dm, help="DM videos: hub | diffusers:MODEL | none")
+    sd: MediaSource = option(NO_MEDIA, parse=parse_sd, help="SD images: hub | diffusers:MODEL | none")
     scene_llm: str | None = option(None, help="OpenAI-compatible model that writes DM scene prompts")
     font: str | None = option(None, help="TTF font for typography (default: Liberation Sans)")
     seed: int = option(0, help="seed of everything random in the media: white noise, diffusion")
@@ -109,10 +111,10 @@ def run(args: Options) -> int:
 
     if args.jobs < 1:
         raise InputError("--jobs must be at least 1")
-    if args.media != "none" and (args.dm, args.sd) != ("none", "none"):
+    if args.media.kind != "none" and (args.dm.kind, args.sd.kind) != ("none", "none"):
         raise InputError(f"--media {args.media} takes every task's media from the official release: drop --dm / --sd")
     tasks = expand_tasks(args.tasks)
-    official = args.media != "none" or args.dm.startswith("hub") or args.sd.startswith("hub")
+    official = "hub" in (args.media.kind, args.dm.kind, args.sd.kind)
     if not official and str(args.source) != "demo" and any(TASKS[t].media for t in tasks):
         print(
             "note: the media are rendered here (speech as 16 kHz wav, typography in Liberation Sans), not the official "

@@ -32,18 +32,17 @@ class Options:
 
 
 def run(args: Options) -> int:
-    from leaderboard.compare import compare_runs, text_report, to_json
+    from leaderboard.compare import COMPARISON, compare_runs, text_report, to_json
     from leaderboard.results import load_summary
 
-    from ..fileio import atomic_write
+    from ..fileio import write_json
 
     comparison = compare_runs([load_summary(p) for p in args.runs], args.metric, args.alpha)
-    data = json.dumps(to_json(comparison), indent=1) + "\n"
     if args.json is not None and str(args.json) == "-":
-        sys.stdout.write(data)
+        sys.stdout.write(json.dumps(to_json(comparison), indent=1) + "\n")
         return 0
     sys.stdout.write(text_report(comparison))
     if args.json is not None:
-        atomic_write(args.json, data)
+        write_json(args.json, COMPARISON, to_json(comparison))
         print(f"comparison written to {args.json}")
     return 0

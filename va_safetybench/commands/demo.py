@@ -21,6 +21,8 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from judges.registry import JudgeSpec
+
 from ..options import option
 
 HELP = "offline end-to-end demo: demo build -> tiny models -> offline judge -> SEA on one -> eval -> compare -> leaderboard"
@@ -54,7 +56,9 @@ class Options:
         "threads spinning for each other cost: the whole demo took 15.5 min with 2 threads, 5 min with 1, on a shared "
         "2-core machine)",
     )
-    judge: str | None = option(None, help="judge spec for every safety task (default: va-bench eval's default judge)")
+    judge: JudgeSpec | None = option(
+        None, parse=JudgeSpec.parse, help="judge spec for every safety task (default: va-bench eval's default judge)"
+    )
 
 
 def build_demo_bench(bench: Path, source: str, tasks: list[str], limit: int | None, jobs: int) -> None:
@@ -64,7 +68,7 @@ def build_demo_bench(bench: Path, source: str, tasks: list[str], limit: int | No
     from .build import select_items
 
     items = select_items(load_items(source, ("va", "mmsb")), None, limit)
-    report = build(items, tasks, bench, BuildSettings(tts="espeak", dm="none", sd="none"), jobs, source=source)
+    report = build(items, tasks, bench, BuildSettings(tts="espeak"), jobs, source=source)
     print(
         f"{source} bench {bench}: {report.rendered} rendered, {report.skipped} up to date, {len(report.failed)} failed"
     )
@@ -88,6 +92,7 @@ def run(args: Options) -> int:
     from ..capability.demo_set import write_demo_mme
     from ..errors import InputError
     from ..harness.evaluate import EvalRequest, default_run_dir, run_eval
+    from ..models.registry import ModelSpec
     from ..taskspec import TASKS
     from .eval import print_summary
 
@@ -110,7 +115,7 @@ def run(args: Options) -> int:
         run_dir = out / "runs" / default_run_dir(model).name
         print(f"\n== {model} on {', '.join(tasks)} -> {run_dir}")
         request = EvalRequest(
-            model=model,
+            model=ModelSpec.parse(model),
             tasks=list(tasks),
             bench=bench,
             out=run_dir,
@@ -131,15 +136,16 @@ def run(args: Options) -> int:
     return 0
 
 
-def align_evaluate_compare(out: Path, bench: Path, mme: Path, judge: str | None) -> None:
+def align_evaluate_compare(out: Path, bench: Path, mme: Path, judge: JudgeSpec | None) -> None:
     """SEA on the demo's Qwen2-VL, its checkpoint evaluated (by the base run's judge), and base against aligned."""
-    from leaderboard.compare import compare_runs, text_report, to_json
+    from leaderboard.compare import COMPARISON, compare_runs, text_report, to_json
     from leaderboard.results import load_summary
     from sea_align.cli import main as sea_align
 
     from ..errors import CheckFailed
-    from ..fileio import atomic_write_json
+    from ..fileio import write_json
     from ..harness.evaluate import EvalRequest, default_run_dir, run_eval
+    from ..models.registry import ModelSpec
     from ..models.tiny import TINY_PIXELS
     from .eval import print_summary
 
@@ -152,7 +158,7 @@ def align_evaluate_compare(out: Path, bench: Path, mme: Path, judge: str | None)
     aligned = out / "runs" / SEA_RUN
     print(f"\n== hf:{work / 'checkpoint'} on {', '.join(SEA_TASKS)} -> {aligned}")
     request = EvalRequest(
-        model=f"hf:{work / 'checkpoint'}",
+        model=ModelSpec("hf", str(work / "checkpoint")),
         tasks=list(SEA_TASKS),
         bench=bench,
         out=aligned,
@@ -165,4 +171,4 @@ def align_evaluate_compare(out: Path, bench: Path, mme: Path, judge: str | None)
     base = out / "runs" / default_run_dir(SEA_BASE).name
     comparison = compare_runs([load_summary(base), load_summary(aligned)])
     print(f"\n== va-bench compare {base} {aligned}\n{text_report(comparison)}", end="")
-    atomic_write_json(out / "compare.json", to_json(comparison))
+    write_json(out / "compare.json", COMPARISON, to_json(comparison))

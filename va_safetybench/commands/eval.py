@@ -23,13 +23,8 @@ def validate(req: Options) -> None:
     """Names and numbers first, before any model or data is loaded (exit 2 with the valid names)."""
     from ..errors import InputError
     from ..harness.evaluate import split_task_names
-    from ..models.registry import parse_spec
 
-    split_task_names(req.tasks)
-    try:
-        parse_spec(req.model)
-    except InputError as exc:
-        raise InputError(f"--{exc}") from None  # "model 'x': ..." names the option
+    split_task_names(req.tasks)  # the model spec was checked when parsed (models.registry.ModelSpec)
     for option in ("limit", "batch_size", "max_new_tokens"):
         value = getattr(req, option)
         if value is not None and value < 1:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from judges.registry import DEFAULT_JUDGE
+from judges.registry import DEFAULT_JUDGE, JudgeSpec
 
 from ..models.registry import parse_model_args
 from ..options import group, option
@@ -68,8 +68,9 @@ class Options:
         help="a run directory written by va-bench eval (holds responses.jsonl), or lm-eval's --output_path of a "
         "--log_samples run of our tasks",
     )
-    judge: str = option(
-        DEFAULT_JUDGE,
+    judge: JudgeSpec = option(
+        JudgeSpec.parse(DEFAULT_JUDGE),
+        parse=JudgeSpec.parse,
         help="judge spec: lexical | keyword[:jailbreakbench|gcg] | strmatch | gpt[:MODEL] | llama-guard:PATH | "
         f"harmbench:PATH | ... (default: {DEFAULT_JUDGE})",
     )
@@ -96,7 +97,7 @@ def read_judge_args(flags: JudgeFlags) -> JudgeArgs:
     return JudgeArgs(flags.judge_args, given)
 
 
-def judge_options(spec: str, given: JudgeArgs, shared: bool = False) -> dict:
+def judge_options(spec: JudgeSpec, given: JudgeArgs, shared: bool = False) -> dict:
     """Constructor options for the judge `spec` names: --judge-args, plus the deprecated per-option flags.
 
     The flags apply only to the judges that take them (as they always did). With `shared` (several judges
@@ -107,7 +108,7 @@ def judge_options(spec: str, given: JudgeArgs, shared: bool = False) -> dict:
 
     from ..errors import InputError
 
-    kind = spec.partition(":")[0]
+    kind = spec.kind
     options = dict(given.options)
     if shared:
         known = {k for other in JUDGES for k in option_names(other)}

@@ -13,15 +13,15 @@ one (judges.agreement says how each is counted). Without --judges: every judge t
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from judges.agreement import cohen_kappa
+from judges.registry import JudgeSpec
 from judges.runs import judge_rows, judge_slug, read_responses, write_judgements
 
-from ..fileio import atomic_write
+from ..fileio import FileFormat, write_json
 from ..options import group as options_group
 from ..options import option
 from ..records import Judgement
@@ -29,6 +29,7 @@ from .judge import JudgeFlags, judge_options, read_judge_args
 
 HELP = "agreement of judges with human labels (--human SET) or of two judges on a run: accuracy, kappa, confusion"
 LABELS = ("safe", "unsafe", "error")
+AGREEMENT_REPORT = FileFormat("judge-agreement report", 1)  # --json: {format_version, sets: {set: figures}}
 
 
 @dataclass
@@ -54,7 +55,7 @@ class Options:
     json: Path | None = option(None, metavar="OUT", help="with --human: write every figure to this JSON file")
 
 
-def _labels(spec: str, judge, run_dir: Path, rows) -> dict[tuple, str]:
+def _labels(spec: JudgeSpec, judge, run_dir: Path, rows) -> dict[tuple, str]:
     path = run_dir / f"judgements-{judge_slug(spec)}.jsonl"
     stored = Judgement.load_lines(path) if path.is_file() else []
     if not stored or any(j.judge_version != judge.version for j in stored) or len(stored) != len(rows):
@@ -63,12 +64,14 @@ def _labels(spec: str, judge, run_dir: Path, rows) -> dict[tuple, str]:
     return {(j.task, j.scenario, j.id): j.label for j in stored}
 
 
-def _specs(args: Options) -> list[str]:
+def _specs(args: Options) -> list[JudgeSpec]:
+    """The judges --judges names (parsed and checked here, once), or the offline ones for --human."""
     from ..errors import InputError
 
-    specs = [s.strip() for s in (args.judges or "").split(",") if s.strip()]
-    if len(set(specs)) != len(specs):
+    texts = [s.strip() for s in (args.judges or "").split(",") if s.strip()]
+    if len(set(texts)) != len(texts):
         raise InputError(f"--judges: a judge is named twice in {args.judges!r}")
+    specs = [JudgeSpec.parse(text) for text in texts]
     if args.human:
         if args.run_dir is not None:
             raise InputError("--human compares judges with people: give the sets, not RUN_DIR")
@@ -76,7 +79,7 @@ def _specs(args: Options) -> list[str]:
             return specs
         from judges.registry import OFFLINE_SPECS
 
-        return list(OFFLINE_SPECS)
+        return [JudgeSpec.parse(text) for text in OFFLINE_SPECS]
     if args.run_dir is None:
         raise InputError("give RUN_DIR --judges A,B (two judges on a run) or --human SET (judges against people)")
     if len(specs) != 2:
@@ -96,7 +99,7 @@ def run(args: Options) -> int:
         sets = [load_human_set(spec) for spec in args.human]  # every set read (and checked) before judging
         given = read_judge_args(args.flags)
         judges = [make_judge(s, **judge_options(s, given, shared=True)) for s in specs]
-        return human_agreement(specs, judges, sets, args.json)
+        return human_agreement([str(s) for s in specs], judges, sets, args.json)
     from ..outdirs import writable_dir
 
     run_dir = args.run_dir
@@ -110,7 +113,7 @@ def run(args: Options) -> int:
     matrix = {(x, y): 0 for x in LABELS for y in LABELS}
     for k in keys:
         matrix[(a[k], b[k])] += 1
-    width = max(len(specs[0]), 8)
+    width = max(len(str(specs[0])), 8)
     print(f"rows: {specs[0]}, columns: {specs[1]}, {len(keys)} responses")
     print(" " * width + "".join(f"{y:>8}" for y in LABELS))
     for x in LABELS:
@@ -176,7 +179,7 @@ def human_agreement(specs: list[str], judges: list, sets: list, json_out: Path |
     print_overview(report, out)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(json_out, json.dumps(report, indent=1) + "\n")
+        write_json(json_out, AGREEMENT_REPORT, report)
         print(f"wrote {json_out}", file=out)
     return 0
 

@@ -28,7 +28,7 @@ class Options:
 
 def run(args: Options) -> int:
     from ..errors import InputError
-    from ..fileio import atomic_write_json
+    from ..fileio import atomic_write
     from ..outdirs import writable_dir
     from ..records import RECORDS
 
@@ -43,6 +43,6 @@ def run(args: Options) -> int:
         return 0
     writable_dir(args.out, "--out")
     for name, schema in schemas.items():
-        atomic_write_json(args.out / f"{name}.schema.json", schema)
+        atomic_write(args.out / f"{name}.schema.json", json.dumps(schema, indent=1) + "\n")  # JSON Schema's format
         print(f"wrote {args.out / f'{name}.schema.json'}")
     return 0

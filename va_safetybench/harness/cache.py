@@ -18,10 +18,10 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..fileio import append_jsonl, read_jsonl
-from ..records import FORMAT_FIELD
+from ..fileio import FileFormat, append_jsonl, read_jsonl
 
-CACHE_VERSION = 1  # {key, task, item, response} per line; lines without format_version are the same
+# {key, task, item, response} per line; version 1 with or without format_version
+RESPONSE_CACHE = FileFormat("response cache", 1)
 
 
 def shard_path(path: Path, rank: int) -> Path:
@@ -56,8 +56,6 @@ class ResponseCache:
 
     def append(self, entries: list[dict]) -> None:
         """Durably add {"key", "response", ...} entries (one group of completed responses)."""
-        append_jsonl(
-            self.path, [{FORMAT_FIELD: CACHE_VERSION, **e} for e in entries]
-        )  # fsynced; a torn tail is cut first
+        append_jsonl(self.path, RESPONSE_CACHE, entries)  # fsynced; a torn tail is cut first
         for e in entries:
             self._entries[e["key"]] = e["response"]

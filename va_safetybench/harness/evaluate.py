@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from judges.registry import DEFAULT_JUDGE
+from judges.registry import DEFAULT_JUDGE, JudgeSpec
 
 from ..errors import InputError
-from ..fileio import atomic_write, jsonl_text
-from ..models.registry import declared_modalities, parse_model_args
+from ..fileio import atomic_write
+from ..models.registry import ModelSpec, declared_modalities, parse_model_args
 from ..options import option
 from ..outdirs import writable_dir
 from ..records import ItemVerdict, JudgeIdentity, ResponseRow, Summary
@@ -54,18 +54,19 @@ def split_names(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
-def default_run_dir(model: str) -> Path:
+def default_run_dir(model: ModelSpec | str) -> Path:
     """runs/<model spec made file-name safe>."""
-    return Path("runs") / re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_")
+    return Path("runs") / re.sub(r"[^A-Za-z0-9._-]+", "_", str(model)).strip("_")
 
 
 @dataclass
 class EvalRequest:
     """One `va-bench eval`: its fields are the command's options (options.py builds the flags from them)."""
 
-    model: str = option(
+    model: ModelSpec = option(
         help="BACKEND:NAME, e.g. hf:Qwen/Qwen2-VL-7B-Instruct, vllm:PATH, openai:gpt-4o, tiny:qwen2-vl|qwen2-audio|llava",
         metavar="BACKEND:NAME",
+        parse=lambda text: ModelSpec.parse(text, "--model"),
     )
     tasks: list[str] = option(
         help="comma-separated tasks or groups (va_video, va_audio, va_safetybench, mm_safetybench; "
@@ -77,8 +78,9 @@ class EvalRequest:
     model_args: dict[str, Any] = option(
         help="backend arguments k=v,.. (e.g. dtype=bfloat16,device=cuda)", factory=dict, parse=parse_model_args
     )
-    judge: str = option(
-        DEFAULT_JUDGE,
+    judge: JudgeSpec = option(
+        JudgeSpec.parse(DEFAULT_JUDGE),
+        parse=JudgeSpec.parse,
         help=f"{DEFAULT_JUDGE} (offline) | keyword | gpt:MODEL | llama-guard:PATH | harmbench:PATH | ...; "
         "with gpt:MODEL the over-refusal tasks are also classified by XSTest's GPT refusal classifier "
         "on that model (their keyword rate is always reported)",
@@ -142,7 +144,7 @@ def plan_tasks(names: list[str], bench: Path) -> tuple[list[str], list[str]]:
 
 
 def check_modalities(
-    tasks: list[str], modalities: frozenset, explicit: set[str], model: str
+    tasks: list[str], modalities: frozenset, explicit: set[str], model: ModelSpec
 ) -> tuple[list[str], list[str]]:
     """Drop group tasks the model cannot take (noted); an explicit one is an error."""
     kept, notes = [], []
@@ -254,7 +256,7 @@ def _evaluate(req: EvalRequest, run: RunContext) -> EvalResult:
         outcomes = [o for o in lm.outcomes if o.task in tasks]
         summary = _summarise(judge, outcomes, logged, tasks, bench, info, req)
     if sections:
-        identity = Summary(model=req.model, backend=info.backend, random_weights=bool(info.random_weights))
+        identity = Summary(model=str(req.model), backend=info.backend, random_weights=bool(info.random_weights))
         summary = add_sections(run_dir, sections, identity)
     return EvalResult(
         run_dir,
@@ -314,8 +316,10 @@ def _summarise(
 
     verdicts = verdicts_by_item(samples)
     judge_id = JudgeIdentity.of(judge)
-    rows = [_response_row(o, req.model, bench, verdicts[(o.task, o.doc["key"])].verdict, judge_id) for o in outcomes]
-    atomic_write(req.run_dir / "responses.jsonl", jsonl_text(row.to_json() for row in rows))
+    rows = [
+        _response_row(o, str(req.model), bench, verdicts[(o.task, o.doc["key"])].verdict, judge_id) for o in outcomes
+    ]
+    ResponseRow.save_lines(req.run_dir / "responses.jsonl", rows)
     records = [Record(r.task, r.scenario, r.id, r.verdict.label, r.verdict.official_unsafe) for r in rows if r.verdict]
     generation = {
         "max_new_tokens": req.max_new_tokens or DEFAULT_MAX_NEW_TOKENS,
@@ -323,7 +327,7 @@ def _summarise(
         "limit_per_scenario": req.limit,
     }
     identity = Summary(
-        model=req.model,
+        model=str(req.model),
         backend=info.backend,
         random_weights=bool(info.random_weights),
         judge=judge_id,
@@ -352,7 +356,7 @@ def _generate(lm, tasks: list[str], bench: Path, samples: dict | None, req: Eval
     for name in ("lm_eval.api.task", "lm_eval.evaluator_utils"):
         logging.getLogger(name).addFilter(_QuietLmEval())
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    metadata = {"bench": str(bench), "judge": req.judge, "judge_args": req.judge_args, **current_run().metadata()}
+    metadata = {"bench": str(bench), "judge": str(req.judge), "judge_args": req.judge_args, **current_run().metadata()}
     manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False, metadata=metadata)
     gen_kwargs = {"max_gen_toks": req.max_new_tokens} if req.max_new_tokens else None
     with media_logged_by_reference():

@@ -46,6 +46,7 @@ from ..models.base import (
     Media,
     completions,
 )
+from ..models.registry import ModelSpec
 from . import lm_eval_git
 from .cache import ResponseCache, cache_key
 from .distributed import ProcessGroup, launched
@@ -115,7 +116,7 @@ class VABenchLM(LM):
 
     def __init__(
         self,
-        model: str | None = None,
+        model: ModelSpec | str | None = None,
         cache: str | None = None,
         batch_size: int | str | None = 1,
         max_batch_size: int | None = None,
@@ -132,7 +133,7 @@ class VABenchLM(LM):
 
         if not model:
             raise InputError("--model_args: model=BACKEND:NAME is required (e.g. model=tiny:qwen2-vl)")
-        self.spec = str(model)
+        self.spec = ModelSpec.of(model if isinstance(model, ModelSpec) else str(model))  # lm-eval hands us text
         self.batch_size = _batch_size(batch_size, max_batch_size)
         if "batch_size" not in backend_args and _factory_accepts(self.spec, "batch_size"):
             backend_args["batch_size"] = self.batch_size  # hf/tiny: also the forward-pass batch
@@ -257,7 +258,7 @@ class VABenchLM(LM):
         settings = settings_from_gen_kwargs(gen_kwargs, self.max_new_tokens)
         doc = inst.doc if isinstance(inst.doc, dict) else {}
         fields = {
-            "model": self.spec,
+            "model": str(self.spec),  # the text: response cache keys stay those of earlier runs
             "model_args": {k: str(v) for k, v in sorted(self.answer_args.items())},
             "task": inst.task_name,
             "item": doc.get("key", inst.doc_id),
@@ -363,16 +364,14 @@ def _as_list(value: Any) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def _factory_accepts(spec: str, parameter: str) -> bool:
+def _factory_accepts(spec: ModelSpec, parameter: str) -> bool:
     """Whether the backend named by `spec` takes `parameter` (batch_size: hf and tiny do)."""
     import inspect
 
     from ..models.registry import BACKENDS
 
-    if spec.partition(":")[0] not in BACKENDS:
-        return False  # make_backend reports the unknown backend
     try:
-        factory = BACKENDS.get(spec.partition(":")[0]).load()
+        factory = BACKENDS.get(spec.backend).load()
     except ImportError:
         return False
     return parameter in inspect.signature(factory).parameters

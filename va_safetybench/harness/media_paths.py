@@ -31,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..fileio import atomic_write
+from ..fileio import FileFormat, write_json
 from ..limits import IMAGE_PIXELS, MEDIA_SECONDS, check_environment
-from ..records import FORMAT_FIELD, ManifestEntry
+from ..records import ManifestEntry
 
 VERIFIED_FILE = Path(".build") / "verified-media.json"
+# {files: {path: [size, mtime_ns, ctime_ns, inode, sha256, extent]}}: the files eval checked, by stat signature
+VERIFIED_MEDIA = FileFormat("verified-media record", 1)
 RACY_SECONDS = 2.0
 
 
@@ -164,7 +166,7 @@ class MediaVerifier:
             return
         records = {**_read_records(self.record_path), **self._fresh}
         try:
-            atomic_write(self.record_path, json.dumps({FORMAT_FIELD: 1, "files": records}))
+            write_json(self.record_path, VERIFIED_MEDIA, {"files": records}, indent=None)
         except OSError:  # read-only or full: the record is a cache, the next load hashes again
             return
         self._records, self._fresh = records, {}

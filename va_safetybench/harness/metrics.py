@@ -32,7 +32,7 @@ from typing import Any
 
 from lm_eval.api.filter import Filter
 
-from judges.registry import DEFAULT_JUDGE
+from judges.registry import DEFAULT_JUDGE, JudgeSpec
 
 from ..errors import InputError
 from ..records import Judgement, ResponseRow
@@ -41,13 +41,14 @@ from .run_context import current_run
 _TASK = "_"  # the task of the Records built inside an aggregation (lm-eval passes aggregations no task name)
 
 
-def judge_settings(metadata: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """(judge spec, judge options) from lm-eval task metadata; InputError naming the metadata key."""
+def judge_settings(metadata: dict[str, Any]) -> tuple[JudgeSpec, dict[str, Any]]:
+    """(judge spec, judge options) from lm-eval task metadata, parsed; InputError naming the metadata key."""
     from ..models.registry import parse_model_args
 
-    spec = metadata.get("judge") or DEFAULT_JUDGE
-    if not isinstance(spec, str):
-        raise InputError(f"task metadata 'judge' must be a judge spec string such as 'gpt:gpt-4o-mini', got {spec!r}")
+    text = metadata.get("judge") or DEFAULT_JUDGE
+    if not isinstance(text, str):
+        raise InputError(f"task metadata 'judge' must be a judge spec string such as 'gpt:gpt-4o-mini', got {text!r}")
+    spec = JudgeSpec.parse(text)
     options = metadata.get("judge_args") or {}
     if isinstance(options, str):
         options = parse_model_args(options)

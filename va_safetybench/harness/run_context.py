@@ -21,9 +21,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    from judges.registry import JudgeSpec
 
 _ACTIVE: ContextVar[RunContext | None] = ContextVar("va_safetybench_run", default=None)
 
@@ -33,8 +36,8 @@ class RunContext:
 
     def __init__(self) -> None:
         self.id = uuid.uuid4().hex
-        self._judges: dict[tuple[str, str], Any] = {}
-        self._task_judges: dict[str, tuple[str, str]] = {}  # lm-eval task -> (judge spec, options as canonical JSON)
+        self._judges: dict[tuple[str, str], Any] = {}  # (judge spec, options as canonical JSON) -> the judge
+        self._task_judges: dict[str, tuple[JudgeSpec | str, str]] = {}  # lm-eval task -> (judge spec, options)
         self.failed: set[tuple[str, str]] = set()  # (task, document key) whose generation failed
 
     @contextmanager
@@ -46,16 +49,16 @@ class RunContext:
         finally:
             _ACTIVE.reset(token)
 
-    def judge(self, spec: str, options: dict[str, Any]) -> Any:
+    def judge(self, spec: JudgeSpec | str, options: dict[str, Any]) -> Any:
         """The run's judge for (spec, options), built on first use (make_judge checks options and API key)."""
-        key = (spec, _canonical(options))
+        key = (str(spec), _canonical(options))
         if key not in self._judges:
             from judges.registry import make_judge
 
             self._judges[key] = make_judge(spec, **options)
         return self._judges[key]
 
-    def configure(self, task: str, spec: str, options: dict[str, Any]) -> None:
+    def configure(self, task: str, spec: JudgeSpec | str, options: dict[str, Any]) -> None:
         """Use (spec, options) for `task`'s filter, building the judge now so a bad one fails before generation."""
         self.judge(spec, options)
         self._task_judges[task] = (spec, _canonical(options))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..fileio import jsonl_lines
+from ..media.source_spec import parse_media
 from ..records import ManifestEntry, RecordError
 from ..taskspec import TASKS
 from .hashing import file_sha256
@@ -65,7 +66,7 @@ def check_bench(bench: Path) -> tuple[int, list[str]]:
                 continue
             origin = "official" if entry.extra.get("origin") == "official" else "rendered"
             if origin not in verifiers:  # an official file is checked by the official copier's decoder
-                settings = BuildSettings(media="hub") if origin == "official" else BuildSettings()
+                settings = BuildSettings(media=parse_media("hub")) if origin == "official" else BuildSettings()
                 verifiers[origin] = task_renderer(task, settings)
             try:
                 verifiers[origin].verify(path)

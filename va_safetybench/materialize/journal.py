@@ -6,13 +6,11 @@ entry names a complete file; a torn last line is ignored.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ..fileio import append_jsonl, atomic_write, read_jsonl
-from ..records import FORMAT_FIELD
+from ..fileio import FileFormat, append_jsonl, read_jsonl, write_jsonl
 
-JOURNAL_VERSION = 1  # {path, recipe, sha256, bytes} per line; lines without format_version are the same
+BUILD_JOURNAL = FileFormat("build journal", 1)  # {path, recipe, sha256, bytes} per line; v1 with or without the field
 
 
 class Journal:
@@ -39,11 +37,10 @@ class Journal:
 
     def record(self, rel: str, recipe_hash: str, sha256: str, size: int) -> None:
         """One line, appended and fsynced (fileio.append_jsonl: a kill or a full disk can only tear this line)."""
-        entry = {FORMAT_FIELD: JOURNAL_VERSION, "path": rel, "recipe": recipe_hash, "sha256": sha256, "bytes": size}
-        append_jsonl(self.path, [entry])
+        entry = BUILD_JOURNAL.stamp({"path": rel, "recipe": recipe_hash, "sha256": sha256, "bytes": size})
+        append_jsonl(self.path, BUILD_JOURNAL, [entry])
         self.entries[rel] = entry
 
     def compact(self) -> None:
         """Rewrite with one line per file so the journal does not grow with every rebuild."""
-        entries = ({FORMAT_FIELD: JOURNAL_VERSION, **e} for e in self.entries.values())
-        atomic_write(self.path, "".join(json.dumps(e) + "\n" for e in entries))
+        write_jsonl(self.path, BUILD_JOURNAL, self.entries.values())

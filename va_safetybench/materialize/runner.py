@@ -16,15 +16,15 @@ import os
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..fileio import atomic_write, is_disk_full
+from ..fileio import FileFormat, is_disk_full, write_json
 from ..items import Item
 from ..locks import exclusive
 from ..outdirs import writable_dir
-from ..records import FORMAT_FIELD, ManifestEntry
+from ..records import ManifestEntry
 from ..taskspec import TASKS, TaskSpec
 from .hashing import file_sha256, recipe_hash
 from .journal import Journal
@@ -33,6 +33,9 @@ from .settings import BuildSettings
 
 MANIFEST_DIR = "manifests"
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+# bench.json: {source, settings (BuildSettings.to_json), updated, tasks: {task: {manifest}}}
+BENCH_INFO = FileFormat("bench info", 1)
 
 
 @dataclass
@@ -320,8 +323,8 @@ def _write_manifest(
                 entry["status"] = "failed"
             else:
                 entry["sha256"] = journal.sha256(rel)
-        lines.append(ManifestEntry.from_json(entry, f"{spec.name} {item.scenario}/{item.id}").line())
-    atomic_write(manifest_path(bench, spec.name), "".join(line + "\n" for line in lines))
+        lines.append(ManifestEntry.from_json(entry, f"{spec.name} {item.scenario}/{item.id}"))
+    ManifestEntry.save_lines(manifest_path(bench, spec.name), lines)
 
 
 def _write_bench_info(bench: Path, source: str, settings: BuildSettings, tasks: list[str]) -> None:
@@ -329,12 +332,11 @@ def _write_bench_info(bench: Path, source: str, settings: BuildSettings, tasks: 
     info = json.loads(info_path.read_text()) if info_path.exists() else {"tasks": {}}
     info.update(
         {
-            FORMAT_FIELD: 1,
             "source": source,
-            "settings": asdict(settings),
+            "settings": settings.to_json(),
             "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
     )
     for task in tasks:
         info["tasks"][task] = {"manifest": str(manifest_path(bench, task).relative_to(bench))}
-    atomic_write(info_path, json.dumps(info, indent=1, sort_keys=True))
+    write_json(info_path, BENCH_INFO, info, sort_keys=True)

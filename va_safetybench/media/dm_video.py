@@ -36,7 +36,6 @@ from ..materialize.settings import BuildSettings
 from ..taskspec import TASKS
 from .fonts import resolve_font
 from .scene_prompt import scene_prompts
-from .source_spec import MediaSource, parse_media_source
 from .text_frames import MARGIN, PHRASE_FONT_SIZE, phrase_frame, require_glyphs
 from .video_io import FPS, HEIGHT, WIDTH, conform, letterbox, probe, probe_standard, read_frames, write_video
 
@@ -44,12 +43,6 @@ HOW_TO_BUILD = (
     "pass --media hub (all the official media), --dm hub (the official videos) or --dm diffusers:MODEL (generate them)"
 )
 HOLD_SECONDS = 3
-_DIFFUSERS_OPTIONS = {"frames": int, "steps": int, "height": int, "width": int, "guidance": float}
-
-
-def parse_dm(spec: str) -> MediaSource:
-    """Validate `--dm`; raises InputError naming the option."""
-    return parse_media_source("--dm", spec, "the dataset's video.zip", _DIFFUSERS_OPTIONS)
 
 
 def item_seed(build_seed: int, item_key: str) -> int:
@@ -64,7 +57,7 @@ class DMVideoRenderer(Renderer):
 
     def __init__(self, settings: BuildSettings, **args: object) -> None:
         super().__init__(settings, **args)
-        self.source = parse_dm(settings.dm)
+        self.source = settings.dm  # parsed by the command line (source_spec.parse_dm)
         self._pipe: Any = None  # a diffusers pipeline, loaded on first use
         self._prompts: dict[str, str] = {}
 
@@ -115,7 +108,7 @@ class DMVideoRenderer(Renderer):
         probe(path)  # decoding all frames is the check
 
     def describe(self) -> dict:
-        return {**super().describe(), "dm": self.settings.dm, "scene_llm": self.settings.scene_llm}
+        return {**super().describe(), "dm": str(self.settings.dm), "scene_llm": self.settings.scene_llm}
 
 
 class DMTypoVideoRenderer(Renderer):
@@ -125,7 +118,7 @@ class DMTypoVideoRenderer(Renderer):
 
     def __init__(self, settings: BuildSettings, **args: object) -> None:
         super().__init__(settings, **args)
-        self.source = parse_dm(settings.dm)
+        self.source = settings.dm  # parsed by the command line (source_spec.parse_dm)
         self.font_path = resolve_font(settings.font)
         phrase_frame("A", self.font_path)  # an unreadable font fails now, before any work
         self.dm_media = TASKS["va_video_dm"].required_media
@@ -162,7 +155,12 @@ class DMTypoVideoRenderer(Renderer):
             raise ValueError(f"{info.frames} frames: too short for a DM video plus the {HOLD_SECONDS} s phrase")
 
     def describe(self) -> dict:
-        return {**super().describe(), "dm": self.settings.dm, "font": self.font_path.name, "hold_seconds": HOLD_SECONDS}
+        return {
+            **super().describe(),
+            "dm": str(self.settings.dm),
+            "font": self.font_path.name,
+            "hold_seconds": HOLD_SECONDS,
+        }
 
 
 def _to_uint8(frame) -> np.ndarray:

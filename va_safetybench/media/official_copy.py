@@ -15,10 +15,10 @@ from ..items import Item
 from ..materialize.renderer import RecordedHash, Renderer
 from ..materialize.settings import BuildSettings
 from ..taskspec import TASKS
-from .release import RELEASE_EXT, Member, Release, check_spec, decode, key_of, open_release
+from .release import RELEASE_EXT, Member, Release, decode, key_of, open_release
 
 FULL_SIZE = {"va": 972, "mmsb": 1680}  # items per task in the complete releases
-_RELEASES: dict[tuple, Release] = {}  # (option, value, top, state, scenarios) -> the opened release, per process
+_RELEASES: dict[tuple, Release] = {}  # (option, source, top, state, scenarios) -> the opened release, per process
 
 
 class OfficialFileRenderer(Renderer):
@@ -34,23 +34,22 @@ class OfficialFileRenderer(Renderer):
         self.task, self.benchmark = task, spec.benchmark
         self.top, self.variant = spec.media.top, spec.media.variant
         self.ext = RELEASE_EXT[self.top]
-        self.option, self.value = source
+        self.option, self.source = source  # parsed by the command line, a hub:PATH checked there
         # the image variants every task drawing on this same source takes (--sd hub: SD only; --media hub: all)
         self.variants = tuple(
             s.media.variant
             for t, s in TASKS.items()
             if s.media is not None and s.media.top == self.top and settings.official_source(t) == source
         )
-        check_spec(self.option, self.value)  # a bad path fails before any work
         self.release: Release | None = None
         self.found, self.used = 0, list[str]()
 
     def prepare(self, bench: Path, items: list[Item]) -> None:
         state = bench / ".build" / "hub"
         scenarios = frozenset(i.scenario for i in items) if self.top == "Image" else frozenset()
-        key = (self.option, self.value, self.top, str(state), scenarios)
+        key = (self.option, self.source, self.top, str(state), scenarios)
         if key not in _RELEASES:
-            _RELEASES[key] = open_release(self.option, self.value, {self.top}, set(scenarios), state, self.variants)
+            _RELEASES[key] = open_release(self.option, self.source, {self.top}, set(scenarios), state, self.variants)
         self.release = _RELEASES[key]
         members = [self._member(item) for item in items]  # every member present before anything is copied
         self.found = len(members)
@@ -77,7 +76,7 @@ class OfficialFileRenderer(Renderer):
         return self.release.provenance(self._member(item))
 
     def describe(self) -> dict:
-        return {"origin": "official", "source": f"{self.option} {self.value}"}
+        return {"origin": "official", "source": f"{self.option} {self.source}"}
 
     def report_line(self) -> str | None:
         if not self.found:

@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ArchiveRejected, InputError
-from ..fileio import atomic_write
+from ..fileio import FileFormat, atomic_write, write_json
 from ..materialize.hashing import file_sha256
+from .source_spec import MediaSource
 
 VA_REPO = "luweikai/VA-SafetyBench"
 MMSB_REPO = "PKU-Alignment/MM-SafetyBench"
@@ -48,6 +49,9 @@ _MEMBER = re.compile(r"(?:^|/)(Video|Audio|imgs)/([^/]+)/([^/]+)/([^/]+)\.(mp4|m
 _TOP_OF = {v: k for k, v in RELEASE_TOP.items()}
 
 Key = tuple[str, str, str, str]  # (our top folder, scenario, variant, id)
+# the markers in BENCH/.build/hub/: a zip's remembered sha256 ({file, size, mtime_ns, sha256}) and a parquet file's
+# finished unpacking (done.json: {parquet, sha256}); version 1 with or without format_version
+RELEASE_STATE = FileFormat("release marker", 1)
 
 
 @dataclass(frozen=True)
@@ -196,37 +200,26 @@ def _open_zip(path: str) -> zipfile.ZipFile:
 
 def open_release(
     option: str,
-    spec: str,
+    source: MediaSource,
     tops: set[str],
     scenarios: set[str],
     state: Path,
     image_variants: tuple[str, ...] = ("SD", "TYPO", "SD_TYPO"),
 ) -> Release:
-    """The release named by `option`'s value `spec` (hub | hub:PATH), for the media `tops` (Video, Audio,
-    Image) and, for the Hub's MM-SafetyBench parquet files, the MM `scenarios` and `image_variants` (the
+    """The release `option`'s value `source` names (hub, or hub:PATH: its `archive`), for the media `tops` (Video,
+    Audio, Image) and, for the Hub's MM-SafetyBench parquet files, the MM `scenarios` and `image_variants` (the
     images the caller's tasks take from this source); `state` is the bench's folder for remembered hashes and
     unpacked parquet images. `option` only names the source in messages."""
-    check_spec(option, spec)
-    if spec == "hub":
+    if source.kind != "hub":
+        raise InputError(f"{option} {source}: not the official release (hub or hub:PATH)")
+    if source.archive is None:
         paths = [_download(option, ARCHIVE_OF[t]) for t in ("Video", "Audio") if t in tops]
         sources = [_zip_source(option, p, state, f"{VA_REPO}:{p.name}") for p in paths]
         if "Image" in tops:
             sources += _hub_images(option, scenarios, state, image_variants)
     else:
-        sources = _local_sources(option, spec, Path(spec[4:]).expanduser(), state)
+        sources = _local_sources(option, str(source), source.archive, state)
     return index(option, sources, tops)
-
-
-def check_spec(option: str, spec: str) -> None:
-    """`hub`, or `hub:PATH` naming a zip or a folder; InputError naming the option otherwise."""
-    if spec == "hub":
-        return
-    if not (spec.startswith("hub:") and spec[4:]):
-        raise InputError(f"{option} {spec!r}: expected hub or hub:PATH (a folder or zip of the official release)")
-    path = Path(spec[4:]).expanduser()
-    if not (path.is_dir() or zipfile.is_zipfile(path)):
-        missing = "" if path.exists() else " (it does not exist)"
-        raise InputError(f"{option} {spec}: {path} is not a zip archive or folder of the official release{missing}")
 
 
 def index(option: str, sources: list[Source], tops: set[str]) -> Release:
@@ -403,4 +396,4 @@ def _read_json(path: Path) -> dict:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    atomic_write(path, json.dumps(data))
+    write_json(path, RELEASE_STATE, data, indent=None)

@@ -4,7 +4,8 @@ By default a fixed template, TEMPLATE. With `--scene-llm MODEL` an OpenAI-compat
 model (base URL from OPENAI_BASE_URL, key from OPENAI_API_KEY, which a local server does not need) turns the key phrase into a
 one-sentence visual scene; only the key phrase is sent. Answers are cached in
 `bench/.build/scene_prompts.json`, keyed by model, instruction and phrase, so rebuilds neither
-call the model again nor change their prompts.
+call the model again nor change their prompts. The cache: {"format_version": 2, "prompts": {key: prompt}};
+version 1 (no format_version) was the `prompts` mapping alone.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import json
 from pathlib import Path
 
 from ..errors import InputError
-from ..fileio import atomic_write
+from ..fileio import FileFormat, write_json
+
+SCENE_PROMPTS = FileFormat("scene-prompt cache", 2)
 
 TEMPLATE = "A realistic, high-quality video showing {key_phrase}."
 INSTRUCTION = (
@@ -32,7 +35,7 @@ def scene_prompts(phrases: list[str], model: str | None, bench: Path) -> dict[st
     if model is None:
         return {p: TEMPLATE.format(key_phrase=p) for p in phrases}
     path = cache_path(bench)
-    cache = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    cache = read_cache(path)
     result = {}
     client = None
     for phrase in dict.fromkeys(phrases):
@@ -40,9 +43,23 @@ def scene_prompts(phrases: list[str], model: str | None, bench: Path) -> dict[st
         if key not in cache:
             client = client or _client(model)
             cache[key] = _ask(client, model, phrase)
-            atomic_write(path, json.dumps(cache, ensure_ascii=False))
+            write_json(path, SCENE_PROMPTS, {"prompts": cache}, indent=None)
         result[phrase] = cache[key]
     return result
+
+
+def read_cache(path: Path) -> dict[str, str]:
+    """{key: scene prompt} from the cache file, in either version; {} without one."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise InputError(f"{path}: not valid JSON; delete it to ask --scene-llm again") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a scene-prompt cache; delete it to ask --scene-llm again")
+    prompts = data.get("prompts") if SCENE_PROMPTS.version_of(data, str(path)) >= 2 else data
+    return {k: v for k, v in (prompts or {}).items() if isinstance(v, str)}
 
 
 def _client(model: str):

@@ -26,7 +26,6 @@ from ..materialize.hashing import text_digest
 from ..materialize.renderer import RecordedHash, Renderer
 from ..materialize.settings import BuildSettings
 from .image_io import decode_image
-from .source_spec import parse_media_source
 
 PROMPT = "A photo of {}"
 HOW_TO_BUILD = (
@@ -42,8 +41,7 @@ class SDImageRenderer(Renderer):
 
     def __init__(self, settings: BuildSettings, **args: object) -> None:
         super().__init__(settings, **args)
-        source = parse_media_source("--sd", settings.sd, "the official imgs/ folder")
-        self.kind, self.model = source.kind, source.model
+        self.kind, self.model = settings.sd.kind, settings.sd.model  # parsed by the command line (parse_sd)
         self._pipe: Any = None  # a diffusers pipeline, loaded on first use
 
     def unavailable_reason(self) -> str | None:
@@ -73,7 +71,7 @@ class SDImageRenderer(Renderer):
             raise ValueError(f"implausible SD image size {img.width}x{img.height}")
 
     def describe(self) -> dict:
-        return {**super().describe(), "sd": self.settings.sd, "prompt_template": PROMPT}
+        return {**super().describe(), "sd": str(self.settings.sd), "prompt_template": PROMPT}
 
 
 def image_seed(build_seed: int, item_key: str) -> int:

@@ -27,6 +27,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import VABenchError
+from ..fileio import FileFormat
+
+# a checkpoint's va_safetybench.json: written by sea_align into the checkpoints it trains ({alignment: its recipe})
+# and into saved tiny models ({random_weights, tiny}); read by the hf and vllm backends
+METADATA_FILE = "va_safetybench.json"
+CHECKPOINT_METADATA = FileFormat("checkpoint metadata", 1)
 
 MediaKind = Literal["image", "video", "audio"]
 

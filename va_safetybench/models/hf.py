@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import InputError
 from .adapters import GenericAdapter, MediaOptions, Prepared, adapter_class
 from .base import (
+    METADATA_FILE,
     GenerationError,
     GenerationRequest,
     GenerationResult,
@@ -26,7 +27,6 @@ from .base import (
     ModelInfo,
 )
 
-METADATA_FILE = "va_safetybench.json"  # written by sea_align into the checkpoints it trains
 SORT_WINDOW = 4  # batches whose requests are sorted by length together
 
 

@@ -89,50 +89,68 @@ BACKENDS: Registry[Backend] = Registry(
 )
 
 
-def answer_options(spec: str, model_args: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model named `BACKEND:NAME` ('hf:Qwen/Qwen2-VL-7B-Instruct', 'tiny:llava', 'openai:gpt-4o'), parsed once
+    where the text comes in (the command line; lm-eval's model_args for our model class) and checked then: the
+    backend registered and, for tiny:, the tiny model. str() gives the text back."""
+
+    backend: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.backend}:{self.name}"
+
+    @classmethod
+    def parse(cls, text: str, what: str = "model") -> ModelSpec:
+        """The spec `text` names; InputError starting with `what` (e.g. '--model') and the text otherwise."""
+        backend, sep, name = text.partition(":")
+        if not sep or not name:
+            raise InputError(f"{what} {text!r}: expected BACKEND:NAME with BACKEND one of {', '.join(BACKENDS)}")
+        if backend not in BACKENDS:
+            raise InputError(f"{what} {text!r}: {BACKENDS.unknown(backend)}")
+        if backend == "tiny":
+            from .tiny import TINY_MODELS
+
+            if name not in TINY_MODELS:
+                raise InputError(f"{what} {text!r}: {TINY_MODELS.unknown(name, [f'tiny:{n}' for n in TINY_MODELS])}")
+        return cls(backend, name)
+
+    @classmethod
+    def of(cls, spec: ModelSpec | str) -> ModelSpec:
+        """`spec` as a ModelSpec: library callers (scripts, tests) may still name a model by its text."""
+        return spec if isinstance(spec, ModelSpec) else cls.parse(spec)
+
+
+def answer_options(spec: ModelSpec | str, model_args: dict[str, Any]) -> dict[str, Any]:
     """The model args of `spec` that change its answers (an option a backend does not declare counts as one)."""
-    backend = spec.partition(":")[0]
-    neutral = BACKENDS.get(backend).neutral if backend in BACKENDS else frozenset()
+    backend = spec.backend if isinstance(spec, ModelSpec) else spec.partition(":")[0]
+    neutral = BACKENDS.get(backend).neutral
     return {k: v for k, v in model_args.items() if k not in neutral}
 
 
-def parse_spec(spec: str) -> tuple[str, str]:
-    """'hf:Qwen/Qwen2-VL-7B-Instruct' -> ('hf', 'Qwen/Qwen2-VL-7B-Instruct'), the backend registered and, for
-    tiny:, the tiny model; InputError naming the spec otherwise (the one check of a model spec)."""
-    backend, sep, name = spec.partition(":")
-    if not sep or not name:
-        raise InputError(f"model {spec!r}: expected BACKEND:NAME with BACKEND one of {', '.join(BACKENDS)}")
-    if backend not in BACKENDS:
-        raise InputError(f"model {spec!r}: {BACKENDS.unknown(backend)}")
-    if backend == "tiny":
-        from .tiny import TINY_MODELS
-
-        if name not in TINY_MODELS:
-            raise InputError(f"model {spec!r}: {TINY_MODELS.unknown(name, [f'tiny:{n}' for n in TINY_MODELS])}")
-    return backend, name
-
-
-def make_backend(spec: str, model_args: dict[str, Any] | None = None) -> ModelBackend:
+def make_backend(spec: ModelSpec | str, model_args: dict[str, Any] | None = None) -> ModelBackend:
     """Build the backend named by `spec` ('hf:Qwen/Qwen2-VL-7B-Instruct', 'tiny:llava', ...)."""
-    backend, name = parse_spec(spec)
+    spec = ModelSpec.of(spec)
     try:
-        make = BACKENDS.get(backend).load()
+        make = BACKENDS.get(spec.backend).load()
     except ModuleNotFoundError as exc:
-        raise MissingExtra(f"backend {backend!r} is unavailable: {exc} (install its extra)") from exc
+        raise MissingExtra(f"backend {spec.backend!r} is unavailable: {exc} (install its extra)") from exc
     try:
-        inspect.signature(make).bind(name, **(model_args or {}))
+        inspect.signature(make).bind(spec.name, **(model_args or {}))
     except TypeError as exc:
         raise InputError(f"bad --model-args for {spec}: {exc}") from exc
     from .checkpoints import refusing_pickled_code
 
     with refusing_pickled_code(f"--model {spec}"):
-        return make(name, **(model_args or {}))
+        return make(spec.name, **(model_args or {}))
 
 
-def declared_modalities(spec: str, model_args: dict[str, Any] | None = None) -> frozenset[str] | None:
+def declared_modalities(spec: ModelSpec | str, model_args: dict[str, Any] | None = None) -> frozenset[str] | None:
     """What the model named by `spec` takes, known without loading weights (hf, vllm: its config and processor;
     tiny: its family), or None where only the loaded backend can say (openai)."""
-    backend, _, name = spec.partition(":")
+    spec = ModelSpec.of(spec)
+    backend, name = spec.backend, spec.name
     if backend == "hf":
         from .hf import checkpoint_modalities
 

@@ -391,16 +391,16 @@ def build_tiny(name: str, seed: int = 0, shape: str = "tiny", device: str | None
 
 def save_tiny(name: str, path: str, seed: int = 0, shape: str = "tiny") -> None:
     """Write a tiny model as a normal checkpoint (`hf:PATH` loads it), marked as random weights."""
-    import json
     from pathlib import Path
 
-    from .hf import METADATA_FILE
+    from ..fileio import write_json
+    from .base import CHECKPOINT_METADATA, METADATA_FILE
 
     model, processor = build_tiny(name, seed=seed, shape=shape)
     model.save_pretrained(path)
     processor.save_pretrained(path)
     meta = {"random_weights": True, "tiny": {"name": name, "seed": seed, "shape": shape}}
-    (Path(path) / METADATA_FILE).write_text(json.dumps(meta, indent=1) + "\n")
+    write_json(Path(path) / METADATA_FILE, CHECKPOINT_METADATA, meta)
 
 
 def tiny_backend(

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar, Union
 
 from ..errors import InputError
+from ..fileio import FORMAT_FIELD, FileFormat, write_json, write_jsonl
 
-FORMAT_FIELD = "format_version"  # on every top-level record written; absent in files written before versions (= 1)
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 P = TypeVar("P", bound="Part")
@@ -105,18 +105,24 @@ class Record(Part):
     VERSION: ClassVar[int]
 
     @classmethod
+    def file_format(cls) -> FileFormat:
+        return FileFormat(cls.FORMAT, cls.VERSION)
+
+    @classmethod
     def _prepare(cls, data: Any, where: str) -> Any:
         if not isinstance(data, dict):
             return data
-        version = data.get(FORMAT_FIELD, 1)
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise RecordError(f"{where}: {FORMAT_FIELD} must be a positive integer, found {version!r}")
-        if version > cls.VERSION:
-            raise RecordError(
-                f"{where}: {cls.FORMAT} format version {version} is newer than this va-safetybench reads "
-                f"({cls.VERSION}); upgrade va-safetybench"
-            )
+        version = cls.file_format().version_of(data, where, RecordError)
         return cls.upgrade(dict(data), version, where) if version < cls.VERSION else data
+
+    def save(self, path: Path) -> None:
+        """Write this record as a whole JSON file (fileio.write_json: atomic, `format_version` first)."""
+        write_json(path, self.file_format(), self.to_json())
+
+    @classmethod
+    def save_lines(cls, path: Path, records: list[Any]) -> None:
+        """Write `records` (of this class) as a JSONL file, one per line (fileio.write_jsonl: atomic)."""
+        write_jsonl(path, cls.file_format(), (r.to_json() for r in records))
 
     @classmethod
     def upgrade(cls, data: dict[str, Any], version: int, where: str) -> dict[str, Any]:
