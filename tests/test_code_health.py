@@ -182,3 +182,72 @@ def test_every_record_written_has_a_format_version():
         assert record.FORMAT == name and isinstance(record.VERSION, int) and record.VERSION >= 1
         schema = record.json_schema()
         assert FORMAT_FIELD in schema["properties"] and schema["$id"].endswith(f"/v{record.VERSION}")
+
+
+# Where bytes are written that are not a format of ours, and why; every other file goes through a writer that takes
+# the FileFormat of what it writes (fileio.write_json / write_jsonl / append_jsonl / open_sqlite, Record.save).
+UNVERSIONED_WRITERS = {
+    "va_safetybench.fileio": "the versioned writers themselves, and atomic_write for the callers below",
+    "va_safetybench.capability.demo_set:write_demo_mme": "the demo MME set in upstream's layout",
+    "va_safetybench.capability.run:_write_outputs": "lm-eval's results and samples files, in lm-eval's format",
+    "va_safetybench.harness.evaluate:_write_lm_eval_outputs": "lm-eval's results and samples files, in its format",
+    "va_safetybench.harness.lm_eval_models:_scratch_file": "media bytes handed to a backend",
+    "va_safetybench.commands.regress:_append_step_summary": "Markdown for GitHub's job summary",
+    "va_safetybench.commands.schema:run": "JSON Schema documents",
+    "va_safetybench.media.release:_copy_capped": "the official release's media, as they came",
+    "va_safetybench.media.release:_unpack_one": "the official release's images, as they came",
+    "va_safetybench.media.typo_image:render": "a rendered image",
+    "va_safetybench.media.sd_typo_image:render": "a rendered image",
+    "va_safetybench.media.video_io:write_video": "a rendered video",
+    "va_safetybench.sources.builtin:builtin_source_dir": "the demo questions in upstream's layout",
+    "va_safetybench.sources.official:fetch_official": "upstream's question file, as it came",
+    "sea_align.media:_write_blank": "a blank image, video or audio file",
+    "sea_align.store:write_embedding": "a tensor file (the index beside it is versioned)",
+    "judges.human_sets:fetch_files": "a public judge set, as it came",
+    "judges.lexical_train:write_npz": "the lexical judge's weights (its manifest is versioned)",
+    "leaderboard.samples:write_samples": "the site's JavaScript",
+    "leaderboard.site:build_site": "the site's HTML (its marker is versioned)",
+    "leaderboard.site:render": "the site's HTML (its marker is versioned)",
+}
+RAW_WRITERS = {"atomic_write", "atomic_writer", "write_text", "write_bytes", "dump", "connect"}
+
+
+def _raw_writes(path: Path, module: str) -> list[str]:
+    """`module:function` of each call in `path` that writes a file without naming its format: the raw writers
+    above (json.dump, sqlite3.connect among them), and open / ZipFile for writing."""
+    found = []
+    for function in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for call in ast.walk(function):
+            if not isinstance(call, ast.Call):
+                continue
+            name = getattr(call.func, "attr", None) or getattr(call.func, "id", None)
+            modes = [
+                getattr(a, "value", None) for a in call.args[1:2] + [k.value for k in call.keywords if k.arg == "mode"]
+            ]
+            opens = name in ("open", "ZipFile") and any(isinstance(m, str) and set(m) & set("wax") for m in modes)
+            if name in RAW_WRITERS or opens:
+                found.append(f"{module}:{function.name}")
+    return found
+
+
+def test_every_file_format_written_has_a_version():
+    """A file of ours is written by a writer that takes its FileFormat, which stamps the version (a new writer
+    elsewhere fails here until it declares its format, or is listed as writing bytes that are not ours)."""
+    unlisted = set()
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for site in _raw_writes(path, _module_name(path)):
+                if site not in UNVERSIONED_WRITERS and site.partition(":")[0] not in UNVERSIONED_WRITERS:
+                    unlisted.add(site)
+    assert not unlisted, f"write these through a versioned writer (fileio.FileFormat), or list why not: {unlisted}"
+
+
+def test_the_writer_finder_sees_raw_writes(tmp_path):
+    source = (
+        "import json, sqlite3\ndef a(p):\n    p.write_text('x')\ndef b(p):\n    open(p, 'a')\n"
+        "def c(p):\n    open(p)\ndef d(p, v):\n    json.dump(v, p)\ndef e(p):\n    sqlite3.connect(p)\n"
+    )
+    (tmp_path / "m.py").write_text(source)
+    assert [s.partition(":")[2] for s in _raw_writes(tmp_path / "m.py", "m")] == ["a", "b", "d", "e"]
