@@ -60,6 +60,12 @@ def option(
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def passed_through(help: str) -> Any:
+    """The field of a command whose whole command line belongs to another tool (`va-bench lm-eval`, `lmms-eval`):
+    every argument after the command, kept as given."""
+    return option(factory=list, positional=True, nargs=argparse.REMAINDER, help=help)
+
+
 def group(cls: type) -> Any:
     """A field holding another options dataclass: its flags go on the command line at this field's place."""
     return dataclasses.field(default_factory=cls, metadata={"group": cls})

@@ -12,11 +12,10 @@ The safety tasks judge their responses inside lm-eval with the metadata's judge 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 
-from ..options import option
+from ..options import passed_through
 
 HELP = "run lm-eval's own CLI with the va-bench model class and our tasks (all arguments pass through)"
 _SUBCOMMANDS = ("run", "ls", "validate")
@@ -26,12 +25,7 @@ _SUBCOMMANDS = ("run", "ls", "validate")
 class Options:
     """`va-bench lm-eval`'s command line: all of it lm-eval's (cli.main hands it over before parsing; this is --help)."""
 
-    args: list[str] = option(
-        factory=list,
-        positional=True,
-        nargs=argparse.REMAINDER,
-        help="lm-eval arguments, e.g. run --model va-bench --tasks ...",
-    )
+    args: list[str] = passed_through("lm-eval arguments, e.g. run --model va-bench --tasks ...")
 
 
 def with_include_path(argv: list[str], tasks_dir: str) -> list[str]:

@@ -14,7 +14,6 @@ that move their inputs to "cuda" by name run on the CPU (harness/cuda_on_cpu.py)
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 import subprocess
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, VABenchError
-from ..options import option
+from ..options import passed_through
 from .lm_eval import with_include_path
 
 HELP = "run lmms-eval's own CLI with our lmms-eval task pack (all arguments pass through; own venv)"
@@ -34,12 +33,7 @@ VENV_ENV = "VA_BENCH_LMMS_VENV"
 class Options:
     """`va-bench lmms-eval`'s command line: all of it lmms-eval's (cli.main hands it over before parsing)."""
 
-    args: list[str] = option(
-        factory=list,
-        positional=True,
-        nargs=argparse.REMAINDER,
-        help="lmms-eval arguments, e.g. --model qwen2_vl --tasks ...",
-    )
+    args: list[str] = passed_through("lmms-eval arguments, e.g. --model qwen2_vl --tasks ...")
 
 
 def lmms_venv() -> Path:
