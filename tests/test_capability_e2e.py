@@ -98,7 +98,7 @@ def test_one_eval_runs_safety_and_capability_with_one_model_load(data, monkeypat
 
     loads = []
     real_make_backend = registry.make_backend
-    monkeypatch.setattr(registry, "make_backend", lambda *a, **k: loads.append(a[0]) or real_make_backend(*a, **k))
+    monkeypatch.setattr(registry, "make_backend", lambda *a, **k: loads.append(str(a[0])) or real_make_backend(*a, **k))
     monkeypatch.setenv("VA_CAPABILITY_DATA", str(data))
     run = data / "run"
     llava_eval = ["eval", "--model", "tiny:llava", "--bench", str(data / "bench"), "--out", str(run)]
