@@ -659,6 +659,7 @@ def test_an_interrupted_judge_keeps_every_verdict_it_received(tmp_path, how, sto
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=_ctrl_c_as_in_a_terminal,
         )
         try:
             deadline = time.monotonic() + 60
@@ -680,6 +681,12 @@ def test_an_interrupted_judge_keeps_every_verdict_it_received(tmp_path, how, sto
     assert len(server.requests) - before == 3  # only the verdicts that never arrived are asked for again
     assert read_jsonl(run / "judgements-gpt_jm.jsonl") == read_jsonl(reference / "judgements-gpt_jm.jsonl")
     assert not (run / ".judging-gpt_jm.jsonl").exists()  # the log goes once the judgements are written
+
+
+def _ctrl_c_as_in_a_terminal() -> None:
+    """SIGINT back to its default in the child: a suite started in the background by a shell without job control
+    (as CI scripts are) runs with SIGINT ignored, which its children would inherit, and no Ctrl-C would reach them."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _jpeg_declaring(width: int, height: int) -> bytes:
