@@ -189,8 +189,7 @@ def test_every_record_written_has_a_format_version():
 UNVERSIONED_WRITERS = {
     "va_safetybench.fileio": "the versioned writers themselves, and atomic_write for the callers below",
     "va_safetybench.capability.demo_set:write_demo_mme": "the demo MME set in upstream's layout",
-    "va_safetybench.capability.run:_write_outputs": "lm-eval's results and samples files, in lm-eval's format",
-    "va_safetybench.harness.evaluate:_write_lm_eval_outputs": "lm-eval's results and samples files, in its format",
+    "va_safetybench.harness.lm_eval_run:write_lm_eval_outputs": "lm-eval's results and samples, in lm-eval's format",
     "va_safetybench.harness.lm_eval_models:_scratch_file": "media bytes handed to a backend",
     "va_safetybench.commands.regress:_append_step_summary": "Markdown for GitHub's job summary",
     "va_safetybench.commands.schema:run": "JSON Schema documents",

@@ -15,7 +15,7 @@ from va_safetybench.capability.names import TASKS as CAPABILITY_TASKS
 from va_safetybench.cli import COMMANDS, main
 from va_safetybench.errors import InputError
 from va_safetybench.models.adapters import FAMILIES
-from va_safetybench.models.registry import BACKENDS, answer_options
+from va_safetybench.models.registry import BACKENDS, ModelSpec, answer_options
 from va_safetybench.models.tiny import TINY_MODELS
 from va_safetybench.registry import Registry
 
@@ -75,8 +75,10 @@ def test_every_backend_option_says_whether_it_changes_answers(name):
     assert options == backend.answers | backend.neutral and not backend.answers & backend.neutral
     if name == "openai":
         args = {"base_url": "http://x/v1", "video_frames": 4, "retry_base": 0.1, "retry_cap": 2, "timeout": 9}
-        assert answer_options("openai:m", args) == {"base_url": "http://x/v1", "video_frames": 4}
-    assert answer_options(f"{name}:m", {"not_declared": 1}) == {"not_declared": 1}  # unknown: assumed to matter
+        assert answer_options(ModelSpec("openai", "m"), args) == {"base_url": "http://x/v1", "video_frames": 4}
+    assert answer_options(ModelSpec(name, "m"), {"not_declared": 1}) == {
+        "not_declared": 1
+    }  # unknown: assumed to matter
 
 
 @pytest.mark.parametrize("kind", list(JUDGES))

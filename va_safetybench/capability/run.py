@@ -9,7 +9,6 @@ RUN_DIR/capability/.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -114,11 +113,10 @@ def run_capability(
     closes: `va-bench eval` shares one between its safety and capability tasks, so the model loads once).
     `refusal_judge` (judges.registry.make_refusal_judge) adds GPT refusal rates to the over-refusal tasks,
     `choice_judge` (judges.registry.make_choice_judge) the GPT-matched CircularEval to MMBench."""
-    from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
     from ..harness.docs import tasks_dir
-    from ..harness.media_inputs import media_logged_by_reference
+    from ..harness.lm_eval_run import run_lm_eval, write_lm_eval_outputs
 
     tasks = runnable(names.expand(task_names), lm.backend.info.modalities, set(task_names) & set(names.TASKS), lm.spec)
     if not tasks:
@@ -130,35 +128,10 @@ def run_capability(
         metadata={"bench": str(bench), **(metadata or {})},
     )
     task_dict = manager.load(tasks)["tasks"]  # names.expand left only leaf tasks
-    samples = {t: limited(task.eval_docs, limit) for t, task in task_dict.items()} if limit else None
-    with media_logged_by_reference():
-        results = simple_evaluate(
-            model=lm,
-            tasks=list(task_dict.values()),
-            task_manager=manager,  # without one, lm-eval indexes every task it ships (~10 s) to load what is loaded
-            samples=samples,
-            log_samples=True,
-            gen_kwargs={"max_gen_toks": max_new_tokens} if max_new_tokens else None,
-            batch_size=batch_size,
-            bootstrap_iters=0,
-            random_seed=0,
-            numpy_random_seed=0,
-            torch_random_seed=0,
-            fewshot_random_seed=0,
-        )
-    samples = results.pop("samples", {})
-    _write_outputs(run_dir / "capability", results, samples)
-    return sections(results["results"], samples, refusal_judge, choice_judge)
-
-
-def _write_outputs(folder: Path, results: dict, samples: dict[str, list[dict]]) -> None:
-    from lm_eval.utils import handle_non_serializable
-
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "results.json").write_text(
-        json.dumps(results, indent=1, default=handle_non_serializable, ensure_ascii=False)
+    chosen = {t: limited(task.eval_docs, limit) for t, task in task_dict.items()} if limit else None
+    gen_kwargs = {"max_gen_toks": max_new_tokens} if max_new_tokens else None
+    results = run_lm_eval(
+        lm, list(task_dict.values()), manager, chosen, gen_kwargs=gen_kwargs, batch_size=batch_size, bootstrap_iters=0
     )
-    for task, rows in samples.items():
-        (folder / f"samples_{task}.jsonl").write_text(
-            "".join(json.dumps(r, default=handle_non_serializable, ensure_ascii=False) + "\n" for r in rows)
-        )
+    logged = write_lm_eval_outputs(run_dir / "capability", results)
+    return sections(results["results"], logged, refusal_judge, choice_judge)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,20 +79,11 @@ def select_items(items, scenarios: list[str] | None, limit: int | None):
 
 
 def build_settings(args: Options) -> BuildSettings:
-    """The options that decide what the media look like (they go into every rendered file's recipe hash)."""
+    """The options that decide what the media look like (they go into every rendered file's recipe hash): each
+    field of BuildSettings is the option of the same name."""
     from ..materialize.settings import BuildSettings
 
-    return BuildSettings(
-        tts=args.tts,
-        voice=args.voice,
-        dm=args.dm,
-        sd=args.sd,
-        font=args.font,
-        seed=args.seed,
-        scene_llm=args.scene_llm,
-        device=args.device,
-        media=args.media,
-    )
+    return BuildSettings(**{f.name: getattr(args, f.name) for f in fields(BuildSettings)})
 
 
 def run(args: Options) -> int:

@@ -14,7 +14,7 @@ generate (response null) are `error` verdicts. Nothing from the responses is pri
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +48,9 @@ class JudgeFlags:
     no_cache: bool = option(False, help="deprecated: --judge-args use_cache=false")
 
 
-# the deprecated flags: flag -> the --judge-args key it stands for (its JudgeFlags field is old_KEY)
+# the deprecated flags: flag -> the --judge-args key it stands for (read from JudgeFlags' old_KEY fields)
 DEPRECATED_FLAGS = {
-    "--base-url": "base_url",
-    "--api-key-env": "api_key_env",
-    "--concurrency": "concurrency",
-    "--cache-dir": "cache_dir",
-    "--batch-size": "batch_size",
-    "--device": "device",
+    f.metadata["flag"]: f.name.removeprefix("old_") for f in fields(JudgeFlags) if f.name.startswith("old_")
 }
 
 

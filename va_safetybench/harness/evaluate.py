@@ -19,7 +19,6 @@ Generation errors (corrupt media, API failures) become verdict "error" for that 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -31,7 +30,6 @@ from typing import Any
 from judges.registry import DEFAULT_JUDGE, JudgeSpec
 
 from ..errors import InputError
-from ..fileio import atomic_write
 from ..models.registry import ModelSpec, declared_modalities, parse_model_args
 from ..options import option
 from ..outdirs import writable_dir
@@ -45,7 +43,7 @@ from .docs import (
     tasks_dir,
     unavailable_reason,
 )
-from .media_inputs import media_logged_by_reference
+from .lm_eval_run import run_lm_eval, write_lm_eval_outputs
 from .run_context import RunContext, current_run
 
 
@@ -224,7 +222,7 @@ def _evaluate(req: EvalRequest, run: RunContext) -> EvalResult:
             lm.gather_outcomes()  # data-parallel: rank 0 now holds every rank's outcomes
             if lm.rank != 0:
                 return EvalResult(run_dir, None, lm.generated, sum(o.cached for o in lm.outcomes), 0, primary=False)
-            logged = _write_lm_eval_outputs(run_dir / "lm_eval", results)
+            logged = write_lm_eval_outputs(run_dir / "lm_eval", results)
         if capability:
             from ..capability.run import run_capability
 
@@ -350,7 +348,6 @@ class _QuietLmEval(logging.Filter):
 
 
 def _generate(lm, tasks: list[str], bench: Path, samples: dict | None, req: EvalRequest) -> dict:
-    from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
     for name in ("lm_eval.api.task", "lm_eval.evaluator_utils"):
@@ -359,20 +356,7 @@ def _generate(lm, tasks: list[str], bench: Path, samples: dict | None, req: Eval
     metadata = {"bench": str(bench), "judge": str(req.judge), "judge_args": req.judge_args, **current_run().metadata()}
     manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False, metadata=metadata)
     gen_kwargs = {"max_gen_toks": req.max_new_tokens} if req.max_new_tokens else None
-    with media_logged_by_reference():
-        return simple_evaluate(
-            model=lm,
-            tasks=lm_eval_names(tasks),
-            task_manager=manager,
-            samples=samples,
-            log_samples=True,
-            gen_kwargs=gen_kwargs,
-            batch_size=req.batch_size,
-            random_seed=0,
-            numpy_random_seed=0,
-            torch_random_seed=0,
-            fewshot_random_seed=0,
-        )
+    return run_lm_eval(lm, lm_eval_names(tasks), manager, samples, gen_kwargs=gen_kwargs, batch_size=req.batch_size)
 
 
 def lm_eval_names(tasks: list[str]) -> list[str]:
@@ -385,23 +369,6 @@ def lm_eval_names(tasks: list[str]) -> list[str]:
             chosen.append(group)
             covered.update(members)
     return chosen + [t for t in tasks if t not in covered]
-
-
-def _write_lm_eval_outputs(folder: Path, results: dict) -> dict[str, list[dict]]:
-    """results.json and samples_{task}.jsonl under `folder`; returns the samples (they hold the verdicts)."""
-    from lm_eval.utils import handle_non_serializable
-
-    folder.mkdir(parents=True, exist_ok=True)
-    samples = results.pop("samples", {})
-    atomic_write(
-        folder / "results.json", json.dumps(results, indent=1, default=handle_non_serializable, ensure_ascii=False)
-    )
-    for task, rows in samples.items():
-        atomic_write(
-            folder / f"samples_{task}.jsonl",
-            "".join(json.dumps(r, default=handle_non_serializable, ensure_ascii=False) + "\n" for r in rows),
-        )
-    return samples
 
 
 def _response_row(o, model: str, bench: Path, verdict: ItemVerdict, judge: JudgeIdentity) -> ResponseRow:

@@ -133,7 +133,7 @@ class VABenchLM(LM):
 
         if not model:
             raise InputError("--model_args: model=BACKEND:NAME is required (e.g. model=tiny:qwen2-vl)")
-        self.spec = ModelSpec.of(model if isinstance(model, ModelSpec) else str(model))  # lm-eval hands us text
+        self.spec = ModelSpec.of(model)  # lm-eval hands us text
         self.batch_size = _batch_size(batch_size, max_batch_size)
         if "batch_size" not in backend_args and _factory_accepts(self.spec, "batch_size"):
             backend_args["batch_size"] = self.batch_size  # hf/tiny: also the forward-pass batch

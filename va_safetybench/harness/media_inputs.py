@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +82,7 @@ class BenchImage(_LazyImage):
     def __reduce__(self) -> tuple:
         return (BenchImage, (self.path,))
 
-    def __repr__(self) -> str:  # how lm-eval's sample logs show it (media_logged_by_reference)
+    def __repr__(self) -> str:  # how lm-eval's sample logs show it (lm_eval_run.media_logged_by_reference)
         return f"BenchImage({str(self.path)!r})"
 
 
@@ -205,22 +204,6 @@ class EncodedAudio(_LazyAudio):
 
     def __reduce__(self) -> tuple:
         return (EncodedAudio, (self.data, self.sampling_rate, self.name))
-
-
-@contextmanager
-def media_logged_by_reference() -> Iterator[None]:
-    """Our own lm-eval runs log each image by reference (its repr names the file) rather than as lm-eval does
-    for a multimodal model (LMEVAL_HASHMM): the sha256 of the image re-encoded as PNG, which decodes and
-    re-encodes every image of the run once more at its end, and stops the whole run on a broken medium that
-    was already that item's error. The bench verified each file by its own sha256, which the document records."""
-    import lm_eval.evaluator as evaluator
-
-    hashed = evaluator.LMEVAL_HASHMM
-    evaluator.LMEVAL_HASHMM = False
-    try:
-        yield
-    finally:
-        evaluator.LMEVAL_HASHMM = hashed
 
 
 def with_placeholders(prompt: str, media_kinds: list[str]) -> str:

@@ -122,10 +122,9 @@ class ModelSpec:
         return spec if isinstance(spec, ModelSpec) else cls.parse(spec)
 
 
-def answer_options(spec: ModelSpec | str, model_args: dict[str, Any]) -> dict[str, Any]:
+def answer_options(spec: ModelSpec, model_args: dict[str, Any]) -> dict[str, Any]:
     """The model args of `spec` that change its answers (an option a backend does not declare counts as one)."""
-    backend = spec.backend if isinstance(spec, ModelSpec) else spec.partition(":")[0]
-    neutral = BACKENDS.get(backend).neutral
+    neutral = BACKENDS.get(spec.backend).neutral
     return {k: v for k, v in model_args.items() if k not in neutral}
 
 
