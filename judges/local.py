@@ -156,7 +156,7 @@ class LlamaGuardJudge(LocalJudge):
 
     kind = "llama-guard"
     max_new_tokens = 20
-    add_special_tokens = False  # every Llama Guard 3 template writes <|begin_of_text|> itself
+    add_special_tokens = False  # every Llama Guard 3 and 4 template writes <|begin_of_text|> itself
 
     def __init__(self, path: str, batch_size: int = 8, device: str | None = None) -> None:
         super().__init__(path, batch_size, device)
