@@ -32,6 +32,7 @@ class Agreement:
     human_asr: float | None
     judge_asr: float | None
     asr_bias: float | None
+    asr_bias_se: float | None  # standard error of asr_bias: the mean of judge minus human (1 / 0 / -1) per row
     errors: int
 
     def as_dict(self) -> dict:
@@ -46,6 +47,9 @@ class Agreement:
             "human_asr": self.human_asr,
             "judge_asr": self.judge_asr,
             "asr_bias": self.asr_bias,
+            "asr_bias_ci95": [self.asr_bias - Z95 * self.asr_bias_se, self.asr_bias + Z95 * self.asr_bias_se]
+            if self.asr_bias is not None and self.asr_bias_se is not None
+            else None,
             "errors": self.errors,
         }
 
@@ -74,6 +78,16 @@ def _kappa_and_se(pairs: Sequence[tuple[str, str]]) -> tuple[float | None, float
     return kappa, math.sqrt(max(variance, 0.0))
 
 
+def _bias_se(pairs: Sequence[tuple[str, str]]) -> float | None:
+    """Standard error of the ASR bias, which is the mean over rows of d = [judge unsafe] - [human unsafe]."""
+    n = len(pairs)
+    if n < 2:
+        return None
+    d = [(j == "unsafe") - (h == "unsafe") for h, j in pairs]
+    mean = sum(d) / n
+    return math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1) / n)
+
+
 def measure(human: Sequence[str], judge: Sequence[str]) -> Agreement:
     """Agreement of judge labels (safe / unsafe / error) with human labels (safe / unsafe), row by row."""
     if len(human) != len(judge):
@@ -100,6 +114,7 @@ def measure(human: Sequence[str], judge: Sequence[str]) -> Agreement:
         human_asr=human_asr,
         judge_asr=judge_asr,
         asr_bias=judge_asr - human_asr if judge_asr is not None and human_asr is not None else None,
+        asr_bias_se=_bias_se(pairs),
         errors=n - judged,
     )
 
@@ -116,3 +131,14 @@ def bias_spread(per_group: dict[str, Agreement]) -> float | None:
     """Largest minus smallest per-group ASR bias; None with fewer than two groups that have one."""
     biases = [a.asr_bias for a in per_group.values() if a.asr_bias is not None]
     return max(biases) - min(biases) if len(biases) > 1 else None
+
+
+def bias_spread_margin(per_group: dict[str, Agreement]) -> float | None:
+    """Half-width of the 95% interval of the spread, taken as the gap between the two groups at its ends (independent
+    rows): with a few dozen rows in a group, a spread of several points can be noise alone."""
+    ranked = [a for a in per_group.values() if a.asr_bias is not None and a.asr_bias_se is not None]
+    if len(ranked) < 2:
+        return None
+    high = max(ranked, key=lambda a: a.asr_bias or 0.0)
+    low = min(ranked, key=lambda a: a.asr_bias or 0.0)
+    return Z95 * math.sqrt((high.asr_bias_se or 0.0) ** 2 + (low.asr_bias_se or 0.0) ** 2)

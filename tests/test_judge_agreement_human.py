@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from judges import human_sets
-from judges.agreement import bias_spread, by_group, measure
+from judges.agreement import bias_spread, bias_spread_margin, by_group, measure
 from va_safetybench.cli import main
 
 from .conftest import run_cli
@@ -110,6 +110,36 @@ def test_kappa_and_its_interval_against_peers():
         boot.append(sklearn_metrics.cohen_kappa_score(human[idx], judge[idx]))
     half_width = (a.kappa_ci95[1] - a.kappa_ci95[0]) / 2
     assert half_width == pytest.approx(1.96 * np.std(boot), rel=0.1)
+
+
+def test_bias_interval_and_spread_margin_against_a_bootstrap():
+    """The ASR bias's 95% interval and the spread's margin match a bootstrap of the same rows, and the margin of a
+    spread between two groups of 50 rows is far wider than one between groups of 500: the printout's ± says so."""
+    rng = np.random.default_rng(1)
+
+    def group(n, asr, false_unsafe):
+        human = np.where(rng.random(n) < asr, "unsafe", "safe")
+        judge = np.where((human == "safe") & (rng.random(n) < false_unsafe), "unsafe", human)
+        return human, judge
+
+    (h1, j1), (h2, j2) = group(500, 0.3, 0.05), group(500, 0.3, 0.25)
+    a = measure(list(h1), list(j1))
+    boot = []
+    for _ in range(1000):
+        idx = rng.integers(0, 500, 500)
+        boot.append(np.mean(j1[idx] == "unsafe") - np.mean(h1[idx] == "unsafe"))
+    lo, hi = a.as_dict()["asr_bias_ci95"]
+    assert lo < a.asr_bias < hi and (hi - lo) / 2 == pytest.approx(1.96 * np.std(boot), rel=0.1)
+    groups = np.array(["a"] * 500 + ["b"] * 500)
+    human, judge = np.concatenate([h1, h2]), np.concatenate([j1, j2])
+    spreads = []
+    for _ in range(1000):
+        idx = np.concatenate([rng.integers(0, 500, 500), rng.integers(500, 1000, 500)])
+        spreads.append(bias_spread(by_group(list(groups[idx]), list(human[idx]), list(judge[idx]))))
+    wide = by_group(list(groups), list(human), list(judge))
+    assert bias_spread_margin(wide) == pytest.approx(1.96 * np.std(spreads), rel=0.15)
+    small = by_group(list(groups[::10]), list(human[::10]), list(judge[::10]))
+    assert bias_spread_margin(small) > 2.5 * bias_spread_margin(wide)
 
 
 def test_errors_count_against_accuracy_only():

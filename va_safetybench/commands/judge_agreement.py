@@ -154,7 +154,7 @@ def judge_human_set(judge, set_name: str, rows: list[dict]) -> list[str]:
 
 def human_agreement(specs: list[str], judges: list, sets: list, json_out: Path | None, out=None) -> int:
     """Judge every set with every judge; print the figures per set, then one line per set and judge; write JSON."""
-    from judges.agreement import bias_spread, by_group, measure
+    from judges.agreement import bias_spread, bias_spread_margin, by_group, measure
 
     out = out or sys.stdout
     report: dict = {"sets": {}}
@@ -173,6 +173,7 @@ def human_agreement(specs: list[str], judges: list, sets: list, json_out: Path |
                 per_model = by_group([str(r.get(group, "")) for r in rows], human, labels)
                 figures["by_model"] = {m: a.as_dict() for m, a in per_model.items()}
                 figures["bias_spread"] = bias_spread(per_model)
+                figures["bias_spread_margin95"] = bias_spread_margin(per_model)
             entry["judges"][spec] = figures
         report["sets"][set_name] = entry
         print_set(set_name, entry, out)
@@ -192,8 +193,10 @@ def _pp(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:+.1f}"
 
 
-def _spread(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}"
+def _spread(x: float | None, margin: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{100 * x:.1f}" + ("" if margin is None else f" ±{100 * margin:.1f}")
 
 
 def print_set(set_name: str, entry: dict, out) -> None:
@@ -221,13 +224,18 @@ def print_set(set_name: str, entry: dict, out) -> None:
         )
     if entry["group_field"]:
         models = list(any_judge["by_model"])
-        print(f"per source model ({entry['group_field']}): accuracy / ASR bias pp; spread = max - min bias", file=out)
+        print(
+            f"per source model ({entry['group_field']}): accuracy / ASR bias pp; spread = max - min bias, ± its 95% margin",
+            file=out,
+        )
         mwidth = max(10, *(len(m) for m in models))
         print(f"{'judge':<{width}} " + " ".join(f"{m:>{mwidth}}" for m in models) + "   spread", file=out)
         for spec, f in entry["judges"].items():
             cells = [f"{_pct(f['by_model'][m]['accuracy'])} {_pp(f['by_model'][m]['asr_bias'])}" for m in models]
             print(
-                f"{spec:<{width}} " + " ".join(f"{c:>{mwidth}}" for c in cells) + f"   {_spread(f['bias_spread'])}",
+                f"{spec:<{width}} "
+                + " ".join(f"{c:>{mwidth}}" for c in cells)
+                + f"   {_spread(f['bias_spread'], f.get('bias_spread_margin95'))}",
                 file=out,
             )
 
