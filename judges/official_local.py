@@ -70,6 +70,9 @@ class VLLMOptions:
     max_model_len: int | None = field(default=None, metadata={"help": "the context the engine reserves"})
     gpu_memory_utilization: float | None = field(default=None, metadata={"help": "share of GPU memory (0-1)"})
     dtype: str | None = field(default=None, metadata={"help": "auto, bfloat16, float16, float32"})
+    enforce_eager: bool | None = field(
+        default=None, metadata={"help": "no graph capture or compilation (CPU vLLM compiles for minutes without it)"}
+    )
 
 
 class OfficialVLLMJudge(Judge):

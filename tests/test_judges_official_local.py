@@ -1,6 +1,7 @@
 """local:hf:PATH: the official VA / MM judge prompt through a local instruct model's own chat template, batched, read
 as the gpt judge reads its answers (tiny random checkpoint built here and loaded by path; forced answers test the
-mapping). local:vllm:NAME needs vLLM, which the test environment does not install: its refusal is tested."""
+mapping). local:vllm:NAME needs vLLM, which the main venv does not install: its refusal is tested here, and the
+real engine in tests/test_judges_official_vllm.py."""
 
 from __future__ import annotations
 
