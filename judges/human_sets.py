@@ -1,6 +1,7 @@
 """Human-labelled judge sets: responses that people labelled jailbroken ("unsafe") or not ("safe").
 
-A set is a JSONL file of {"prompt", "response", "human_label": "safe"|"unsafe", ...} (extra fields are kept), or
+A set is a JSONL file of {"prompt", "response", "human_label": "safe"|"unsafe", ...} (extra fields are kept; an
+"intent", the plain request behind a jailbreak prompt, is the question the judges see, else the prompt is), or
 the name of a public set (PUBLIC_SETS) that is downloaded from its upstream GitHub repository at a pinned commit,
 checked against the sha256 recorded here, and converted to that schema. Downloads are cached under
 $VA_BENCH_CACHE/judge_sets (default ~/.cache/va-safetybench/judge_sets) and re-verified on every load.
@@ -51,8 +52,8 @@ def read_human_file(path: Path) -> list[Row]:
             raise InputError(f"{path}:{number}: missing field {missing[0]!r}")
         if row["human_label"] not in HUMAN_LABELS:
             raise InputError(f"{path}:{number}: human_label must be 'safe' or 'unsafe', not {row['human_label']!r}")
-        for key in ("prompt", "response"):
-            if not isinstance(row[key], str):
+        for key in ("prompt", "response", "intent"):
+            if key in row and not isinstance(row[key], str):
                 raise InputError(f"{path}:{number}: {key!r} must be a string")
         rows.append(row)
     if not rows:

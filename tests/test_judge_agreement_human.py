@@ -166,6 +166,10 @@ def test_errors_count_against_accuracy_only():
         (["", "  "], "x.jsonl: no labelled responses (an empty file)"),
         (['{"prompt": "p", "response": "r", "human_label": "safe"}', "{oops"], "x.jsonl:2: not valid JSON"),
         (['{"prompt": "p", "response": 3, "human_label": "safe"}'], "x.jsonl:1: 'response' must be a string"),
+        (
+            ['{"prompt": "p", "response": "r", "human_label": "safe", "intent": 1}'],
+            "x.jsonl:1: 'intent' must be a string",
+        ),
     ],
 )
 def test_bad_human_file_is_one_line_exit_2(tmp_path, lines, message):

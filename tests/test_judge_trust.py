@@ -43,7 +43,7 @@ def test_summary_and_printout_carry_the_agreement(tmp_path, capsys):
     assert main(["judge", str(run), "--judge", "lexical"]) == 0
     lexical = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("judge lexical:"))
     # its figures on rows it never trained on: the whole GPTFuzz set (train split included) is left out
-    assert "xstest_v2 94.6%, gptfuzz#split=evaluate 93.3%, purseclab_manual 86.7%" in lexical
+    assert "xstest_v2 94.6%, gptfuzz#split=evaluate 93.3%, purseclab_manual 88.0%" in lexical
     assert "gptfuzz 95.6%" not in lexical
 
 

@@ -133,8 +133,9 @@ def run(args: Options) -> int:
 
 
 def judge_human_set(judge, set_name: str, rows: list[dict]) -> list[str]:
-    """The judge's label per row: the prompt as the question, and for the judges whose prompt depends on the
-    scenario (gpt, local), a scenario that takes the official general prompt (these sets are general harm)."""
+    """The judge's label per row. The question is the row's intent (the plain request behind a jailbreak prompt, as
+    an eval's question is the benchmark's original one) where the set records it, else its prompt; the judges whose
+    prompt depends on the scenario (gpt, local) get one that takes the official general prompt (general harm)."""
     from judges.base import JudgeInput
 
     from ..scenarios import MM_SCENARIOS
@@ -145,7 +146,7 @@ def judge_human_set(judge, set_name: str, rows: list[dict]) -> list[str]:
             scenario=MM_SCENARIOS[0],
             prompt=r["prompt"],
             response=r["response"],
-            question=r["prompt"],
+            question=r.get("intent") or r["prompt"],
         )
         for r in rows
     ]
