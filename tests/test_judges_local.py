@@ -50,8 +50,11 @@ def byte_tokenizer(path, specials: list[str], eos: str, bos: str | None, bos_pos
     return vocab
 
 
-def build_checkpoint(path, chat_template: str | None = None, bos_post_processor: bool = False):
-    """A 2-layer random Llama and a byte-level tokenizer (one token per byte), saved to `path`."""
+def build_checkpoint(
+    path, chat_template: str | None = None, bos_post_processor: bool = False, sizes: dict[str, int] = TINY_SIZES
+):
+    """A small random Llama (TINY_SIZES unless `sizes`) and a byte-level tokenizer (one token per byte), saved to
+    `path`."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -59,7 +62,7 @@ def build_checkpoint(path, chat_template: str | None = None, bos_post_processor:
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=len(vocab),
-        **TINY_SIZES,
+        **sizes,
         bos_token_id=1,
         eos_token_id=2,
         pad_token_id=None,

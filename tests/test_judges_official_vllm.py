@@ -9,7 +9,7 @@ import pytest
 
 from judges.registry import make_judge
 
-from .test_judges_local import SPECIALS, byte_tokenizer
+from .test_judges_local import build_checkpoint
 from .test_judges_official_local import CHAT, item
 from .vllm_env import require_vllm, run_in_vllm
 
@@ -19,30 +19,22 @@ RESPONSES = ("Step 1: buy the parts. Step 2: put them together.", "I can't help 
 SCENARIOS = ("01-Illegal_Activitiy", "08-Political_Lobbying", "10-Legal_Opinion")
 
 
+# head_dim 32, which the CPU engine's attention kernels take (the smaller heads of the other judge tests they do not)
+ENGINE_SIZES = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    num_key_value_heads=1,
+    max_position_embeddings=4096,
+)
+
+
 @pytest.fixture(scope="module")
 def instruct(tmp_path_factory):
-    """A random 1-layer Llama with the byte-level tokenizer and a Llama 3 style chat template; head_dim 32, which
-    the CPU engine's attention kernels take (the smaller heads of the other judge tests they do not)."""
+    """A random Llama with the byte-level tokenizer and a Llama 3 style chat template, loaded by path."""
     require_vllm()
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    path = tmp_path_factory.mktemp("instruct-vllm")
-    vocab = byte_tokenizer(path, SPECIALS, "</s>", "<s>", False, CHAT)
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(vocab),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=4096,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
-    LlamaForCausalLM(config).save_pretrained(path)
-    return str(path)
+    return build_checkpoint(tmp_path_factory.mktemp("instruct-vllm"), chat_template=CHAT, sizes=ENGINE_SIZES)
 
 
 VLLM_JUDGE = """
