@@ -73,12 +73,32 @@ def scatter_svg(points: list[Point], x_label: str, y_label: str, hidden: bool = 
         f'<text class=axis x="{w / 2}" y="{h - 12}" text-anchor=middle>{esc(x_label)}</text>'
         f'<text class=axis transform="rotate(-90)" x="{-h / 2}" y="14" text-anchor=middle>{esc(y_label)}</text>'
     )
+    placed: list[Box] = []
     for p in points:
         cls = "pt flagged" if p.flagged else "pt"
+        lx, ly = label_position(placed, sx(p.x) + 7, sy(p.y) - 6, p.label, h)
         out.append(
             f'<a href="{esc(p.href)}"><g class="{cls}"><title>{esc(p.label)}: {p.x:.3g}, ASR {pct(p.y)}</title>'
             f'<circle cx="{sx(p.x):.1f}" cy="{sy(p.y):.1f}" r=5 />'
-            f'<text x="{sx(p.x) + 7:.1f}" y="{sy(p.y) - 6:.1f}">{esc(p.label)}</text></g></a>'
+            f'<text x="{lx:.1f}" y="{ly:.1f}">{esc(p.label)}</text></g></a>'
         )
     out.append("</svg>")
     return "".join(out)
+
+
+Box = tuple[float, float, float, float]  # left, top, right, bottom of a label, in SVG units
+LABEL_CHAR_WIDTH, LABEL_HEIGHT = 6.5, 13.0  # the page's 11 px sans labels, a little generous
+
+
+def label_position(placed: list[Box], x: float, y: float, text: str, height: float) -> tuple[float, float]:
+    """Where a point's label goes: beside the point, or the first line below that no label placed before covers, so
+    that runs at the same spot (random-weight runs all score alike) list their names instead of overprinting them.
+    Appends the label's box to `placed`."""
+    width = LABEL_CHAR_WIDTH * len(text)
+    while True:
+        box = (x, y - LABEL_HEIGHT + 2, x + width, y + 2)
+        clash = any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed)
+        if not clash or y + LABEL_HEIGHT > height:
+            placed.append(box)
+            return x, y
+        y += LABEL_HEIGHT

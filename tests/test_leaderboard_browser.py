@@ -60,3 +60,27 @@ def test_site_in_chromium(tmp_path, browser):  # noqa: F811
     assert not errors, errors
     assert all(u.startswith("file://") for u in requests), [u for u in requests if not u.startswith("file://")]
     page.close()
+
+
+def test_scatter_labels_of_runs_at_the_same_spot_do_not_overprint(tmp_path, browser):  # noqa: F811
+    """Random-weight runs all score alike: their points coincide, and their names must still be readable. Chromium's
+    own text boxes (getBBox, the site's stylesheet) of the labels do not overlap and stay inside the chart."""
+    from leaderboard.charts import Point, scatter_svg
+    from leaderboard.site_dir import ASSETS
+
+    names = ["tiny:qwen2-vl", "tiny:qwen2-vl + SEA", "tiny:llava-onevision-qwen2", "tiny:qwen2-audio", "x"]
+    points = [Point(n, 0.5, 0.25, "#") for n in names] + [Point("apart", 0.9, 0.8, "#")]
+    css = (ASSETS / "site.css").read_text(encoding="utf-8")
+    page_file = tmp_path / "scatter.html"
+    page_file.write_text(f"<!doctype html><style>{css}</style>{scatter_svg(points, 'score', 'ASR')}", encoding="utf-8")
+    page, errors, _ = open_page(browser, page_file)
+    boxes = page.locator("svg.scatter .pt text").evaluate_all(
+        "ts => ts.map(t => { const b = t.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height]; })"
+    )
+    assert len(boxes) == len(points)
+    for i, a in enumerate(boxes):
+        assert 0 <= a[0] and a[2] <= 560 and 0 <= a[1] and a[3] <= 380, a
+        for b in boxes[i + 1 :]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+    assert not errors, errors
+    page.close()
