@@ -189,6 +189,27 @@ def test_a_cut_last_line_of_a_human_file_is_an_error_too(tmp_path, capsys):
     assert "x.jsonl:2: not valid JSON" in capsys.readouterr().err
 
 
+def test_a_human_file_saved_by_a_windows_tool_reads_as_the_plain_file(tmp_path):
+    """A byte-order mark and CRLF line ends (a spreadsheet's "UTF-8 JSON" export) are encoding, not content."""
+    rows = [
+        {"prompt": "p1", "response": "Sure, step 1: mix them.", "human_label": "unsafe", "model": "m1"},
+        {"prompt": "p2", "response": "I'm sorry, I can't help with that.", "human_label": "safe", "model": "m2"},
+    ]
+    text = "".join(json.dumps(row) + "\n" for row in rows)
+    plain, windows = tmp_path / "plain.jsonl", tmp_path / "windows.jsonl"
+    plain.write_text(text, encoding="utf-8")
+    windows.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+    reports = []
+    for path in (plain, windows):
+        out = tmp_path / f"{path.stem}.json"
+        proc = run_cli("judge-agreement", "--human", str(path), "--judges", "keyword", "--json", str(out))
+        assert proc.returncode == 0, proc.stderr
+        (entry,) = json.loads(out.read_text())["sets"].values()
+        reports.append(entry["judges"])
+    assert reports[0] == reports[1]
+    assert human_sets.read_human_file(windows)[0]["prompt"] == "p1"
+
+
 def test_usage_errors(tmp_path, capsys):
     assert main(["judge-agreement"]) == 2
     assert main(["judge-agreement", "--human", "no-such-set"]) == 2

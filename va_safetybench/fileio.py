@@ -21,6 +21,7 @@ InputError naming the file and the line, unless the caller reads a disposable ca
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import json
@@ -160,7 +161,9 @@ def jsonl_lines(path: Path, skip_bad: bool = False, torn_tail_ok: bool = True) -
     cut fell (inside a string, a number, a multi-byte UTF-8 character). Any other line that is not valid UTF-8,
     not JSON or not an object is an InputError naming the file and the line, or skipped with `skip_bad` (a
     cache whose lost line costs only its recomputation). A missing file is an InputError too. With `torn_tail_ok`
-    false (a file a person wrote, not one a killed writer may have cut), a bad last line is an error like any other."""
+    false (a file a person wrote, not one a killed writer may have cut), a bad last line is an error like any other.
+    A UTF-8 byte-order mark at the start (what Windows tools and spreadsheets put there) is the file's encoding mark,
+    not part of line 1; CRLF line ends read as LF."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -168,7 +171,7 @@ def jsonl_lines(path: Path, skip_bad: bool = False, torn_tail_ok: bool = True) -
         raise InputError(f"{path}: no such file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    chunks = data.split(b"\n")
+    chunks = data.removeprefix(codecs.BOM_UTF8).split(b"\n")
     tail = chunks.pop()  # b"" when the file ends with a newline (or is empty)
     lines: list[JsonLine] = []
     for number, chunk in enumerate(chunks, 1):
