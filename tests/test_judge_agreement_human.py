@@ -10,6 +10,8 @@ import functools
 import hashlib
 import http.server
 import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import pytest
 
 from judges import human_sets
 from judges.agreement import bias_spread, bias_spread_margin, by_group, measure
-from va_safetybench.cli import main
+from va_safetybench.cli import main, run_guarded
 
 from .conftest import run_cli
 
@@ -208,6 +210,30 @@ def test_a_human_file_saved_by_a_windows_tool_reads_as_the_plain_file(tmp_path):
         reports.append(entry["judges"])
     assert reports[0] == reports[1]
     assert human_sets.read_human_file(windows)[0]["prompt"] == "p1"
+
+
+def test_output_piped_to_a_reader_that_stops_early_ends_quietly(tmp_path):
+    """`va-bench judge-agreement ... | head`: the reader closes the pipe; no traceback, SIGPIPE's status."""
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"prompt": "p", "response": "Sure: step 1.", "human_label": "unsafe"}\n')
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "va_safetybench.cli", "judge-agreement", "--human", str(path), "--judges", "keyword"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the command has written anything
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert stderr == ""
+
+
+def test_a_broken_pipe_that_is_not_stdout_is_still_an_error(capsys):
+    def write_to_a_dead_child():
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(BrokenPipeError):
+        run_guarded(write_to_a_dead_child)
 
 
 def test_usage_errors(tmp_path, capsys):

@@ -2,13 +2,16 @@
 
 Each module in `va_safetybench.commands` exposes `HELP`, `Options` (a dataclass whose fields are its command line:
 options.py) and `run(options) -> int`, and imports heavy libraries only inside `run`, so `--help` stays fast.
-Exit status: 0 success, 1 a regression or failed check, 2 bad usage or bad input.
+Exit status: 0 success, 1 a regression or failed check, 2 bad usage or bad input (130 interrupted, 141 the reader of
+its output went away, as for a command that SIGPIPE ended).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import select
 import sys
 from types import ModuleType
 
@@ -101,10 +104,26 @@ def exit_status(exc: VABenchError) -> tuple[int, str]:
     return EXIT_STATUS[VABenchError]
 
 
+def stdout_reader_gone() -> bool:
+    """True when stdout is a pipe whose reader has closed it (`va-bench ... | head`): stopping quietly is then what
+    a shell pipeline expects, not a traceback."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # captured or replaced stdout: not a pipe of ours
+        return False
+    if not hasattr(select, "poll"):  # Windows: no way to tell, so the error stays an error
+        return False
+    poll = select.poll()
+    poll.register(fd, select.POLLOUT)
+    return any(event & select.POLLERR for _, event in poll.poll(0))
+
+
 def run_guarded(call, prog: str = "va-bench") -> int:
     """Run a command, mapping our errors to one stderr line and the exit status contract (0/1/2)."""
     try:
-        return int(call() or 0)
+        status = int(call() or 0)
+        sys.stdout.flush()  # here, not at exit, so that a reader gone away is caught below
+        return status
     except VABenchError as exc:
         status, prefix = exit_status(exc)
         print(f"{prog}: {prefix}: {for_terminal(exc)}", file=sys.stderr)  # messages quote file contents
@@ -112,6 +131,11 @@ def run_guarded(call, prog: str = "va-bench") -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; finished work is kept, run the same command again to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        if not stdout_reader_gone():  # a pipe to a child process or a socket: a real failure
+            raise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit flush has nowhere to fail
+        return 141
     except OSError as exc:
         if not is_disk_full(exc):  # fileio's writes survive it whole: nothing finished is lost
             raise
