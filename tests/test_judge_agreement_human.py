@@ -212,6 +212,23 @@ def test_a_human_file_saved_by_a_windows_tool_reads_as_the_plain_file(tmp_path):
     assert human_sets.read_human_file(windows)[0]["prompt"] == "p1"
 
 
+def test_names_from_a_human_file_cannot_drive_the_terminal_or_forge_table_rows(tmp_path, capsys):
+    """A set's model names and its file name are a person's text: an escape sequence, a newline or a table pipe
+    in them is shown, never acted on."""
+    rows = [
+        {"prompt": "p", "response": "Sure, step 1.", "human_label": "unsafe", "model": "m\x1b[2J\n| forged | row |"},
+        {"prompt": "p", "response": "I can't help.", "human_label": "safe", "model": "m2"},
+    ]
+    path = tmp_path / "a|b.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert main(["judge-agreement", "--human", str(path), "--judges", "keyword"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "m\\x1b[2J\\n| forged | row |" in out
+    assert not any(line.startswith("| forged") for line in out.splitlines())
+    (table_row,) = [line for line in out.splitlines() if line.startswith("| a")]
+    assert table_row.startswith("| a\\|b (2) | ") and table_row.count(" | ") == 2
+
+
 def test_output_piped_to_a_reader_that_stops_early_ends_quietly(tmp_path):
     """`va-bench judge-agreement ... | head`: the reader closes the pipe; no traceback, SIGPIPE's status."""
     path = tmp_path / "x.jsonl"

@@ -24,6 +24,7 @@ from judges.runs import judge_rows, judge_slug, read_responses, write_judgements
 from ..fileio import FileFormat, write_json
 from ..options import group as options_group
 from ..options import option
+from ..printable import for_markdown, for_terminal
 from ..records import Judgement
 from .judge import JudgeFlags, judge_options, read_judge_args
 
@@ -201,10 +202,12 @@ def _spread(x: float | None, margin: float | None) -> str:
 
 
 def print_set(set_name: str, entry: dict, out) -> None:
+    """One set's figures per judge, then per source model. Set and model names come from the person's file: each
+    is shown on one line with no character a terminal would act on."""
     any_judge = next(iter(entry["judges"].values()))
     human_unsafe = sum(any_judge["confusion"]["unsafe"].values())
     print(
-        f"\n{set_name}: {entry['rows']} responses, {human_unsafe} unsafe by the humans (ASR {_pct(entry['human_asr'])})",
+        f"\n{for_terminal(set_name)}: {entry['rows']} responses, {human_unsafe} unsafe by the humans (ASR {_pct(entry['human_asr'])})",
         file=out,
     )
     width = max(12, *(len(s) for s in entry["judges"]))
@@ -229,8 +232,9 @@ def print_set(set_name: str, entry: dict, out) -> None:
             f"per source model ({entry['group_field']}): accuracy / ASR bias pp; spread = max - min bias, ± its 95% margin",
             file=out,
         )
-        mwidth = max(10, *(len(m) for m in models))
-        print(f"{'judge':<{width}} " + " ".join(f"{m:>{mwidth}}" for m in models) + "   spread", file=out)
+        shown = [for_terminal(m) for m in models]
+        mwidth = max(10, *(len(m) for m in shown))
+        print(f"{'judge':<{width}} " + " ".join(f"{m:>{mwidth}}" for m in shown) + "   spread", file=out)
         for spec, f in entry["judges"].items():
             cells = [f"{_pct(f['by_model'][m]['accuracy'])} {_pp(f['by_model'][m]['asr_bias'])}" for m in models]
             print(
@@ -253,4 +257,7 @@ def print_overview(report: dict, out) -> None:
             f = entry["judges"][spec]
             kappa = "-" if f["kappa"] is None else f"{f['kappa']:.2f}"
             cells.append(f"{_pct(f['accuracy'])}, k {kappa}, ASR {_pp(f['asr_bias'])} pp")
-        print(f"| {name} ({entry['rows']:,}) | " + " | ".join(cells) + f" | {_pct(entry['human_asr'])} |", file=out)
+        print(
+            f"| {for_markdown(name)} ({entry['rows']:,}) | " + " | ".join(cells) + f" | {_pct(entry['human_asr'])} |",
+            file=out,
+        )
