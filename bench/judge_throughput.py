@@ -6,16 +6,23 @@
    against the naive way upstream scorers use (`any(phrase in response for phrase in phrases)`).
 3. lexical judge (the default): responses/s on 10,000 of those responses, against the keyword judge's rate in the
    same run (what the better default costs per response).
+4. the same two judges through the command a user runs, `va-bench judge-agreement --human FILE --judges J`, on
+   --n-command labelled responses: wall time of each whole command (start-up, reading, judging, report) and their
+   ratio, which is what choosing the default over `keyword` costs a user.
 
 Usage: .venv/bin/python bench/judge_throughput.py [--n-gpt 64] [--latency 0.2] [--n-keyword 100000] [--n-lexical 10000]
+       [--n-command 10000]
 No cache is used; every response is distinct, so every gpt response is one request.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -71,12 +78,21 @@ def gpt_rate(server: FakeOpenAI, texts: list[str], concurrency: int) -> float:
     return len(batch) / elapsed
 
 
+def command_seconds(human_file: Path, judge: str) -> float:
+    """Wall time of one `va-bench judge-agreement` run, as a user starts it."""
+    command = [sys.executable, "-m", "va_safetybench.cli", "judge-agreement", "--human", str(human_file)]
+    start = time.perf_counter()
+    subprocess.run([*command, "--judges", judge], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n-gpt", type=int, default=128, help="responses per gpt measurement")
     p.add_argument("--latency", type=float, default=0.2, help="fake server latency (s)")
     p.add_argument("--n-keyword", type=int, default=100_000)
     p.add_argument("--n-lexical", type=int, default=10_000)
+    p.add_argument("--n-command", type=int, default=10_000, help="labelled responses for the command-level timing")
     args = p.parse_args()
 
     texts = responses(args.n_gpt, seed=1)
@@ -113,6 +129,19 @@ def main() -> int:
     print(
         f"lexical judge (the default), {len(batch):,} of those responses: {lex_rate:,.0f} responses/s, "
         f"{kw_rate / lex_rate:.0f}x the keyword judge's time per response"
+    )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        human_file = Path(tmp) / "labelled.jsonl"
+        rows = (
+            {"prompt": "bench", "response": t, "human_label": "safe" if t.startswith("I'm sorry") else "unsafe"}
+            for t in texts[: args.n_command]
+        )
+        human_file.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        keyword_s, lexical_s = command_seconds(human_file, "keyword"), command_seconds(human_file, "lexical")
+    print(
+        f"va-bench judge-agreement on {args.n_command:,} responses: keyword {keyword_s:.1f} s, lexical {lexical_s:.1f} s "
+        f"(whole commands), ratio {lexical_s / keyword_s:.1f}x"
     )
     return 0
 
